@@ -1,0 +1,280 @@
+/**
+ * BrokerApi: the one door. Every frontend (Kafka, HTTP, CLI) and bridge
+ * (MQTT, CoAP, mirror, replication) talks to the broker only through this
+ * interface, exported from src/broker/index.ts.
+ *
+ * Offsets are safe integers. Records carry key, value, headers, timestamp.
+ * Raw batches are Kafka RecordBatch v2 bytes (src/log/record-batch.ts).
+ */
+import type { CleanupPolicy, Durability, RecordHeader, RecordInput, StoredRecord } from "../log/types.ts";
+
+export type { RecordHeader, RecordInput, StoredRecord };
+
+export type Acks = 0 | 1 | -1;
+
+/** Topic settings exposed to users; Kafka-style names are the keys of `configs`. */
+export interface TopicConfigs {
+  "retention.ms": number;
+  "retention.bytes": number;
+  "segment.bytes": number;
+  "segment.ms": number;
+  "cleanup.policy": CleanupPolicy;
+  "delete.retention.ms": number;
+  "min.compaction.lag.ms": number;
+  "max.message.bytes": number;
+  "message.timestamp.type": "CreateTime" | "LogAppendTime";
+  /** Eddy's per-topic durability policy. */
+  durability: Durability;
+  "min.insync.replicas": number;
+}
+export type TopicConfigKey = keyof TopicConfigs;
+
+export interface CreateTopicRequest {
+  name: string;
+  /** Default: broker's num.partitions. */
+  partitions?: number;
+  replicationFactor?: number;
+  /** Overrides, as strings or numbers, Kafka-style keys. Unknown keys are rejected. */
+  configs?: Record<string, string | number>;
+  /** Validate only; create nothing (Kafka validateOnly). */
+  validateOnly?: boolean;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  logStartOffset: number;
+  logEndOffset: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  sizeBytes: number;
+  segments: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  id: string;
+  partitions: PartitionInfo[];
+  replicationFactor: number;
+  /** Effective configs (defaults resolved). */
+  configs: TopicConfigs;
+  /** Keys explicitly set on the topic. */
+  overrides: Record<string, string>;
+  internal: boolean;
+}
+
+export interface TopicSummary {
+  name: string;
+  id: string;
+  partitions: number;
+  replicationFactor: number;
+}
+
+/** Produce structured records to one topic; the broker builds the batch. */
+export interface ProduceRequest {
+  topic: string;
+  /** Explicit partition; otherwise chosen per record by key (murmur2) or sticky round-robin. */
+  partition?: number;
+  records: RecordInput[];
+  acks?: Acks;
+  /** Max time to wait for durability/replication before TIMEOUT. */
+  timeoutMs?: number;
+}
+
+export interface ProducedPartition {
+  partition: number;
+  baseOffset: number;
+  lastOffset: number;
+  /** Index of each input record -> its offset, in input order. */
+  recordCount: number;
+  logAppendTime: number;
+}
+
+export interface ProduceResult {
+  topic: string;
+  /** One entry per partition written; -1 offsets when acks=0. */
+  partitions: ProducedPartition[];
+  /** Per input record: partition and offset (offset -1 when acks=0). */
+  records: Array<{ partition: number; offset: number }>;
+}
+
+/** Append a raw RecordBatch v2 (Kafka produce, mirror downlink, replication). */
+export interface AppendBatchRequest {
+  topic: string;
+  partition: number;
+  batch: Uint8Array;
+  acks?: Acks;
+  timeoutMs?: number;
+  /** Producer-supplied leader epoch check (optional). */
+  expectedLeaderEpoch?: number;
+}
+
+export interface AppendBatchResult {
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTime: number;
+  logStartOffset: number;
+  /** Set when an idempotent duplicate was recognised: the original offsets are returned. */
+  duplicate?: boolean;
+}
+
+export type IsolationLevel = "read_uncommitted" | "read_committed";
+
+export interface FetchPartitionRequest {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** Per-partition byte limit. */
+  maxBytes?: number;
+  currentLeaderEpoch?: number;
+}
+
+export interface FetchRequest {
+  partitions: FetchPartitionRequest[];
+  /** Long-poll: wait up to this long for minBytes. Default 0. */
+  maxWaitMs?: number;
+  /** Default 1. */
+  minBytes?: number;
+  /** Response-wide byte limit. */
+  maxBytes?: number;
+  isolation?: IsolationLevel;
+  /** Abort the wait early (client disconnected). */
+  signal?: AbortSignal;
+}
+
+export interface AbortedTransaction {
+  producerId: number;
+  firstOffset: number;
+}
+
+export interface FetchPartitionResult {
+  topic: string;
+  partition: number;
+  /** Error for this partition only (e.g. OFFSET_OUT_OF_RANGE), else null. */
+  error: import("../errors.ts").ErrorCode | null;
+  errorMessage?: string;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  /** Concatenated RecordBatch v2 bytes (may start before the requested offset). */
+  records: Uint8Array;
+  abortedTransactions: AbortedTransaction[];
+}
+
+export interface FetchResult {
+  partitions: FetchPartitionResult[];
+}
+
+export type OffsetSpec = "earliest" | "latest" | "max-timestamp" | { timestamp: number };
+
+export interface ListOffsetsResult {
+  offset: number;
+  timestamp: number;
+  leaderEpoch: number;
+}
+
+export interface PartitionState {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  logStartOffset: number;
+  logEndOffset: number;
+  flushedOffset: number;
+  highWatermark: number;
+  lastStableOffset: number;
+}
+
+export interface OffsetCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch?: number;
+  metadata?: string;
+}
+
+export interface GroupOffset extends Required<OffsetCommit> {
+  commitTimestamp: number;
+}
+
+export interface GroupLag {
+  topic: string;
+  partition: number;
+  committedOffset: number;
+  logEndOffset: number;
+  highWatermark: number;
+  lag: number;
+}
+
+/** Fired after records become visible (high watermark moved). */
+export interface AppendEvent {
+  topic: string;
+  partition: number;
+  /** New high watermark. */
+  highWatermark: number;
+}
+
+export interface BrokerStats {
+  appendedRecords: number;
+  appendedBytes: number;
+  fetchedBytes: number;
+}
+
+export interface BrokerApi {
+  readonly nodeId: number;
+  readonly clusterId: string;
+
+  // Topics
+  createTopic(req: CreateTopicRequest): Promise<TopicDescription>;
+  deleteTopic(name: string): Promise<void>;
+  describeTopic(name: string): Promise<TopicDescription>;
+  listTopics(): Promise<TopicSummary[]>;
+  /** Set (string/number) or reset (null) configs. Unknown keys or bad values throw INVALID_CONFIG. */
+  alterTopicConfigs(name: string, changes: Record<string, string | number | null>): Promise<TopicDescription>;
+  /** Grow a topic to `count` partitions (never shrinks). */
+  createPartitions(name: string, count: number): Promise<TopicDescription>;
+  /** Does the topic exist; if auto-create is on, create it with defaults. */
+  ensureTopic(name: string): Promise<TopicSummary>;
+
+  // Produce
+  produce(req: ProduceRequest): Promise<ProduceResult>;
+  appendBatch(req: AppendBatchRequest): Promise<AppendBatchResult>;
+  /** The partition a key maps to (Kafka murmur2), for frontends that partition themselves. */
+  partitionForKey(topic: string, key: Uint8Array): Promise<number>;
+
+  // Fetch
+  fetch(req: FetchRequest): Promise<FetchResult>;
+  /** Decoded records from one partition (HTTP, CLI, bridges). Waits up to maxWaitMs if none. */
+  readRecords(req: {
+    topic: string;
+    partition: number;
+    offset: number;
+    maxRecords?: number;
+    maxBytes?: number;
+    maxWaitMs?: number;
+    isolation?: IsolationLevel;
+    signal?: AbortSignal;
+  }): Promise<{ records: StoredRecord[]; nextOffset: number; highWatermark: number; logStartOffset: number }>;
+  listOffsets(topic: string, partition: number, spec: OffsetSpec): Promise<ListOffsetsResult>;
+  partitionState(topic: string, partition: number): PartitionState;
+  /** Advance the log start offset; returns the new low watermark. */
+  deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number>;
+  /** Wait until the high watermark of a partition exceeds `offset` (or the signal/timeout ends it). */
+  waitForData(topic: string, partition: number, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /** Subscribe to visibility events; returns an unsubscribe function. */
+  onAppend(listener: (event: AppendEvent) => void): () => void;
+
+  // Consumer-group offsets
+  commitOffsets(group: string, offsets: OffsetCommit[]): Promise<void>;
+  fetchOffsets(group: string, topic?: string): Promise<GroupOffset[]>;
+  listGroups(): Promise<string[]>;
+  groupLag(group: string): Promise<GroupLag[]>;
+  deleteGroup(group: string): Promise<void>;
+
+  // Housekeeping
+  stats(): BrokerStats;
+  /** Flush and fsync everything, stop background loops, close logs and metadata. */
+  close(): Promise<void>;
+}

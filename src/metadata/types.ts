@@ -1,0 +1,52 @@
+/**
+ * The metadata store's interface. Only src/metadata imports drizzle or
+ * bun:sqlite; everything else sees these plain types.
+ */
+
+export interface TopicRecord {
+  name: string;
+  /** Stable id (UUID), as Kafka's topic id. */
+  id: string;
+  partitions: number;
+  replicationFactor: number;
+  /** Per-topic overrides, Kafka-style keys ("retention.ms" -> "3600000"). */
+  configs: Record<string, string>;
+  createdAt: number;
+}
+
+export interface CommittedOffset {
+  group: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string;
+  commitTimestamp: number;
+}
+
+export interface MetadataStore {
+  listTopics(): TopicRecord[];
+  getTopic(name: string): TopicRecord | null;
+  /** Throws EddyError TOPIC_EXISTS if present. */
+  createTopic(topic: TopicRecord): void;
+  deleteTopic(name: string): void;
+  /** Replace the topic's overrides with `configs`. */
+  setTopicConfigs(name: string, configs: Record<string, string>): void;
+  setPartitionCount(name: string, partitions: number): void;
+
+  commitOffsets(offsets: CommittedOffset[]): void;
+  /** All committed offsets of a group, optionally only for one topic. */
+  fetchOffsets(group: string, topic?: string): CommittedOffset[];
+  listGroups(): string[];
+  deleteGroup(group: string): void;
+  /** Delete committed offsets of a group for specific partitions. */
+  deleteOffsets(group: string, partitions: Array<{ topic: string; partition: number }>): void;
+  /** Drop committed offsets for a deleted topic across all groups. */
+  deleteOffsetsForTopic(topic: string): void;
+
+  /** Small key/value settings (cluster id, etc.). */
+  getSetting(key: string): string | null;
+  setSetting(key: string, value: string): void;
+
+  close(): void;
+}
