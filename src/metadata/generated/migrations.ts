@@ -1,0 +1,20 @@
+// GENERATED FILE — do not edit. Produced by scripts/gen-migrations.ts from
+// src/metadata/migrations (drizzle-kit output); regenerate with `bun run db:generate`.
+import type { EmbeddedMigration } from "../migrator.ts";
+
+export const MIGRATIONS: readonly EmbeddedMigration[] = [
+  {
+    idx: 0,
+    tag: "0000_initial",
+    hash: "64ed6067b5bcfa965c950830e3e4048c8fcdfc14fdb5b7ae61f3bc48310cba6b",
+    statements: [
+      "CREATE TABLE `group_offsets` (\n\t`group` text NOT NULL,\n\t`topic` text NOT NULL,\n\t`partition` integer NOT NULL,\n\t`offset` integer NOT NULL,\n\t`leader_epoch` integer DEFAULT -1 NOT NULL,\n\t`metadata` text DEFAULT '' NOT NULL,\n\t`commit_timestamp` integer NOT NULL,\n\tPRIMARY KEY(`group`, `topic`, `partition`)\n);",
+      "CREATE INDEX `group_offsets_topic_idx` ON `group_offsets` (`topic`);",
+      "CREATE TABLE `partitions` (\n\t`topic` text NOT NULL,\n\t`partition` integer NOT NULL,\n\t`leader_epoch` integer DEFAULT 0 NOT NULL,\n\tPRIMARY KEY(`topic`, `partition`),\n\tFOREIGN KEY (`topic`) REFERENCES `topics`(`name`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE TABLE `settings` (\n\t`key` text PRIMARY KEY NOT NULL,\n\t`value` text NOT NULL\n);",
+      "CREATE TABLE `topic_configs` (\n\t`topic` text NOT NULL,\n\t`key` text NOT NULL,\n\t`value` text NOT NULL,\n\tPRIMARY KEY(`topic`, `key`),\n\tFOREIGN KEY (`topic`) REFERENCES `topics`(`name`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE TABLE `topics` (\n\t`name` text PRIMARY KEY NOT NULL,\n\t`id` text NOT NULL,\n\t`partitions` integer NOT NULL,\n\t`replication_factor` integer NOT NULL,\n\t`created_at` integer NOT NULL\n);",
+      "CREATE UNIQUE INDEX `topics_id_unique` ON `topics` (`id`);",
+    ],
+  },
+];

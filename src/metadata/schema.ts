@@ -1,0 +1,83 @@
+/**
+ * The metadata database's tables (drizzle sqlite-core). This file is the
+ * source of truth for `bun run db:generate`: change a table here, run the
+ * script, and commit the new SQL in ./migrations plus the regenerated
+ * ./generated/migrations.ts that embeds it in the binary.
+ *
+ * Conventions, so later tables (producer state, transactions, MQTT sessions,
+ * mirror progress, users/ACLs) fit in without reshaping these:
+ * - snake_case table and column names; times are integer milliseconds since
+ *   the epoch; offsets and epochs are integers (safe JS numbers);
+ * - rows that belong to a topic reference `topics.name` with ON DELETE
+ *   CASCADE, except state that must outlive a topic's deletion or be removed
+ *   explicitly (group offsets, see below);
+ * - never edit a migration that has shipped: add a new one.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Small key/value settings: cluster id, node id, format markers. */
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+export const topics = sqliteTable("topics", {
+  name: text("name").primaryKey(),
+  /** UUID, Kafka's topic id; stable for the topic's lifetime. */
+  id: text("id").notNull().unique(),
+  partitions: integer("partitions").notNull(),
+  replicationFactor: integer("replication_factor").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** Per-topic config overrides with Kafka-style keys ("retention.ms"). */
+export const topicConfigs = sqliteTable(
+  "topic_configs",
+  {
+    topic: text("topic")
+      .notNull()
+      .references(() => topics.name, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    value: text("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.topic, t.key] })],
+);
+
+/**
+ * One row per partition of a topic. Holds per-partition cluster state
+ * (leader epoch now; leader, replicas and ISR when replication arrives).
+ */
+export const partitions = sqliteTable(
+  "partitions",
+  {
+    topic: text("topic")
+      .notNull()
+      .references(() => topics.name, { onDelete: "cascade" }),
+    partition: integer("partition").notNull(),
+    leaderEpoch: integer("leader_epoch").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.topic, t.partition] })],
+);
+
+/**
+ * Consumer-group committed offsets. No foreign key to `topics`: Kafka keeps
+ * a group's offsets independent of topic lifecycle, and the broker deletes
+ * them explicitly (deleteOffsetsForTopic) when a topic goes away.
+ */
+export const groupOffsets = sqliteTable(
+  "group_offsets",
+  {
+    group: text("group").notNull(),
+    topic: text("topic").notNull(),
+    partition: integer("partition").notNull(),
+    offset: integer("offset").notNull(),
+    leaderEpoch: integer("leader_epoch").notNull().default(-1),
+    metadata: text("metadata").notNull().default(sql`''`),
+    commitTimestamp: integer("commit_timestamp").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.group, t.topic, t.partition] }),
+    index("group_offsets_topic_idx").on(t.topic),
+  ],
+);
