@@ -262,7 +262,13 @@ export interface BrokerApi {
   /** Advance the log start offset; returns the new low watermark. */
   deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number>;
   /** Wait until the high watermark of a partition exceeds `offset` (or the signal/timeout ends it). */
-  waitForData(topic: string, partition: number, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  waitForData(
+    topic: string,
+    partition: number,
+    offset: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
   /** Subscribe to visibility events; returns an unsubscribe function. */
   onAppend(listener: (event: AppendEvent) => void): () => void;
 

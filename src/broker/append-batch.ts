@@ -1,0 +1,95 @@
+/**
+ * Append one raw RecordBatch v2 (Kafka produce, mirror downlink). The batch is
+ * checked (exactly one batch, magic 2, CRC-32C, at least one record, size <=
+ * max.message.bytes, keys present on compacted topics), then appended through
+ * the partition's queue with offsets assigned by the log, and acknowledged per
+ * acks (acks.ts). With acks=0 the result still carries the assigned offsets.
+ *
+ * Not supported yet, refused rather than faked: transactional and control
+ * batches from producers (INVALID_REQUEST).
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import { checkBatch, decodeBatch, isControl, isTransactional } from "../log/record-batch.ts";
+import { checkDisk, checkMinInsync, validateAcks, withTimeout } from "./acks.ts";
+import type { BrokerContext } from "./context.ts";
+import { checkLeaderEpoch } from "./epochs.ts";
+import { isCompacted } from "./topic-configs.ts";
+import type { AppendBatchRequest, AppendBatchResult } from "./types.ts";
+
+export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): Promise<AppendBatchResult> {
+  const acks = validateAcks(req.acks);
+  const topic = await ctx.topics.ensure(req.topic);
+  const name = topic.record.name;
+  const partition = ctx.topics.partition(name, req.partition);
+  checkLeaderEpoch(partition, req.expectedLeaderEpoch);
+  const batch = req.batch;
+  if (!(batch instanceof Uint8Array)) throw new EddyError(ErrorCode.INVALID_REQUEST, "batch must be bytes");
+
+  const check = checkBatch(batch, 0, batch.length);
+  if (!check.ok) {
+    const code = check.reason === "magic" ? ErrorCode.UNSUPPORTED_FORMAT : ErrorCode.CORRUPT_RECORD;
+    throw new EddyError(code, `record batch for ${name}-${req.partition} rejected: ${check.message}`);
+  }
+  if (check.size !== batch.length) {
+    throw new EddyError(
+      ErrorCode.INVALID_REQUEST,
+      `expected exactly one record batch for ${name}-${req.partition}, got ${batch.length} bytes of which the first batch is ${check.size}`,
+    );
+  }
+  const header = check.header;
+  if (header.recordCount < 1) {
+    throw new EddyError(
+      ErrorCode.INVALID_REQUEST,
+      `record batch for ${name}-${req.partition} has no records`,
+    );
+  }
+  if (isControl(header.attributes) || isTransactional(header.attributes)) {
+    // EXTENSION POINT (transactions): route transactional batches through the
+    // transaction coordinator's producer state (open txn → LSO) instead of refusing.
+    throw new EddyError(
+      ErrorCode.INVALID_REQUEST,
+      "transactional and control batches are not supported yet: produce without a transactional.id",
+    );
+  }
+  const maxBytes = topic.configs["max.message.bytes"];
+  if (batch.length > maxBytes) {
+    throw new EddyError(
+      ErrorCode.RECORD_TOO_LARGE,
+      `record batch of ${batch.length} bytes is over topic '${name}' max.message.bytes=${maxBytes}: send smaller batches or raise max.message.bytes`,
+      { topic: name, size: batch.length, limit: maxBytes },
+    );
+  }
+  if (isCompacted(topic.configs)) {
+    const { records } = decodeBatch(batch, 0);
+    if (records.some((r) => r.key === null)) {
+      throw new EddyError(
+        ErrorCode.INVALID_REQUEST,
+        `topic '${name}' is compacted (cleanup.policy=${topic.configs["cleanup.policy"]}): every record needs a key`,
+      );
+    }
+  }
+  checkMinInsync(topic, acks);
+  // EXTENSION POINT (idempotence): when header.producerId >= 0, check the
+  // producer's epoch and sequence against its state for this partition; a
+  // duplicate returns the original offsets with `duplicate: true`, a gap throws
+  // OUT_OF_ORDER_SEQUENCE. Until producer state exists, batches append as-is.
+  checkDisk(ctx);
+
+  const info = await partition.append(batch);
+  ctx.stats.appendedRecords += info.recordCount;
+  ctx.stats.appendedBytes += info.size;
+  ctx.observer.onProduce(name, partition.id, info.recordCount, info.size);
+  if (acks !== 0) {
+    await withTimeout(
+      partition.waitCommitted(info.lastOffset + 1),
+      req.timeoutMs,
+      `batch to ${name}-${partition.id}`,
+    );
+  }
+  return {
+    baseOffset: info.baseOffset,
+    lastOffset: info.lastOffset,
+    logAppendTime: info.logAppendTime,
+    logStartOffset: partition.tracker.logStartOffset,
+  };
+}

@@ -1,0 +1,356 @@
+/**
+ * The broker core: wires topics, partitions, produce, fetch, group offsets and
+ * housekeeping behind BrokerApi. createBroker opens every known topic's logs
+ * (in parallel) before it resolves; close() stops housekeeping, wakes
+ * long-polls, waits for in-flight appends, closes the logs (fsync) and the
+ * metadata store. After close every call throws SHUTTING_DOWN.
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import { silentLogger } from "../observability/logger.ts";
+import { systemClock } from "../util/clock.ts";
+import { appendBatch } from "./append-batch.ts";
+import type { BrokerContext } from "./context.ts";
+import { fetch } from "./fetch.ts";
+import * as groups from "./group-offsets.ts";
+import { Housekeeping, type HousekeepingReport } from "./housekeeping.ts";
+import { listOffsets } from "./list-offsets.ts";
+import { safeObserver } from "./observer.ts";
+import type { BrokerOptions } from "./options.ts";
+import type { Partition } from "./partition.ts";
+import { kafkaPartition } from "./partitioner.ts";
+import { produce } from "./produce.ts";
+import { readRecords, waitForData } from "./read-records.ts";
+import { resolveDefaultConfigs } from "./topic-configs.ts";
+import { TopicManager } from "./topics.ts";
+import type {
+  AppendBatchRequest,
+  AppendBatchResult,
+  AppendEvent,
+  BrokerApi,
+  BrokerStats,
+  CreateTopicRequest,
+  FetchRequest,
+  FetchResult,
+  GroupLag,
+  GroupOffset,
+  ListOffsetsResult,
+  OffsetCommit,
+  OffsetSpec,
+  PartitionState,
+  ProduceRequest,
+  ProduceResult,
+  TopicDescription,
+  TopicSummary,
+} from "./types.ts";
+import { PartitionWaiters, partitionKey } from "./waiters.ts";
+
+export const DEFAULT_HOUSEKEEPING_INTERVAL_MS = 60_000;
+const CLUSTER_ID_SETTING = "cluster.id";
+
+/** BrokerApi plus operations for the composition root and tests. */
+export interface Broker extends BrokerApi {
+  /** Run one retention + compaction pass now. */
+  runHousekeeping(): Promise<HousekeepingReport>;
+}
+
+/**
+ * Build a broker and open every known topic. The broker owns `logStore` and
+ * `metadata` from here on: close() closes them, and so does a failed start.
+ */
+export async function createBroker(options: BrokerOptions): Promise<Broker> {
+  let broker: EddyBroker;
+  try {
+    broker = new EddyBroker(options);
+  } catch (err) {
+    await Promise.allSettled([
+      options.logStore.close(),
+      Promise.resolve().then(() => options.metadata.close()),
+    ]);
+    throw err;
+  }
+  try {
+    await broker.start();
+  } catch (err) {
+    await broker.close().catch(() => {});
+    throw err;
+  }
+  return broker;
+}
+
+class EddyBroker implements Broker {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  private readonly ctx: BrokerContext;
+  private readonly topics: TopicManager;
+  private readonly housekeeping: Housekeeping;
+  private readonly listeners = new Set<(event: AppendEvent) => void>();
+  private closing = false;
+  private closed: Promise<void> | undefined;
+
+  constructor(private readonly options: BrokerOptions) {
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? silentLogger;
+    const observer = safeObserver(options.observer, logger);
+    const defaults = options.defaults ?? {};
+    this.nodeId = options.nodeId ?? 1;
+    this.clusterId = loadClusterId(options);
+    const waiters = new PartitionWaiters();
+    this.topics = new TopicManager({
+      logStore: options.logStore,
+      metadata: options.metadata,
+      logger,
+      clock,
+      nodeId: this.nodeId,
+      numPartitions: defaults.numPartitions ?? 1,
+      replicationFactor: defaults.replicationFactor ?? 1,
+      autoCreateTopics: defaults.autoCreateTopics ?? true,
+      defaultConfigs: resolveDefaultConfigs(defaults.topicConfigs),
+      observer,
+      onAdvance: (p) => this.onAdvance(p),
+      onTopicGone: (topic) => waiters.notifyAll(topic),
+    });
+    this.ctx = {
+      clock,
+      logger,
+      observer,
+      topics: this.topics,
+      metadata: options.metadata,
+      waiters,
+      stats: { appendedRecords: 0, appendedBytes: 0, fetchedBytes: 0 },
+      diskFull: options.diskFull,
+      closing: () => this.closing,
+    };
+    this.housekeeping = new Housekeeping({
+      clock,
+      logger,
+      observer,
+      intervalMs: options.housekeepingIntervalMs ?? DEFAULT_HOUSEKEEPING_INTERVAL_MS,
+      partitions: () => this.topics.allPartitions(),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.topics.openAll();
+    this.housekeeping.start();
+    this.ctx.logger.info("broker started", {
+      nodeId: this.nodeId,
+      clusterId: this.clusterId,
+      topics: this.topics.all().length,
+    });
+  }
+
+  // Topics
+
+  async createTopic(req: CreateTopicRequest): Promise<TopicDescription> {
+    this.guard();
+    return this.topics.create(req);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.guard();
+    await this.topics.delete(name);
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    this.guard();
+    return this.topics.describe(this.topics.require(name));
+  }
+
+  async listTopics(): Promise<TopicSummary[]> {
+    this.guard();
+    return this.topics
+      .all()
+      .map((t) => this.topics.summary(t))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async alterTopicConfigs(
+    name: string,
+    changes: Record<string, string | number | null>,
+  ): Promise<TopicDescription> {
+    this.guard();
+    return this.topics.alterConfigs(name, changes);
+  }
+
+  async createPartitions(name: string, count: number): Promise<TopicDescription> {
+    this.guard();
+    return this.topics.createPartitions(name, count);
+  }
+
+  async ensureTopic(name: string): Promise<TopicSummary> {
+    this.guard();
+    return this.topics.summary(await this.topics.ensure(name));
+  }
+
+  // Produce
+
+  async produce(req: ProduceRequest): Promise<ProduceResult> {
+    this.guard();
+    return produce(this.ctx, req);
+  }
+
+  async appendBatch(req: AppendBatchRequest): Promise<AppendBatchResult> {
+    this.guard();
+    return appendBatch(this.ctx, req);
+  }
+
+  async partitionForKey(topic: string, key: Uint8Array): Promise<number> {
+    this.guard();
+    const state = await this.topics.ensure(topic);
+    return kafkaPartition(key, state.partitions.length);
+  }
+
+  // Fetch
+
+  async fetch(req: FetchRequest): Promise<FetchResult> {
+    this.guard();
+    return fetch(this.ctx, req);
+  }
+
+  async readRecords(req: Parameters<BrokerApi["readRecords"]>[0]): ReturnType<BrokerApi["readRecords"]> {
+    this.guard();
+    return readRecords(this.ctx, req);
+  }
+
+  async listOffsets(topic: string, partition: number, spec: OffsetSpec): Promise<ListOffsetsResult> {
+    this.guard();
+    return listOffsets(this.topics.partition(topic, partition), spec);
+  }
+
+  partitionState(topic: string, partition: number): PartitionState {
+    this.guard();
+    return this.topics.partition(topic, partition).state();
+  }
+
+  async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
+    this.guard();
+    const p = this.topics.partition(topic, partition);
+    const hw = p.tracker.highWatermark;
+    const before = beforeOffset === -1 ? hw : beforeOffset;
+    if (!Number.isSafeInteger(before) || before < 0 || before > hw) {
+      throw new EddyError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `cannot delete records before ${beforeOffset} in ${topic}-${partition}: the offset must be between 0 and the high watermark ${hw} (or -1 for the high watermark)`,
+      );
+    }
+    return p.enqueue(async () => {
+      await p.log.deleteRecordsBefore(before);
+      p.refresh();
+      return p.tracker.logStartOffset;
+    });
+  }
+
+  async waitForData(
+    topic: string,
+    partition: number,
+    offset: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    this.guard();
+    return waitForData(this.ctx, { topic, partition, offset, timeoutMs, signal });
+  }
+
+  onAppend(listener: (event: AppendEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // Consumer-group offsets
+
+  async commitOffsets(group: string, offsets: OffsetCommit[]): Promise<void> {
+    this.guard();
+    groups.commitOffsets(this.ctx, group, offsets);
+  }
+
+  async fetchOffsets(group: string, topic?: string): Promise<GroupOffset[]> {
+    this.guard();
+    return groups.fetchOffsets(this.ctx, group, topic);
+  }
+
+  async listGroups(): Promise<string[]> {
+    this.guard();
+    return groups.listGroups(this.ctx);
+  }
+
+  async groupLag(group: string): Promise<GroupLag[]> {
+    this.guard();
+    return groups.groupLag(this.ctx, group);
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    this.guard();
+    groups.deleteGroup(this.ctx, group);
+  }
+
+  // Housekeeping
+
+  async runHousekeeping(): Promise<HousekeepingReport> {
+    this.guard();
+    return this.housekeeping.runOnce();
+  }
+
+  stats(): BrokerStats {
+    return { ...this.ctx.stats };
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    const errors: unknown[] = [];
+    const attempt = async (step: () => unknown): Promise<void> => {
+      try {
+        await step();
+      } catch (err) {
+        errors.push(err);
+        this.ctx.logger.error("error while closing the broker", { err });
+      }
+    };
+    await attempt(() => this.housekeeping.stop());
+    this.ctx.waiters.notifyAll();
+    await attempt(() => this.topics.closeAll());
+    await attempt(() => this.options.logStore.close());
+    await attempt(() => this.options.metadata.close());
+    this.listeners.clear();
+    this.ctx.logger.info("broker closed", { nodeId: this.nodeId });
+    if (errors.length > 0) throw errors[0];
+  }
+
+  private guard(): void {
+    if (this.closing) {
+      throw new EddyError(
+        ErrorCode.SHUTTING_DOWN,
+        "the broker is shutting down: retry against a running broker",
+      );
+    }
+  }
+
+  private onAdvance(p: Partition): void {
+    const highWatermark = p.tracker.highWatermark;
+    this.ctx.waiters.notify(partitionKey(p.topic, p.id));
+    this.ctx.observer.onHighWatermark(p.topic, p.id, highWatermark);
+    if (this.listeners.size === 0) return;
+    const event: AppendEvent = { topic: p.topic, partition: p.id, highWatermark };
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.ctx.logger.warn("onAppend listener threw; ignored", { err });
+      }
+    }
+  }
+}
+
+/** The cluster id is created once (22 characters, like Kafka's) and kept in the metadata store. */
+function loadClusterId(options: BrokerOptions): string {
+  const stored = options.metadata.getSetting(CLUSTER_ID_SETTING);
+  if (stored) return stored;
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const id = Buffer.from(bytes).toString("base64url");
+  options.metadata.setSetting(CLUSTER_ID_SETTING, id);
+  return id;
+}

@@ -1,0 +1,27 @@
+/**
+ * Leader-epoch checks (KIP-320): a client that names a leader epoch older
+ * than ours is fenced; a newer one means we are not (yet) the leader it knows.
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import type { Partition } from "./partition.ts";
+
+/** The error for a mismatching epoch, or null when it matches or is not given (-1 / undefined). */
+export function leaderEpochError(partition: Partition, epoch: number | undefined): EddyError | null {
+  if (epoch === undefined || epoch < 0 || epoch === partition.leaderEpoch) return null;
+  const where = `${partition.topic}-${partition.id}`;
+  if (epoch < partition.leaderEpoch) {
+    return new EddyError(
+      ErrorCode.FENCED_LEADER_EPOCH,
+      `leader epoch ${epoch} for ${where} is older than the current ${partition.leaderEpoch}: refresh metadata`,
+    );
+  }
+  return new EddyError(
+    ErrorCode.NOT_LEADER,
+    `leader epoch ${epoch} for ${where} is newer than this node's ${partition.leaderEpoch}: refresh metadata`,
+  );
+}
+
+export function checkLeaderEpoch(partition: Partition, epoch: number | undefined): void {
+  const err = leaderEpochError(partition, epoch);
+  if (err) throw err;
+}

@@ -1,0 +1,30 @@
+/**
+ * The public door of the broker. Frontends (src/http, src/cli, src/kafka) and
+ * bridges import only this module (plus leaves): the BrokerApi types,
+ * createBroker, topic-config helpers, the RecordBatch v2 codec helpers they
+ * need to speak Kafka bytes, and the error types.
+ */
+export type * from "./types.ts";
+export { type Broker, createBroker, DEFAULT_HOUSEKEEPING_INTERVAL_MS } from "./broker.ts";
+export type { BrokerDefaults, BrokerObserver, BrokerOptions } from "./options.ts";
+export type { HousekeepingReport } from "./housekeeping.ts";
+export {
+  normaliseOverrides,
+  parseTopicConfig,
+  TOPIC_CONFIG_DEFAULTS,
+  TOPIC_CONFIG_KEYS,
+} from "./topic-configs.ts";
+export { MAX_TOPIC_NAME_LENGTH, validateTopicName } from "./topic-names.ts";
+export { DEFAULT_PARTITION_MAX_BYTES, DEFAULT_RESPONSE_MAX_BYTES } from "./fetch.ts";
+export {
+  checkBatch,
+  Compression,
+  decodeBatch,
+  decodeRecords,
+  encodeBatch,
+  iterateBatches,
+  readBatchHeader,
+} from "../log/record-batch.ts";
+export type { BatchHeader, EncodeOptions } from "../log/record-batch.ts";
+export { CleanupPolicy, Durability } from "../log/types.ts";
+export { EddyError, ERROR_TABLE, ErrorCode, isEddyError, toEddyError } from "../errors.ts";

@@ -1,0 +1,177 @@
+/**
+ * One partition as the broker sees it: the PartitionLog, its OffsetTracker,
+ * and a queue that serialises every mutation (append, delete-records,
+ * retention, compaction), since a log has exactly one writer.
+ *
+ * High watermark: the offset below which records are committed under the
+ * topic's durability policy — the flushed offset for "fsync", the log end
+ * offset for "write" and "memory". Consumers never read at or past it.
+ * Last stable offset: equal to the high watermark until transactions exist.
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import { OffsetTracker } from "../log/offsets.ts";
+import { type AppendInfo, Durability, type LogConfig, type PartitionLog } from "../log/types.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { PartitionState } from "./types.ts";
+
+export interface PartitionOptions {
+  log: PartitionLog;
+  logger: Logger;
+  /** Called whenever the high watermark moves forward. */
+  onAdvance: (partition: Partition) => void;
+}
+
+export class Partition {
+  readonly log: PartitionLog;
+  readonly topic: string;
+  readonly id: number;
+  readonly tracker: OffsetTracker;
+  /** Bumped by leader elections once replication exists; 0 on a single node. */
+  leaderEpoch = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private destroyed = false;
+  private durableTarget = 0;
+  private durableWaiting = false;
+  private readonly logger: Logger;
+  private readonly onAdvance: (partition: Partition) => void;
+
+  constructor(opts: PartitionOptions) {
+    this.log = opts.log;
+    this.topic = opts.log.topic;
+    this.id = opts.log.partition;
+    this.logger = opts.logger;
+    this.onAdvance = opts.onAdvance;
+    this.tracker = new OffsetTracker(this.log.offsets());
+    this.refresh();
+  }
+
+  /** Run `fn` after every earlier mutation of this partition has finished. */
+  enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => {
+      if (this.destroyed) {
+        throw new EddyError(ErrorCode.TOPIC_NOT_FOUND, `topic '${this.topic}' was deleted`, {
+          topic: this.topic,
+        });
+      }
+      if (this.closed) {
+        throw new EddyError(ErrorCode.SHUTTING_DOWN, `partition ${this.topic}-${this.id} is closing: retry`);
+      }
+      return fn();
+    });
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Append one batch (offsets assigned by the log) and start tracking its durability. */
+  append(batch: Uint8Array): Promise<AppendInfo> {
+    return this.enqueue(async () => {
+      const info = await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+      this.refresh();
+      this.trackDurability(info.lastOffset + 1);
+      return info;
+    });
+  }
+
+  /** Resolve once every offset below `end` is committed (durable under the policy and visible). */
+  async waitCommitted(end: number): Promise<void> {
+    if (this.tracker.highWatermark >= end) return;
+    await this.log.waitDurable(end);
+    this.refresh();
+  }
+
+  /** Re-read the log's offsets and move the tracker (high watermark, LSO, log start). */
+  refresh(): void {
+    const o = this.log.offsets();
+    const t = this.tracker;
+    t.logEndOffset = o.logEndOffset;
+    t.flushedOffset = o.flushedOffset;
+    t.advanceLogStart(o.logStartOffset);
+    t.clampToLogEnd();
+    const committed =
+      this.log.config().durability === Durability.FSYNC
+        ? Math.min(o.flushedOffset, o.logEndOffset)
+        : o.logEndOffset;
+    const moved = t.advanceHighWatermark(committed);
+    // EXTENSION POINT (transactions): LSO = first offset of the oldest open transaction, else HW.
+    t.lastStableOffset = t.highWatermark;
+    if (moved) this.onAdvance(this);
+  }
+
+  reconfigure(config: LogConfig): void {
+    this.log.reconfigure(config);
+    this.refresh();
+    if (this.tracker.logEndOffset > this.tracker.highWatermark)
+      this.trackDurability(this.tracker.logEndOffset);
+  }
+
+  state(): PartitionState {
+    const t = this.tracker;
+    return {
+      topic: this.topic,
+      partition: this.id,
+      leaderEpoch: this.leaderEpoch,
+      logStartOffset: t.logStartOffset,
+      logEndOffset: t.logEndOffset,
+      flushedOffset: t.flushedOffset,
+      highWatermark: t.highWatermark,
+      lastStableOffset: t.lastStableOffset,
+    };
+  }
+
+  /** Wait for in-flight mutations, then close the log (fsync). */
+  async close(): Promise<void> {
+    await this.drain();
+    this.closed = true;
+    await this.log.close();
+  }
+
+  /** Wait for in-flight mutations, then remove the partition's data. */
+  async destroy(): Promise<void> {
+    await this.drain();
+    this.closed = true;
+    this.destroyed = true;
+    await this.log.destroy();
+  }
+
+  /** Resolve once the mutation queue is empty at the time of the call. */
+  async drain(): Promise<void> {
+    await this.tail;
+  }
+
+  /**
+   * The group-commit loop releases durability; keep one waiter per partition
+   * that moves the high watermark as flushes land (so acks=0 data becomes
+   * visible too).
+   */
+  private trackDurability(end: number): void {
+    this.durableTarget = Math.max(this.durableTarget, end);
+    if (this.durableWaiting || this.tracker.highWatermark >= this.durableTarget) return;
+    this.durableWaiting = true;
+    void this.durabilityLoop();
+  }
+
+  private async durabilityLoop(): Promise<void> {
+    try {
+      while (!this.closed && this.tracker.highWatermark < this.durableTarget) {
+        const before = this.tracker.highWatermark;
+        await this.log.waitDurable(this.durableTarget);
+        this.refresh();
+        if (this.tracker.highWatermark === before) break;
+      }
+    } catch (err) {
+      if (!this.closed) {
+        this.logger.error("flush failed; high watermark not advanced", {
+          topic: this.topic,
+          partition: this.id,
+          err,
+        });
+      }
+    } finally {
+      this.durableWaiting = false;
+    }
+  }
+}

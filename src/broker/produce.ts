@@ -1,0 +1,160 @@
+/**
+ * Produce structured records: place each record on a partition (explicit,
+ * murmur2 by key, or sticky for keyless), encode one RecordBatch v2 per
+ * partition (split when it would exceed max.message.bytes; a single record
+ * over the limit is RECORD_TOO_LARGE), append through the partition's queue,
+ * then acknowledge per acks (see acks.ts). Everything is validated before the
+ * first byte is written; results list offsets in input order.
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import { encodeBatch } from "../log/record-batch.ts";
+import type { AppendInfo, RecordInput } from "../log/types.ts";
+import { checkDisk, checkMinInsync, validateAcks, withTimeout } from "./acks.ts";
+import type { BrokerContext } from "./context.ts";
+import type { Partition } from "./partition.ts";
+import { assignPartitions } from "./partitioner.ts";
+import { isCompacted } from "./topic-configs.ts";
+import type { ProducedPartition, ProduceRequest, ProduceResult } from "./types.ts";
+
+interface PlannedBatch {
+  bytes: Uint8Array;
+  /** Input indexes of the batch's records, in order. */
+  indexes: number[];
+}
+
+interface PartitionPlan {
+  partition: Partition;
+  batches: PlannedBatch[];
+}
+
+export async function produce(ctx: BrokerContext, req: ProduceRequest): Promise<ProduceResult> {
+  const acks = validateAcks(req.acks);
+  if (!Array.isArray(req.records)) throw new EddyError(ErrorCode.INVALID_REQUEST, "records must be an array");
+  req.records.forEach(validateRecord);
+  const topic = await ctx.topics.ensure(req.topic);
+  const name = topic.record.name;
+  if (req.records.length === 0) return { topic: name, partitions: [], records: [] };
+
+  let targets: number[];
+  if (req.partition !== undefined) {
+    ctx.topics.partition(name, req.partition);
+    targets = req.records.map(() => req.partition as number);
+  } else {
+    targets = assignPartitions(req.records, topic.partitions.length, topic);
+  }
+  if (isCompacted(topic.configs) && req.records.some((r) => r.key === undefined || r.key === null)) {
+    throw new EddyError(
+      ErrorCode.INVALID_REQUEST,
+      `topic '${name}' is compacted (cleanup.policy=${topic.configs["cleanup.policy"]}): every record needs a key`,
+    );
+  }
+  checkMinInsync(topic, acks);
+
+  const byPartition = new Map<number, number[]>();
+  targets.forEach((p, i) => {
+    const list = byPartition.get(p);
+    if (list) list.push(i);
+    else byPartition.set(p, [i]);
+  });
+  const now = ctx.clock.now();
+  const maxBytes = topic.configs["max.message.bytes"];
+  const plans: PartitionPlan[] = [...byPartition].map(([p, indexes]) => ({
+    partition: ctx.topics.partition(name, p),
+    batches: planBatches(req.records, indexes, { now, maxBytes, topic: name }),
+  }));
+
+  checkDisk(ctx);
+  const appended = await Promise.all(plans.map((plan) => appendPlan(ctx, plan)));
+
+  if (acks !== 0) {
+    const commits = appended.map(({ plan, infos }) =>
+      plan.partition.waitCommitted(infos.at(-1)!.lastOffset + 1),
+    );
+    await withTimeout(Promise.all(commits), req.timeoutMs, `produce to '${name}'`);
+  }
+
+  const records: ProduceResult["records"] = req.records.map(() => ({ partition: -1, offset: -1 }));
+  const partitions: ProducedPartition[] = appended.map(({ plan, infos }) => {
+    plan.batches.forEach((batch, b) => {
+      const info = infos[b]!;
+      batch.indexes.forEach((input, i) => {
+        records[input] = { partition: plan.partition.id, offset: acks === 0 ? -1 : info.baseOffset + i };
+      });
+    });
+    const last = infos.at(-1)!;
+    return {
+      partition: plan.partition.id,
+      baseOffset: acks === 0 ? -1 : infos[0]!.baseOffset,
+      lastOffset: acks === 0 ? -1 : last.lastOffset,
+      recordCount: infos.reduce((n, info) => n + info.recordCount, 0),
+      logAppendTime: last.logAppendTime,
+    };
+  });
+  return { topic: name, partitions, records };
+}
+
+async function appendPlan(
+  ctx: BrokerContext,
+  plan: PartitionPlan,
+): Promise<{ plan: PartitionPlan; infos: AppendInfo[] }> {
+  const infos: AppendInfo[] = [];
+  const p = plan.partition;
+  for (const batch of plan.batches) {
+    const info = await p.append(batch.bytes);
+    infos.push(info);
+    ctx.stats.appendedRecords += info.recordCount;
+    ctx.stats.appendedBytes += info.size;
+    ctx.observer.onProduce(p.topic, p.id, info.recordCount, info.size);
+  }
+  return { plan, infos };
+}
+
+/** Encode the partition's records, splitting into several batches if one would be too large. */
+function planBatches(
+  records: readonly RecordInput[],
+  indexes: number[],
+  opts: { now: number; maxBytes: number; topic: string },
+): PlannedBatch[] {
+  const bytes = encodeBatch(
+    indexes.map((i) => records[i]!),
+    { now: opts.now },
+  );
+  if (bytes.length <= opts.maxBytes) return [{ bytes, indexes }];
+  if (indexes.length === 1) {
+    throw new EddyError(
+      ErrorCode.RECORD_TOO_LARGE,
+      `record ${indexes[0]} is ${bytes.length} bytes as a batch, over topic '${opts.topic}' max.message.bytes=${opts.maxBytes}: send a smaller record or raise max.message.bytes`,
+      { topic: opts.topic, size: bytes.length, limit: opts.maxBytes },
+    );
+  }
+  const half = Math.ceil(indexes.length / 2);
+  return [
+    ...planBatches(records, indexes.slice(0, half), opts),
+    ...planBatches(records, indexes.slice(half), opts),
+  ];
+}
+
+function validateRecord(record: RecordInput, index: number): void {
+  const bad = (what: string): never => {
+    throw new EddyError(ErrorCode.INVALID_REQUEST, `record ${index}: ${what}`);
+  };
+  if (record === null || typeof record !== "object") bad("must be an object with a value");
+  if (record.value !== null && !(record.value instanceof Uint8Array)) bad("value must be bytes or null");
+  if (record.key !== undefined && record.key !== null && !(record.key instanceof Uint8Array)) {
+    bad("key must be bytes or null");
+  }
+  if (record.headers !== undefined) {
+    if (!Array.isArray(record.headers)) bad("headers must be an array");
+    for (const h of record.headers ?? []) {
+      if (typeof h?.key !== "string") bad("every header needs a string key");
+      if (h.value !== null && !(h.value instanceof Uint8Array))
+        bad(`header '${h.key}' value must be bytes or null`);
+    }
+  }
+  if (record.timestamp !== undefined && (!Number.isSafeInteger(record.timestamp) || record.timestamp < -1)) {
+    throw new EddyError(
+      ErrorCode.INVALID_TIMESTAMP,
+      `record ${index}: timestamp must be milliseconds since the epoch, got ${record.timestamp}`,
+    );
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Decoded reads for HTTP, the CLI and bridges: records from one partition,
+ * starting at `offset` (records below it in the first batch, and control
+ * batches, are skipped), at most maxRecords, only committed ones (below the
+ * high watermark, or the last stable offset for read_committed). Waits up to
+ * maxWaitMs when nothing is there yet. Errors are thrown (TOPIC_NOT_FOUND,
+ * PARTITION_NOT_FOUND, OFFSET_OUT_OF_RANGE).
+ *
+ * Also waitForData: resolve true once a partition's high watermark passes an offset.
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import { decodeRecords } from "../log/record-batch.ts";
+import type { StoredRecord } from "../log/types.ts";
+import type { BrokerContext } from "./context.ts";
+import { DEFAULT_PARTITION_MAX_BYTES, nonNegative } from "./fetch.ts";
+import type { Partition } from "./partition.ts";
+import type { BrokerApi, IsolationLevel } from "./types.ts";
+import { partitionKey } from "./waiters.ts";
+
+export const DEFAULT_MAX_RECORDS = 500;
+
+type ReadRecordsRequest = Parameters<BrokerApi["readRecords"]>[0];
+type ReadRecordsResult = Awaited<ReturnType<BrokerApi["readRecords"]>>;
+
+export async function readRecords(ctx: BrokerContext, req: ReadRecordsRequest): Promise<ReadRecordsResult> {
+  const maxRecords = req.maxRecords ?? DEFAULT_MAX_RECORDS;
+  if (!Number.isInteger(maxRecords) || maxRecords < 1) {
+    throw new EddyError(
+      ErrorCode.INVALID_REQUEST,
+      `maxRecords must be a positive integer, got ${maxRecords}`,
+    );
+  }
+  const maxBytes = nonNegative(req.maxBytes ?? DEFAULT_PARTITION_MAX_BYTES, "maxBytes");
+  const maxWaitMs = nonNegative(req.maxWaitMs ?? 0, "maxWaitMs");
+  const isolation = req.isolation ?? "read_uncommitted";
+  const key = partitionKey(req.topic, req.partition);
+  const start = ctx.clock.monotonic();
+  let waited = false;
+  for (;;) {
+    const partition = ctx.topics.partition(req.topic, req.partition);
+    const { limit, ...result } = await readOnce(ctx, partition, req.offset, {
+      maxRecords,
+      maxBytes,
+      isolation,
+    });
+    const remaining = maxWaitMs - (ctx.clock.monotonic() - start);
+    const progressed = result.records.length > 0 || result.nextOffset > req.offset;
+    if (progressed || waited || remaining <= 0 || req.signal?.aborted || ctx.closing()) return result;
+    if (visibleEnd(partition, isolation) !== limit) continue;
+    const outcome = await ctx.waiters.wait([key], remaining, req.signal);
+    if (ctx.closing()) return result;
+    // After a timeout or abort, read once more (data may have just landed) and answer.
+    if (outcome !== "data") waited = true;
+  }
+}
+
+async function readOnce(
+  ctx: BrokerContext,
+  partition: Partition,
+  offset: number,
+  opts: { maxRecords: number; maxBytes: number; isolation: IsolationLevel },
+): Promise<ReadRecordsResult & { limit: number }> {
+  const t = partition.tracker;
+  const limit = visibleEnd(partition, opts.isolation);
+  const answer = (records: StoredRecord[], nextOffset: number) => ({
+    records,
+    nextOffset,
+    highWatermark: t.highWatermark,
+    logStartOffset: t.logStartOffset,
+    limit,
+  });
+  if (!Number.isSafeInteger(offset) || offset < t.logStartOffset || offset > t.logEndOffset) {
+    throw new EddyError(
+      ErrorCode.OFFSET_OUT_OF_RANGE,
+      `offset ${offset} is outside ${partition.topic}-${partition.id}'s range ${t.logStartOffset}..${t.logEndOffset}: read from ${t.logStartOffset} (earliest) or ${t.highWatermark} (latest)`,
+      { logStartOffset: t.logStartOffset, highWatermark: t.highWatermark },
+    );
+  }
+  if (offset >= limit) return answer([], offset);
+  const read = await partition.log.read(offset, opts.maxBytes, { maxOffset: limit, minOneBatch: true });
+  ctx.stats.fetchedBytes += read.bytes.length;
+  ctx.observer.onFetch(read.bytes.length);
+  let records = decodeRecords(read.bytes, offset).filter((r) => r.offset < limit);
+  let nextOffset = Math.max(offset, Math.min(read.nextOffset, limit));
+  if (records.length > opts.maxRecords) {
+    records = records.slice(0, opts.maxRecords);
+    nextOffset = records.at(-1)!.offset + 1;
+  } else if (records.length > 0) {
+    nextOffset = Math.max(nextOffset, records.at(-1)!.offset + 1);
+  }
+  return answer(records, nextOffset);
+}
+
+function visibleEnd(partition: Partition, isolation: IsolationLevel): number {
+  return isolation === "read_committed"
+    ? partition.tracker.lastStableOffset
+    : partition.tracker.highWatermark;
+}
+
+/** True once the high watermark of the partition exceeds `offset`; false on timeout, abort or close. */
+export async function waitForData(
+  ctx: BrokerContext,
+  req: {
+    topic: string;
+    partition: number;
+    offset: number;
+    timeoutMs: number;
+    signal?: AbortSignal | undefined;
+  },
+): Promise<boolean> {
+  const timeoutMs = nonNegative(req.timeoutMs, "timeoutMs");
+  const key = partitionKey(req.topic, req.partition);
+  const start = ctx.clock.monotonic();
+  for (;;) {
+    if (ctx.closing()) return false;
+    const hw = ctx.topics.partition(req.topic, req.partition).tracker.highWatermark;
+    if (hw > req.offset) return true;
+    const remaining = timeoutMs - (ctx.clock.monotonic() - start);
+    if (remaining <= 0 || req.signal?.aborted || ctx.closing()) return false;
+    const outcome = await ctx.waiters.wait([key], remaining, req.signal);
+    if (outcome !== "data") {
+      const p = ctx.topics.get(req.topic)?.partitions[req.partition];
+      return p !== undefined && p.tracker.highWatermark > req.offset;
+    }
+  }
+}

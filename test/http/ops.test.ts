@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+import { createHarness, expectError, type Harness } from "./harness.ts";
+
+let h: Harness;
+beforeEach(async () => {
+  h = await createHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+describe("operations endpoints", () => {
+  it("/health reports ok, then degraded when not ready", async () => {
+    const ok = await h.app.request("/health");
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ status: "ok", ready: true, version: "test", nodeId: 1 });
+    h.ready.value = false;
+    expect(await (await h.app.request("/health")).json()).toMatchObject({ status: "degraded", ready: false });
+  });
+
+  it("/ready is 503 until ready and after shutdown begins", async () => {
+    h.ready.value = false;
+    const notYet = await h.app.request("/ready");
+    expect(notYet.status).toBe(503);
+    expect(await notYet.json()).toEqual({ ready: false });
+    h.ready.value = true;
+    expect((await h.app.request("/ready")).status).toBe(200);
+    h.shutdown.abort();
+    expect((await h.app.request("/ready")).status).toBe(503);
+  });
+
+  it("/metrics exposes partition gauges, append counters, the fsync histogram and HTTP counters", async () => {
+    await h.json("POST", "/v1/topics", { name: "m", partitions: 2 });
+    await h.json("POST", "/v1/topics/m/records", { partition: 1, records: [{ value: 1 }, { value: 2 }] });
+    await h.app.request("/v1/topics/m/partitions/1/records");
+    h.metrics.logObserver.onFsync(3, 1024);
+    const res = await h.app.request("/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const text = await res.text();
+    expect(text).toContain('eddy_partition_log_end_offset{topic="m",partition="1"} 2\n');
+    expect(text).toContain('eddy_partition_log_end_offset{topic="m",partition="0"} 0\n');
+    expect(text).toMatch(/eddy_partition_size_bytes\{topic="m",partition="1"\} [1-9]\d*\n/);
+    expect(text).toContain('eddy_produced_records_total{topic="m",partition="1"} 2\n');
+    expect(text).toMatch(/eddy_fetch_bytes_total [1-9]\d*\n/);
+    expect(text).toContain("# TYPE eddy_log_fsync_duration_seconds histogram\n");
+    expect(text).toContain('eddy_log_fsync_duration_seconds_bucket{le="0.005"} 1\n');
+    expect(text).toContain("eddy_log_fsync_duration_seconds_count 1\n");
+    expect(text).toContain('eddy_http_requests_total{method="POST",route="/v1/topics",status="201"} 1\n');
+  });
+
+  it("/openapi.json documents every route", async () => {
+    const res = await h.app.request("/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { responses: object; parameters?: Array<{ name: string; in: string }> }>
+      >;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    const routes = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    expect(routes.sort()).toEqual(
+      [
+        "GET /health",
+        "GET /ready",
+        "GET /metrics",
+        "GET /openapi.json",
+        "GET /v1/topics",
+        "POST /v1/topics",
+        "GET /v1/topics/{topic}",
+        "DELETE /v1/topics/{topic}",
+        "GET /v1/topics/{topic}/configs",
+        "PATCH /v1/topics/{topic}/configs",
+        "POST /v1/topics/{topic}/partitions",
+        "POST /v1/topics/{topic}/records",
+        "GET /v1/topics/{topic}/partitions/{partition}/records",
+        "GET /v1/topics/{topic}/partitions/{partition}/stream",
+        "GET /v1/topics/{topic}/partitions/{partition}/offsets",
+        "POST /v1/topics/{topic}/partitions/{partition}/delete-records",
+        "GET /v1/groups",
+        "GET /v1/groups/{group}",
+        "POST /v1/groups/{group}/offsets",
+        "POST /v1/groups/{group}/reset-offsets",
+        "DELETE /v1/groups/{group}",
+      ].sort(),
+    );
+    const read = doc.paths["/v1/topics/{topic}/partitions/{partition}/records"]?.get;
+    expect(read?.parameters?.map((p) => `${p.in}:${p.name}`)).toContain("query:valueEncoding");
+    expect(read?.parameters?.map((p) => `${p.in}:${p.name}`)).toContain("path:partition");
+    expect(doc.components.schemas.Error).toBeDefined();
+    const produce = doc.paths["/v1/topics/{topic}/records"]?.post as unknown as {
+      requestBody: { content: Record<string, unknown> };
+    };
+    expect(Object.keys(produce.requestBody.content).sort()).toEqual([
+      "application/json",
+      "application/octet-stream",
+    ]);
+  });
+
+  it("unknown routes are a JSON 404", async () => {
+    const body = await expectError(await h.app.request("/v2/nothing"), 404, "NOT_FOUND");
+    expect(body.error.message).toContain("/openapi.json");
+    await expectError(await h.app.request("/v1/topics", { method: "PUT" }), 404, "NOT_FOUND");
+  });
+});
