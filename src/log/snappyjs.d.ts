@@ -1,0 +1,5 @@
+/** Types for snappyjs 0.7 (raw Snappy block format, pure JS). */
+declare module "snappyjs" {
+  export function compress(input: Uint8Array): Uint8Array;
+  export function uncompress(input: Uint8Array, maxLength?: number): Uint8Array;
+}
