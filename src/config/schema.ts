@@ -1,0 +1,230 @@
+/**
+ * Eddy's configuration: ONE zod schema, the single source of truth.
+ *
+ * Precedence (lowest to highest): these defaults < eddy.toml < environment
+ * (`EDDY_…`) < command-line flags. The loader (load.ts) flattens every source
+ * into dotted key paths, maps Kafka-style keys (aliases.ts) onto them, and
+ * parses the merged object with `configSchema`. `config/eddy.toml` documents
+ * every key with its default; a test checks that it matches `defaultConfig()`.
+ *
+ * Values that name a size (`*_bytes`) accept plain numbers or "64MiB"/"1GB";
+ * values that name a duration (`*_ms`) accept plain numbers or "500ms"/"30s"/"7d".
+ */
+import { z } from "zod";
+import { parseHostPort } from "./listen.ts";
+
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+const MS_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Turn "42", "64MiB", "7d" (per unit table) into a number; anything else passes through for zod to reject. */
+function toNumber(units: Record<string, number> | null) {
+  return (value: unknown): unknown => {
+    if (typeof value === "bigint") return Number(value);
+    if (typeof value !== "string") return value;
+    const s = value.trim().replace(/_/g, "");
+    if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
+    const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]+)$/.exec(s);
+    const factor = m && units ? units[m[2]!.toLowerCase()] : undefined;
+    return m && factor !== undefined ? Math.round(Number(m[1]) * factor) : value;
+  };
+}
+
+const int = (min: number, units: Record<string, number> | null = null) =>
+  z.preprocess(
+    toNumber(units),
+    z
+      .number({ error: "expected a number" })
+      .int({ error: "expected a whole number" })
+      .min(min, { error: `expected a number >= ${min}` })
+      .max(Number.MAX_SAFE_INTEGER, { error: "number too large" }),
+  );
+const bytes = (min: number) => int(min, BYTE_UNITS);
+const millis = (min: number) => int(min, MS_UNITS);
+
+const bool = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    const s = v.trim().toLowerCase();
+    if (["true", "1", "yes", "on"].includes(s)) return true;
+    if (["false", "0", "no", "off"].includes(s)) return false;
+    return v;
+  },
+  z.boolean({ error: "expected true or false" }),
+);
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.preprocess(
+    (v) => (typeof v === "string" ? v.trim() : v),
+    z.enum(values, { error: `expected one of ${values.map((v) => `"${v}"`).join(", ")}` }),
+  );
+
+/** "host:port" (IPv6 as "[::1]:8080"); "off", "disabled", "none" or "" disable the listener. */
+const listener = z.preprocess(
+  (v) =>
+    typeof v === "string" && ["", "off", "disabled", "none"].includes(v.trim().toLowerCase()) ? null : v,
+  z
+    .string({ error: "expected host:port" })
+    .trim()
+    .refine((v) => parseHostPort(v) !== null, {
+      error: "expected host:port (port 0-65535; 0 picks a free port)",
+    })
+    .nullable(),
+);
+
+export const CLEANUP_POLICIES = ["delete", "compact", "compact,delete"] as const;
+
+const cleanupPolicy = z.preprocess(
+  (v) => {
+    if (typeof v !== "string" && !Array.isArray(v)) return v;
+    const parts = (Array.isArray(v) ? v.map(String) : v.split(",")).map((p) => p.trim().toLowerCase());
+    const set = [...new Set(parts)].sort();
+    return set.join(",");
+  },
+  z.enum(CLEANUP_POLICIES, { error: `expected one of "delete", "compact", "compact,delete"` }),
+);
+
+export const configSchema = z.strictObject({
+  /** Where partitions, metadata.db, listeners.json and the lock file live. */
+  data_dir: z
+    .string({ error: "expected a directory path" })
+    .trim()
+    .min(1, { error: "expected a directory path" })
+    .default("./eddy-data"),
+  /** This node's id (Kafka broker.id). */
+  node_id: int(0).default(1),
+
+  listeners: z
+    .strictObject({
+      http: listener.default("127.0.0.1:8080"),
+      /** Reserved for the Kafka listener (default 127.0.0.1:9092 once it exists). Disabled. */
+      kafka: listener.optional(),
+      /** Reserved for the MQTT listener (1883). Disabled. */
+      mqtt: listener.optional(),
+      /** Reserved for the CoAP listener (5683/udp). Disabled. */
+      coap: listener.optional(),
+      /** Reserved for peer replication (9093). Disabled. */
+      peer: listener.optional(),
+    })
+    .prefault({}),
+
+  log: z
+    .strictObject({
+      level: oneOf(["debug", "info", "warn", "error"] as const).default("info"),
+      /** "auto": human-readable on a terminal, JSON lines otherwise. */
+      format: oneOf(["json", "pretty", "auto"] as const).default("auto"),
+    })
+    .prefault({}),
+
+  broker: z
+    .strictObject({
+      num_partitions: int(1).default(1),
+      default_replication_factor: int(1).default(1),
+      auto_create_topics: bool.default(true),
+      /** How often retention, compaction and disk checks run. */
+      housekeeping_interval_ms: millis(10).default(30_000),
+      /** fsync data of `write`-durability topics in the background this often (`fsync` topics sync before each ack)... */
+      flush_interval_ms: millis(0).default(5),
+      /** ...or as soon as this many bytes wait. */
+      flush_bytes: bytes(0).default(1024 * 1024),
+      /** Refuse produce (STORAGE_FULL) when the data dir's disk has less free space than this. */
+      min_free_disk_bytes: bytes(0).default(64 * 1024 * 1024),
+    })
+    .prefault({}),
+
+  topic_defaults: z
+    .strictObject({
+      /** -1 keeps records forever. */
+      retention_ms: millis(-1).default(7 * 24 * 3600 * 1000),
+      /** Per partition; -1 = unlimited. */
+      retention_bytes: bytes(-1).default(-1),
+      segment_bytes: bytes(1024).default(128 * 1024 * 1024),
+      segment_ms: millis(1).default(7 * 24 * 3600 * 1000),
+      cleanup_policy: cleanupPolicy.default("delete"),
+      delete_retention_ms: millis(0).default(24 * 3600 * 1000),
+      min_compaction_lag_ms: millis(0).default(0),
+      max_message_bytes: bytes(1).default(1024 * 1024 + 12),
+      message_timestamp_type: oneOf(["CreateTime", "LogAppendTime"] as const).default("CreateTime"),
+      /** fsync: ack after fdatasync (group commit); write: after write(2); memory: at once. */
+      durability: oneOf(["fsync", "write", "memory"] as const).default("fsync"),
+      min_insync_replicas: int(1).default(1),
+    })
+    .prefault({}),
+
+  http: z
+    .strictObject({
+      max_body_bytes: bytes(1024).default(8 * 1024 * 1024),
+    })
+    .prefault({}),
+
+  auth: z
+    .strictObject({
+      /** Allow listeners on non-loopback addresses without credentials. */
+      allow_anonymous: bool.default(false),
+    })
+    .prefault({}),
+});
+
+export type EddyConfig = z.infer<typeof configSchema>;
+export type ListenerName = keyof EddyConfig["listeners"];
+export const LISTENER_NAMES = [
+  "http",
+  "kafka",
+  "mqtt",
+  "coap",
+  "peer",
+] as const satisfies readonly ListenerName[];
+/** Listeners that this version actually serves; the others are reserved for later. */
+export const IMPLEMENTED_LISTENERS: readonly ListenerName[] = ["http"];
+
+export function defaultConfig(): EddyConfig {
+  return configSchema.parse({});
+}
+
+/**
+ * Every leaf key path of the schema ("broker.num_partitions", ...), found by
+ * walking the zod shapes, so aliases and env names derive from the schema.
+ */
+export function schemaKeyPaths(): string[] {
+  const out: string[] = [];
+  const walk = (shape: Record<string, z.ZodType>, prefix: string): void => {
+    for (const [key, type] of Object.entries(shape)) {
+      const inner = unwrapObject(type);
+      if (inner) walk(inner, `${prefix}${key}.`);
+      else out.push(`${prefix}${key}`);
+    }
+  };
+  walk(configSchema.shape as unknown as Record<string, z.ZodType>, "");
+  return out;
+}
+
+function unwrapObject(type: z.ZodType): Record<string, z.ZodType> | null {
+  let t: z.ZodType = type;
+  for (let i = 0; i < 5; i++) {
+    if (t instanceof z.ZodObject) return t.shape as Record<string, z.ZodType>;
+    const def = (t as unknown as { def?: { innerType?: z.ZodType } }).def;
+    if (!def?.innerType) return null;
+    t = def.innerType;
+  }
+  return null;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "bun:test";
+import fs from "node:fs";
+import path from "node:path";
+import { parse } from "smol-toml";
+import { loadConfig } from "../../src/config/load.ts";
+import { defaultConfig, schemaKeyPaths } from "../../src/config/schema.ts";
+
+const EXAMPLE = path.join(import.meta.dir, "../../config/eddy.toml");
+
+function flatKeys(obj: Record<string, unknown>, prefix = ""): string[] {
+  return Object.entries(obj).flatMap(([k, v]) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? flatKeys(v as Record<string, unknown>, `${prefix}${k}.`)
+      : [`${prefix}${k}`],
+  );
+}
+
+describe("config/eddy.toml", () => {
+  it("parses and yields exactly the schema defaults", () => {
+    const { config, warnings } = loadConfig({ configFile: EXAMPLE, env: {} });
+    expect(config).toEqual(defaultConfig());
+    expect(warnings).toEqual([]);
+  });
+
+  it("sets every active key of the schema, and mentions the reserved listeners", () => {
+    const text = fs.readFileSync(EXAMPLE, "utf8");
+    const present = new Set(flatKeys(parse(text) as Record<string, unknown>));
+    const reserved = ["listeners.kafka", "listeners.mqtt", "listeners.coap", "listeners.peer"];
+    for (const key of schemaKeyPaths()) {
+      if (reserved.includes(key)) expect(text).toContain(`# ${key.split(".")[1]} = "127.0.0.1:`);
+      else expect(present.has(key)).toBe(true);
+    }
+  });
+});
