@@ -1,0 +1,240 @@
+/**
+ * The group-commit loop shared by all logs of a store.
+ *
+ * - fsync-policy logs with unflushed data get a round at once (next
+ *   setImmediate, so every append of this event-loop turn joins) when no
+ *   round is in flight, else right after the current round: appends that
+ *   arrive during an fdatasync share the next one.
+ * - write-policy logs are flushed in the background every `flushIntervalMs`
+ *   (like Kafka's flush.ms), memory-policy logs every `lazyFlushMs`; either
+ *   earlier once `flushBytes` wait.
+ * - Every `checkpointIntervalMs` each log writes its index entries and its
+ *   recovery-point checkpoint, bounding the scan after a crash.
+ *
+ * fdatasync runs on the thread pool (LogIo.fdatasync), so appends go on.
+ */
+import type { Logger } from "../observability/logger.ts";
+import type { Clock } from "../util/clock.ts";
+import type { LogIo } from "./io.ts";
+import type { Segment } from "./segment.ts";
+import { Durability, type LogObserver } from "./types.ts";
+
+export interface FlushWork {
+  /** Offsets below this are durable once the segments are synced. */
+  target: number;
+  segments: Segment[];
+  bytes: number;
+  /** The log's truncation generation when the work began. */
+  generation: number;
+}
+
+/** What the committer needs from a log. */
+export interface Flushable {
+  durability(): Durability;
+  /** Bytes written since the last flush began. */
+  unflushedBytes(): number;
+  /** Snapshot the unsynced segments (null: nothing to do). */
+  beginFlush(): FlushWork | null;
+  endFlush(work: FlushWork, err: unknown): void;
+  /** Persist indexes and the recovery-point checkpoint. */
+  checkpoint(): void;
+}
+
+export interface GroupCommitOptions {
+  clock: Clock;
+  logger: Logger;
+  io: LogIo;
+  observer?: LogObserver | undefined;
+  /** Background flush period of write-policy logs (ms). Default 5. */
+  flushIntervalMs?: number;
+  /** Background flush period of memory-policy logs (ms). Default 1000. */
+  lazyFlushMs?: number;
+  /** Flush early once this many bytes wait. Default 1 MiB. */
+  flushBytes?: number;
+  /** Recovery-point checkpoint period (ms). Default 5000. */
+  checkpointIntervalMs?: number;
+}
+
+export class GroupCommitter {
+  private readonly logs = new Set<Flushable>();
+  private readonly dirty = new Set<Flushable>();
+  private readonly lastFlush = new Map<Flushable, number>();
+  private inFlight: Promise<void> | null = null;
+  private again = false;
+  private scheduled = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private checkpointTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly flushIntervalMs: number;
+  private readonly lazyFlushMs: number;
+  private readonly flushBytes: number;
+  private closed = false;
+
+  constructor(private readonly opts: GroupCommitOptions) {
+    this.flushIntervalMs = opts.flushIntervalMs ?? 5;
+    this.lazyFlushMs = opts.lazyFlushMs ?? 1000;
+    this.flushBytes = opts.flushBytes ?? 1024 * 1024;
+    const every = opts.checkpointIntervalMs ?? 5000;
+    this.checkpointTimer = setInterval(() => this.checkpointAll(), every);
+    this.checkpointTimer.unref?.();
+  }
+
+  register(log: Flushable): void {
+    this.logs.add(log);
+  }
+
+  unregister(log: Flushable): void {
+    this.logs.delete(log);
+    this.dirty.delete(log);
+    this.lastFlush.delete(log);
+  }
+
+  /** A log has new unflushed data (or a forced flush). `urgent`: start a round now. */
+  notify(log: Flushable, urgent = false): void {
+    this.dirty.add(log);
+    if (urgent || log.durability() === Durability.FSYNC || log.unflushedBytes() >= this.flushBytes)
+      this.kick();
+    else this.arm();
+  }
+
+  private kick(): void {
+    if (this.closed) return;
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.startRound(true);
+    });
+  }
+
+  private arm(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.inFlight) this.again = true;
+      else this.startRound(false);
+    }, this.flushIntervalMs);
+    this.timer.unref?.();
+  }
+
+  /** Pick the logs due now: all of them for an urgent round, else by policy and age. */
+  private due(all: boolean): Flushable[] {
+    const now = this.opts.clock.monotonic();
+    const out: Flushable[] = [];
+    for (const log of this.dirty) {
+      const policy = log.durability();
+      const age = now - (this.lastFlush.get(log) ?? Number.NEGATIVE_INFINITY);
+      if (
+        all ||
+        policy === Durability.FSYNC ||
+        log.unflushedBytes() >= this.flushBytes ||
+        (policy === Durability.WRITE ? age >= this.flushIntervalMs : age >= this.lazyFlushMs)
+      ) {
+        out.push(log);
+      }
+    }
+    for (const log of out) this.dirty.delete(log);
+    return out;
+  }
+
+  private startRound(all: boolean): void {
+    const logs = this.due(all);
+    if (logs.length === 0) {
+      if (this.dirty.size > 0) this.arm();
+      return;
+    }
+    this.inFlight = this.round(logs).finally(() => {
+      this.inFlight = null;
+      const more = this.again;
+      this.again = false;
+      if (more || this.hasUrgent()) this.kick();
+      else if (this.dirty.size > 0) this.arm();
+    });
+  }
+
+  private hasUrgent(): boolean {
+    for (const log of this.dirty) if (log.durability() === Durability.FSYNC) return true;
+    return false;
+  }
+
+  private async round(logs: Flushable[]): Promise<void> {
+    const start = this.opts.clock.monotonic();
+    const works: Array<[Flushable, FlushWork]> = [];
+    for (const log of logs) {
+      const w = log.beginFlush();
+      if (w) works.push([log, w]);
+    }
+    if (works.length === 0) return;
+    let bytes = 0;
+    const results = await Promise.all(
+      works.map(async ([, w]) => {
+        bytes += w.bytes;
+        try {
+          await Promise.all(w.segments.map((s) => this.syncSegment(s)));
+          return null;
+        } catch (err) {
+          return err ?? new Error("fdatasync failed");
+        }
+      }),
+    );
+    const now = this.opts.clock.monotonic();
+    for (let i = 0; i < works.length; i++) {
+      const [log, w] = works[i]!;
+      const err = results[i];
+      this.lastFlush.set(log, now);
+      if (err) this.opts.logger.error("fdatasync failed; acknowledgements wait", { error: err });
+      log.endFlush(w, err);
+    }
+    this.opts.observer?.onFsync?.(now - start, bytes);
+  }
+
+  private syncSegment(seg: Segment): Promise<void> {
+    if (seg.fd < 0) return Promise.resolve();
+    const p = this.opts.io.fdatasync(seg.fd).finally(() => {
+      if (seg.syncing === p) seg.syncing = null;
+    });
+    seg.syncing = p;
+    return p;
+  }
+
+  /** Wait for the round in flight (if any). */
+  async settle(): Promise<void> {
+    while (this.inFlight || this.scheduled) {
+      if (this.inFlight) await this.inFlight;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private checkpointAll(): void {
+    for (const log of this.logs) {
+      try {
+        log.checkpoint();
+      } catch (err) {
+        this.opts.logger.warn("could not write a log checkpoint", { error: err });
+      }
+    }
+  }
+
+  /** Retry a log later (after a failed fsync), not in a tight loop. */
+  retryLater(log: Flushable): void {
+    this.dirty.add(log);
+    this.arm();
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
+    this.stop();
+  }
+
+  /** Stop the timers at once (no waiting for a round in flight). */
+  stop(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.timer = null;
+    this.checkpointTimer = null;
+  }
+}
