@@ -40,6 +40,7 @@ export const ErrorCode = {
   FORBIDDEN: "FORBIDDEN",
   SHUTTING_DOWN: "SHUTTING_DOWN",
   NOT_FOUND: "NOT_FOUND",
+  UNSUPPORTED_VERSION: "UNSUPPORTED_VERSION",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -85,6 +86,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorMapping>> = {
   FORBIDDEN: { retriable: false, http: 403, kafka: 29, mqtt: 0x87, coap: "4.03" },
   SHUTTING_DOWN: { retriable: true, http: 503, kafka: 6, mqtt: 0x8b, coap: "5.03" },
   NOT_FOUND: { retriable: false, http: 404, kafka: -1, mqtt: 0x80, coap: "4.04" },
+  UNSUPPORTED_VERSION: { retriable: false, http: 400, kafka: 35, mqtt: 0x84, coap: "4.00" },
 };
 
 export class EddyError extends Error {
@@ -112,7 +114,12 @@ export function toEddyError(err: unknown): EddyError {
   if (err instanceof EddyError) return err;
   const errno = (err as { code?: unknown } | null)?.code;
   if (errno === "ENOSPC" || errno === "EDQUOT") {
-    return new EddyError(ErrorCode.STORAGE_FULL, "the disk is full: free space or lower retention, then retry", undefined, { cause: err });
+    return new EddyError(
+      ErrorCode.STORAGE_FULL,
+      "the disk is full: free space or lower retention, then retry",
+      undefined,
+      { cause: err },
+    );
   }
   if (typeof errno === "string" && (errno === "EIO" || errno === "EROFS" || errno === "EACCES")) {
     return new EddyError(ErrorCode.STORAGE_ERROR, `storage error (${errno})`, undefined, { cause: err });

@@ -15,9 +15,11 @@ import { type Clock, systemClock } from "../util/clock.ts";
 import type { HttpDeps } from "./deps.ts";
 import { makeErrorHandler, notFoundHandler } from "./errors.ts";
 import { ApiRouter, buildOpenApiDocument } from "./openapi.ts";
+import { registerConsoleRoutes } from "./routes/console.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { type HealthCheck, registerHealthRoutes } from "./routes/health.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
+import { registerStatsRoutes } from "./routes/stats.ts";
 import { registerStreamRoutes } from "./routes/stream.ts";
 import { registerTopicRoutes } from "./routes/topics.ts";
 
@@ -46,6 +48,10 @@ export interface HttpAppOptions {
   maxWaitMsLimit?: number;
   /** Reported by /health and in the OpenAPI document. */
   version?: string;
+  /** The broker's data directory: /v1/stats (and the console) report its disk use. */
+  dataDir?: string;
+  /** Serve the web console at `/`. Default true. */
+  console?: boolean;
 }
 
 export function createHttpApp(opts: HttpAppOptions): Hono {
@@ -102,13 +108,16 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   app.notFound(notFoundHandler);
 
   const router = new ApiRouter(app);
+  const startedAt = clock.now();
   registerHealthRoutes(router, deps, {
     isReady: opts.isReady ?? (() => true),
     checks: opts.healthChecks ?? {},
     metrics,
-    startedAt: clock.now(),
+    startedAt,
     version,
   });
+  registerStatsRoutes(router, deps, { dataDir: opts.dataDir, startedAt });
+  if (opts.console !== false) registerConsoleRoutes(app);
   registerTopicRoutes(router, deps);
   registerRecordRoutes(router, deps);
   registerStreamRoutes(router, deps);

@@ -41,7 +41,11 @@ export const Durability = {
 } as const;
 export type Durability = (typeof Durability)[keyof typeof Durability];
 
-export const CleanupPolicy = { DELETE: "delete", COMPACT: "compact", COMPACT_DELETE: "compact,delete" } as const;
+export const CleanupPolicy = {
+  DELETE: "delete",
+  COMPACT: "compact",
+  COMPACT_DELETE: "compact,delete",
+} as const;
 export type CleanupPolicy = (typeof CleanupPolicy)[keyof typeof CleanupPolicy];
 
 /** Per-partition log settings (a topic's configs, resolved against defaults). */
@@ -225,5 +229,11 @@ export interface LogStore {
 export interface LogObserver {
   onAppend?(topic: string, partition: number, records: number, bytes: number): void;
   onFsync?(durationMs: number, bytes: number): void;
-  onRecoveryTruncate?(topic: string, partition: number, file: string, droppedBytes: number, reason: string): void;
+  onRecoveryTruncate?(
+    topic: string,
+    partition: number,
+    file: string,
+    droppedBytes: number,
+    reason: string,
+  ): void;
 }
