@@ -1,0 +1,90 @@
+/**
+ * Kafka framing (sans-IO): every request and response is an int32 size
+ * followed by that many bytes. FrameDecoder takes bytes as they arrive, in
+ * chunks of any size, and returns the complete frames (without the size).
+ *
+ * A frame that lies wholly inside one pushed chunk comes back as a view of that
+ * chunk (no copy): do not reuse a chunk's memory while its frames are in use.
+ * A frame split across chunks is copied once into a buffer of its exact size,
+ * allocated when its size is known. A size above `maxFrameSize` or below zero
+ * throws EddyError INVALID_REQUEST; the connection should then be closed (the
+ * decoder's position in the stream is lost).
+ */
+import { EddyError } from "../../errors.ts";
+
+/** Kafka's default socket.request.max.bytes (100 MiB). */
+export const DEFAULT_MAX_FRAME_SIZE = 104_857_600;
+
+export interface FrameDecoderOptions {
+  maxFrameSize?: number;
+}
+
+export class FrameDecoder {
+  readonly maxFrameSize: number;
+  private readonly sizeBytes = new Uint8Array(4);
+  private sizeFilled = 0;
+  private pending: Uint8Array | null = null;
+  private pendingFilled = 0;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  }
+
+  /** Bytes held back: a partial size prefix or a partial frame. */
+  get bufferedBytes(): number {
+    return this.sizeFilled + this.pendingFilled;
+  }
+
+  /** Feed the next bytes of the stream; returns the frames they complete, in order. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    const frames: Uint8Array[] = [];
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      if (this.pending !== null) {
+        const take = Math.min(this.pending.length - this.pendingFilled, end - pos);
+        this.pending.set(chunk.subarray(pos, pos + take), this.pendingFilled);
+        this.pendingFilled += take;
+        pos += take;
+        if (this.pendingFilled === this.pending.length) {
+          frames.push(this.pending);
+          this.pending = null;
+          this.pendingFilled = 0;
+        }
+        continue;
+      }
+      let size: number;
+      if (this.sizeFilled === 0 && end - pos >= 4) {
+        size = (chunk[pos]! << 24) | (chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) | chunk[pos + 3]!;
+        pos += 4;
+      } else {
+        while (this.sizeFilled < 4 && pos < end) this.sizeBytes[this.sizeFilled++] = chunk[pos++]!;
+        if (this.sizeFilled < 4) break;
+        const b = this.sizeBytes;
+        size = (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!;
+        this.sizeFilled = 0;
+      }
+      this.checkSize(size);
+      if (end - pos >= size) {
+        frames.push(chunk.subarray(pos, pos + size));
+        pos += size;
+      } else {
+        this.pending = new Uint8Array(size);
+      }
+    }
+    return frames;
+  }
+
+  private checkSize(size: number): void {
+    if (size >= 0 && size <= this.maxFrameSize) return;
+    const hint =
+      size < 0 || size > 0x10000000
+        ? " (is the client speaking TLS or HTTP to the Kafka port?)"
+        : "; raise the limit";
+    throw new EddyError(
+      "INVALID_REQUEST",
+      `Kafka frame of ${size} bytes is outside the limit of ${this.maxFrameSize} bytes${hint}`,
+      { size, maxFrameSize: this.maxFrameSize },
+    );
+  }
+}
