@@ -44,6 +44,10 @@ export class Partition {
     this.onAdvance = opts.onAdvance;
     this.tracker = new OffsetTracker(this.log.offsets());
     this.refresh();
+    // After an unclean shutdown the recovered tail is not yet known to be on
+    // disk: the log fsyncs it on open, and the high watermark follows.
+    if (this.tracker.logEndOffset > this.tracker.highWatermark)
+      this.trackDurability(this.tracker.logEndOffset);
   }
 
   /** Run `fn` after every earlier mutation of this partition has finished. */

@@ -308,6 +308,9 @@ export class TopicManager {
     const partitions = opened.map((r) =>
       this.newPartition((r as PromiseFulfilledResult<Partition["log"]>).value),
     );
+    // A tail recovered after a crash becomes visible once it is fsynced again:
+    // wait for that here so the broker is ready with every recovered record.
+    await Promise.all(partitions.map((p) => p.waitCommitted(p.tracker.logEndOffset)));
     const state: TopicState = { record, configs, partitions, keylessCursor: 0 };
     this.topics.set(record.name, state);
     return state;

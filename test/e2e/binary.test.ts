@@ -6,117 +6,19 @@
  * The binary is built here (bun scripts/build.ts --target x64) when it is
  * missing or older than the sources; `.ci/run` builds it before the tests.
  */
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { describe, expect, it } from "bun:test";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import type { Subprocess } from "bun";
+import { api, ROOT, type RunningBinary, useBinary } from "../helpers/binary.ts";
 
-const ROOT = path.join(import.meta.dir, "../..");
-const BIN = path.join(ROOT, "dist/eddy");
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string })
   .version;
 
-const dirs: string[] = [];
-const procs: Subprocess[] = [];
+const { tmpDir, start: startBroker, run: runBin } = useBinary();
 
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-e2e-"));
-  dirs.push(d);
-  return d;
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-function binaryIsStale(): boolean {
-  if (!fs.existsSync(BIN)) return true;
-  const built = fs.statSync(BIN).mtimeMs;
-  const sources = Math.max(
-    newestMtime(path.join(ROOT, "src")),
-    fs.existsSync(path.join(ROOT, "bridges")) ? newestMtime(path.join(ROOT, "bridges")) : 0,
-    fs.statSync(path.join(ROOT, "package.json")).mtimeMs,
-  );
-  return sources > built;
-}
-
-beforeAll(() => {
-  if (!binaryIsStale()) return;
-  const r = Bun.spawnSync([process.execPath, "scripts/build.ts", "--target", "x64"], {
-    cwd: ROOT,
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0 || !fs.existsSync(BIN)) {
-    throw new Error(
-      `dist/eddy is missing and 'bun scripts/build.ts --target x64' failed:\n${r.stderr.toString()}`,
-    );
-  }
-}, 300_000);
-
-afterAll(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-interface Broker {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-}
-
-function collect(stream: ReadableStream<Uint8Array>): () => string {
-  let text = "";
-  const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  })();
-  return () => text;
-}
-
-async function startBroker(dataDir: string, extra: string[] = []): Promise<Broker> {
-  const listenersFile = path.join(dataDir, "listeners.json");
-  const proc = Bun.spawn([BIN, "serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0", ...extra], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, EDDY_LOG_FORMAT: "json" },
-  });
-  procs.push(proc);
-  const stdout = collect(proc.stdout);
-  const stderr = collect(proc.stderr);
-  for (let i = 0; i < 400; i++) {
-    if (fs.existsSync(listenersFile)) {
-      const listeners = JSON.parse(fs.readFileSync(listenersFile, "utf8")) as { http: string };
-      return { proc, url: `http://${listeners.http}`, stdout, stderr };
-    }
-    if (proc.exitCode !== null) break;
-    await Bun.sleep(50);
-  }
-  throw new Error(`eddy did not start (exit ${proc.exitCode}):\n${stderr()}`);
-}
-
-async function stop(broker: Broker, signal: "SIGTERM" | "SIGINT"): Promise<number> {
+async function stop(broker: RunningBinary, signal: "SIGTERM" | "SIGINT"): Promise<number> {
   broker.proc.kill(signal);
   return broker.proc.exited;
-}
-
-async function api<T>(
-  url: string,
-  init?: RequestInit & { json?: unknown },
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, {
-    ...init,
-    headers: init?.json !== undefined ? { "content-type": "application/json" } : undefined,
-    body: init?.json !== undefined ? JSON.stringify(init.json) : init?.body,
-  });
-  return { status: res.status, body: (await res.json()) as T };
 }
 
 interface ReadBody {
@@ -137,11 +39,6 @@ async function readAll(
     all.push(...body.records.map((r) => ({ key: r.key, value: r.value })));
   }
   return all.sort((a, b) => String(a.key).localeCompare(String(b.key)));
-}
-
-function runBin(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = Bun.spawnSync([BIN, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
 describe("the eddy binary", () => {
