@@ -66,8 +66,9 @@ async function serve(argv: readonly string[]): Promise<number> {
   }
   const { config } = loaded;
   const logger = createLogger({
-    level: config.log.level,
-    format: config.log.format === "auto" ? (process.stderr.isTTY ? "pretty" : "json") : config.log.format,
+    level: config.logging.level,
+    format:
+      config.logging.format === "auto" ? (process.stderr.isTTY ? "pretty" : "json") : config.logging.format,
   });
   for (const warning of loaded.warnings) logger.warn(warning);
 

@@ -34,6 +34,9 @@ const singleDir = (value: unknown): unknown => {
 
 /** Kafka broker keys → schema keys. Topic-level names (retention.ms ...) map onto topic defaults too. */
 export const KAFKA_ALIASES: Record<string, Omit<KeyTarget, "alias">> = {
+  // The logging table used to be [log]; keep its keys (EDDY_LOG_LEVEL, [log] level = ...).
+  "log.level": { path: "logging.level" },
+  "log.format": { path: "logging.format" },
   "log.dir": { path: "data_dir" },
   "log.dirs": { path: "data_dir", convert: singleDir },
   "broker.id": { path: "node_id" },

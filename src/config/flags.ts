@@ -23,8 +23,8 @@ export interface ServeArgs {
 const VALUE_FLAGS: Record<string, string> = {
   "data-dir": "data_dir",
   "node-id": "node_id",
-  "log-level": "log.level",
-  "log-format": "log.format",
+  "log-level": "logging.level",
+  "log-format": "logging.format",
   ...Object.fromEntries(LISTENER_NAMES.map((name) => [`${name}-listen`, `listeners.${name}`])),
 };
 

@@ -128,7 +128,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 
-  log: z
+  /** Eddy's own log lines ([logging]; `log.level`/`log.format` are accepted too). */
+  logging: z
     .strictObject({
       level: oneOf(["debug", "info", "warn", "error"] as const).default("info"),
       /** "auto": human-readable on a terminal, JSON lines otherwise. */

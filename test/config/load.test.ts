@@ -60,11 +60,11 @@ level = "warn"
     expect(config.data_dir).toBe("/from/toml"); // toml over default
     expect(config.broker.flush_bytes).toBe(100); // toml over default
     expect(config.broker.num_partitions).toBe(3); // env over toml
-    expect(config.log.level).toBe("error"); // flag over env over toml
+    expect(config.logging.level).toBe("error"); // flag over env over toml
     expect(config.listeners.http).toBe("127.0.0.1:0"); // flag over default
     expect(config.broker.auto_create_topics).toBe(true); // untouched default
     expect(sources["broker.num_partitions"]).toBe("EDDY_BROKER_NUM_PARTITIONS");
-    expect(sources["log.level"]).toBe("--log-level");
+    expect(sources["logging.level"]).toBe("--log-level");
   });
 
   it("reads the config file named by EDDY_CONFIG when no --config is given", () => {
@@ -96,7 +96,7 @@ level = "debug"
     expect(config.topic_defaults.min_insync_replicas).toBe(2);
     expect(config.topic_defaults.segment_bytes).toBe(64 * 1024 * 1024);
     expect(config.data_dir).toBe("/var/lib/eddy");
-    expect(config.log.level).toBe("debug"); // [log] section and quoted log.* Kafka keys coexist
+    expect(config.logging.level).toBe("debug"); // [log] section and quoted log.* Kafka keys coexist
     // Unquoted dotted keys work too when there is no [log] table to clash with.
     expect(
       loadConfig({ configFile: toml("log.retention.hours = 1\n") }).config.topic_defaults.retention_ms,
@@ -132,15 +132,23 @@ describe("config errors", () => {
     expect(issues[0]).toContain("--http-listen");
   });
 
+  it("reads unquoted Kafka log.* keys at the top of the file next to the [logging] table", () => {
+    const file = toml('log.retention.hours = 2\nlog.segment.bytes = 1048576\n[logging]\nlevel = "warn"\n');
+    const { config } = loadConfig({ configFile: file });
+    expect(config.topic_defaults.retention_ms).toBe(7_200_000);
+    expect(config.topic_defaults.segment_bytes).toBe(1_048_576);
+    expect(config.logging.level).toBe("warn");
+  });
+
   it("collect every problem at once, Kafka keys reported on their schema path", () => {
-    const file = toml('[log]\nformat = "xml"\n[broker]\nnum_partitions = 0\n');
+    const file = toml('[logging]\nformat = "xml"\n[broker]\nnum_partitions = 0\n');
     const issues = issuesOf(() =>
       loadConfig({
         configFile: file,
         env: { EDDY_LOG_RETENTION_MS: "soon", EDDY_AUTH_ALLOW_ANONYMOUS: "maybe" },
       }),
     );
-    expect(issues.join("\n")).toContain("log.format: expected one of");
+    expect(issues.join("\n")).toContain("logging.format: expected one of");
     expect(issues.join("\n")).toContain("got 'xml'");
     expect(issues.join("\n")).toContain("broker.num_partitions: expected a number >= 1, got 0");
     expect(issues.join("\n")).toContain(
