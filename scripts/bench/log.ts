@@ -20,7 +20,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { encodeBatch } from "../../src/log/record-batch.ts";
 import { createFileLogStore } from "../../src/log/file-store.ts";
-import { DEFAULT_LOG_CONFIG, type Durability, type LogConfig, type PartitionLog } from "../../src/log/types.ts";
+import {
+  DEFAULT_LOG_CONFIG,
+  type Durability,
+  type LogConfig,
+  type PartitionLog,
+} from "../../src/log/types.ts";
 import { systemClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 
@@ -74,7 +79,12 @@ interface AppendFigures {
   ms: number;
 }
 
-async function appendRun(log: PartitionLog, batches: Uint8Array[], totalBytes: number, inFlight: number): Promise<AppendFigures> {
+async function appendRun(
+  log: PartitionLog,
+  batches: Uint8Array[],
+  totalBytes: number,
+  inFlight: number,
+): Promise<AppendFigures> {
   let bytes = 0;
   let records = 0;
   let next = 0;
@@ -107,13 +117,19 @@ async function readRun(log: PartitionLog): Promise<{ bytes: number; ms: number }
 }
 
 async function main(): Promise<void> {
-  console.log(`# eddy log benchmark — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, dir ${root}`);
+  console.log(
+    `# eddy log benchmark — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, dir ${root}`,
+  );
   const baseline = rawBaseline(totalMb * MiB, 64 * 1024);
   const baseline16 = rawBaseline((totalMb * MiB) / 4, 16 * 1024);
   console.log(`raw fdatasync baseline (64 KiB writes): ${baseline.mbps.toFixed(1)} MiB/s`);
-  console.log(`raw fdatasync baseline (16 KiB writes, one batch's size): ${baseline16.mbps.toFixed(1)} MiB/s`);
+  console.log(
+    `raw fdatasync baseline (16 KiB writes, one batch's size): ${baseline16.mbps.toFixed(1)} MiB/s`,
+  );
   console.log("");
-  console.log("| records | policy | producers in flight | appends rec/s | MiB/s | vs raw 64K | vs raw 16K | read MiB/s |");
+  console.log(
+    "| records | policy | producers in flight | appends rec/s | MiB/s | vs raw 64K | vs raw 16K | read MiB/s |",
+  );
   console.log("|---|---|---|---|---|---|---|---|");
   const runs: Array<[Durability, number]> = [
     ["fsync", 1],
@@ -127,7 +143,12 @@ async function main(): Promise<void> {
     for (const [durability, inFlight] of runs) {
       const dir = path.join(root, `run-${recordSize}-${durability}`);
       const store = await createFileLogStore({ dataDir: dir, clock: systemClock, logger: silentLogger });
-      const config: LogConfig = { ...DEFAULT_LOG_CONFIG, durability, segmentBytes: 256 * MiB, retentionMs: -1 };
+      const config: LogConfig = {
+        ...DEFAULT_LOG_CONFIG,
+        durability,
+        segmentBytes: 256 * MiB,
+        retentionMs: -1,
+      };
       const log = await store.open("bench", 0, config);
       const a = await appendRun(log, batches, (totalMb * MiB) / (inFlight === 1 ? 4 : 1), inFlight);
       const r = await readRun(log);
@@ -150,7 +171,12 @@ async function restartRun(): Promise<void> {
   const partitions = 100;
   const perPartition = Math.floor((restartMb * MiB) / partitions);
   const batch = makeBatches(1024, 64, 1)[0]!;
-  const config: LogConfig = { ...DEFAULT_LOG_CONFIG, durability: "write", segmentBytes: 16 * MiB, retentionMs: -1 };
+  const config: LogConfig = {
+    ...DEFAULT_LOG_CONFIG,
+    durability: "write",
+    segmentBytes: 16 * MiB,
+    retentionMs: -1,
+  };
   const store = await createFileLogStore({ dataDir: dir, clock: systemClock, logger: silentLogger });
   for (let p = 0; p < partitions; p++) {
     const log = await store.open("restart", p, config);
@@ -162,7 +188,9 @@ async function restartRun(): Promise<void> {
   const found = await again.list();
   await Promise.all(found.map((tp) => again.open(tp.topic, tp.partition, config)));
   const ms = performance.now() - t0;
-  console.log(`restart: ${restartMb} MiB over ${found.length} partitions ready in ${ms.toFixed(0)} ms (target < 1000 ms)`);
+  console.log(
+    `restart: ${restartMb} MiB over ${found.length} partitions ready in ${ms.toFixed(0)} ms (target < 1000 ms)`,
+  );
   await again.close();
   fs.rmSync(dir, { recursive: true, force: true });
 }

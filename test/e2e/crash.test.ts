@@ -59,7 +59,7 @@ describe("crash: SIGKILL under acks=all load", () => {
             json: { records, acks: "all" },
           });
           if (res.status !== 200) return;
-          res.body.records.forEach((r, i) => acked.set(records[i]!.key, r));
+          for (const [i, r] of res.body.records.entries()) acked.set(records[i]!.key, r);
         } catch {
           return; // the broker died mid-request: this batch was never acknowledged
         }
@@ -80,7 +80,7 @@ describe("crash: SIGKILL under acks=all load", () => {
     for (const partition of [0, 1]) {
       const records = await readPartition(again.url, "crash", partition);
       // Offsets are dense and increasing; each producer's records are in its own order.
-      records.forEach((r, i) => expect(r.offset).toBe(records[0]!.offset + i));
+      expect(records.map((r) => r.offset)).toEqual(records.map((_, i) => records[0]!.offset + i));
       const lastSeq = new Map<number, number>();
       for (const r of records) {
         expect(r.value.seq).toBeGreaterThan(lastSeq.get(r.value.p) ?? -1);
