@@ -70,6 +70,7 @@ describe("operations endpoints", () => {
         "GET /ready",
         "GET /metrics",
         "GET /openapi.json",
+        "GET /v1/stats",
         "GET /v1/topics",
         "POST /v1/topics",
         "GET /v1/topics/{topic}",

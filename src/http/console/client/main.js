@@ -1,0 +1,70 @@
+/**
+ * The console shell: hash router, sidebar highlighting, the health badge.
+ * Each page module exports `render(main, route)`, which may return a
+ * cleanup function (stop polling) that runs when the page is left.
+ */
+import { get } from "./api.js";
+import { currentRoute, errorText, h, notice } from "./dom.js";
+import * as coming from "./pages/coming.js";
+import * as groups from "./pages/groups.js";
+import * as overview from "./pages/overview.js";
+import * as records from "./pages/records.js";
+import * as topics from "./pages/topics.js";
+
+const PAGES = {
+  overview,
+  topics,
+  records,
+  groups,
+  mqtt: coming,
+  coap: coming,
+  mirror: coming,
+  peers: coming,
+};
+
+const main = document.getElementById("page");
+let cleanup = null;
+let generation = 0;
+
+async function show() {
+  const route = currentRoute();
+  const name = route.path[0] ?? "overview";
+  const page = PAGES[name];
+  for (const a of document.querySelectorAll(".sidebar a[data-page]")) {
+    a.classList.toggle("active", a.dataset.page === name);
+  }
+  if (typeof cleanup === "function") cleanup();
+  cleanup = null;
+  const mine = ++generation;
+  main.replaceChildren();
+  if (!page) {
+    main.append(h("h1", null, "Not found"), notice("error", `There is no console page "${name}".`));
+    return;
+  }
+  try {
+    const done = await page.render(main, route, () => mine !== generation);
+    if (mine === generation) cleanup = done ?? null;
+    else if (typeof done === "function") done();
+  } catch (err) {
+    if (mine === generation) main.append(notice("error", errorText(err)));
+  }
+}
+
+async function refreshHealth() {
+  const badge = document.getElementById("health-badge");
+  const who = document.getElementById("broker-id");
+  try {
+    const health = await get("/health");
+    badge.textContent = health.status === "ok" ? "healthy" : health.ready ? "degraded" : "not ready";
+    badge.className = `badge ${health.status === "ok" ? "ok" : "warn"}`;
+    who.textContent = `node ${health.nodeId} · ${health.version}`;
+  } catch {
+    badge.textContent = "unreachable";
+    badge.className = "badge bad";
+  }
+}
+
+window.addEventListener("hashchange", show);
+refreshHealth();
+setInterval(refreshHealth, 10_000);
+show();
