@@ -138,7 +138,9 @@ function resetForm(group, topics) {
           ]),
           { testid: "reset-table" },
         ),
-        ...(res.dryRun ? [] : [h("a", { href: routeHref(["groups", group], { t: Date.now() }) }, "Refresh lag")]),
+        ...(res.dryRun
+          ? []
+          : [h("a", { href: routeHref(["groups", group], { t: Date.now() }) }, "Refresh lag")]),
       );
     } catch (err) {
       result.replaceChildren(notice("error", errorText(err)));
