@@ -1,0 +1,162 @@
+/**
+ * The CoAP bridge: a UDP listener (Bun.udpSocket) in front of the sans-IO
+ * message layer, the pub/sub resources and Observe. `src/main.ts` wires it:
+ *
+ *   const coap = await startCoapListener({ broker, host, port: 5683, logger });
+ *   ...; await coap.close();
+ *
+ * Datagrams above `maxDatagramBytes` are dropped before decoding; bodies above
+ * `maxBodyBytes` are refused (4.13, Size1). See router.ts for the pipeline.
+ */
+import type { BrokerApi } from "../../src/broker/index.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import { type Clock, systemClock } from "../../src/util/clock.ts";
+import { EchoVerifier, type EchoOptions, RateLimiter, type RateLimitOptions } from "./abuse.ts";
+import { Block1Assembler } from "./block.ts";
+import { TransmissionDefaults } from "./codec/constants.ts";
+import { MessageLayer } from "./message-layer.ts";
+import { ObserveManager } from "./observe.ts";
+import { TopicPropsStore } from "./resources/topic-config.ts";
+import { createRouter, KNOWN_CRITICAL_OPTIONS } from "./router.ts";
+import { systemTimers, type Timers } from "./timers.ts";
+
+export interface CoapListenerOptions {
+  broker: BrokerApi;
+  logger: Logger;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 5683; 0 picks a free port. */
+  port?: number;
+  clock?: Clock;
+  timers?: Timers;
+  /** Path of the topic collection. Default "ps". */
+  prefix?: string;
+  maxDatagramBytes?: number;
+  maxBodyBytes?: number;
+  /** Largest block size exponent served (6 = 1024 bytes). */
+  maxBlockSzx?: number;
+  /** Per source address; false disables. Default 1000/s, burst 2000. */
+  rateLimit?: RateLimitOptions | false;
+  /** Amplification guard (RFC 9175 Echo); false disables. */
+  echo?: Partial<EchoOptions> | false;
+  maxObservers?: number;
+  observerCheckMs?: number;
+  /** Send every n-th notification as CON. Default 100. */
+  conEvery?: number;
+  separateAckDelayMs?: number;
+  ackTimeoutMs?: number;
+  maxRetransmit?: number;
+  maxHistoryRecords?: number;
+  maxHistoryBytes?: number;
+  random?: () => number;
+}
+
+export interface CoapListener {
+  host: string;
+  port: number;
+  /** Live observations (for metrics and tests). */
+  observers(): number;
+  close(): Promise<void>;
+}
+
+export async function startCoapListener(o: CoapListenerOptions): Promise<CoapListener> {
+  const clock = o.clock ?? systemClock;
+  const timers = o.timers ?? systemTimers();
+  const logger = o.logger.child({ component: "coap" });
+  const random = o.random ?? Math.random;
+  const maxDatagram = o.maxDatagramBytes ?? 1500;
+  const maxBlockSzx = o.maxBlockSzx ?? 6;
+  const props = new TopicPropsStore();
+  let send: (address: string, port: number, bytes: Uint8Array) => void = () => {};
+
+  let observe: ObserveManager | undefined;
+  const layer = new MessageLayer({
+    clock,
+    timers,
+    logger,
+    random,
+    knownOptions: KNOWN_CRITICAL_OPTIONS,
+    separateAckDelayMs: o.separateAckDelayMs,
+    ackTimeoutMs: o.ackTimeoutMs,
+    maxRetransmit: o.maxRetransmit,
+    send: (peer, bytes) => send(peer.address, peer.port, bytes),
+    handle: (req) => router(req),
+    onReset: (peer, token) => observe?.onReset(peer, token),
+  });
+  observe = new ObserveManager({
+    broker: o.broker,
+    layer,
+    clock,
+    logger,
+    props,
+    maxObservers: o.maxObservers ?? 10_000,
+    observerCheckMs: o.observerCheckMs ?? 86_400_000,
+    conEvery: o.conEvery ?? 100,
+    maxPayload: 1 << (maxBlockSzx + 4),
+    maxPayloadSzx: maxBlockSzx,
+  });
+  const router = createRouter({
+    broker: o.broker,
+    logger,
+    prefix: o.prefix ?? "ps",
+    props,
+    observe,
+    blocks: new Block1Assembler({
+      maxBodyBytes: o.maxBodyBytes ?? 64 * 1024,
+      lifetimeMs: TransmissionDefaults.EXCHANGE_LIFETIME,
+      maxAssemblies: 1000,
+      now: () => clock.monotonic(),
+    }),
+    rate:
+      o.rateLimit === false
+        ? undefined
+        : new RateLimiter(clock, o.rateLimit ?? { ratePerSecond: 1000, burst: 2000 }),
+    echo:
+      o.echo === false
+        ? undefined
+        : new EchoVerifier(clock, {
+            amplificationFactor: 3,
+            freeBytes: 64,
+            echoFreshnessMs: 60_000,
+            verifiedTtlMs: 3_600_000,
+            secret: Math.floor(random() * 0xffffffff),
+            ...o.echo,
+          }),
+    maxBlockSzx,
+    maxHistoryRecords: o.maxHistoryRecords ?? 100,
+    maxHistoryBytes: o.maxHistoryBytes ?? 256 * 1024,
+  });
+
+  const socket = await Bun.udpSocket({
+    hostname: o.host ?? "127.0.0.1",
+    port: o.port ?? 5683,
+    binaryType: "uint8array",
+    socket: {
+      data(_s, buf, port, address) {
+        if (buf.length > maxDatagram) {
+          logger.debug("coap: dropped oversized datagram", { address, port, bytes: buf.length });
+          return;
+        }
+        layer.receive({ address, port }, buf);
+      },
+      error(_s, err) {
+        // ICMP errors (a peer that went away) surface here; CoAP's own timeouts handle them.
+        logger.debug("coap: socket error", { error: String((err as Error | undefined)?.message ?? err) });
+      },
+    },
+  });
+  send = (address, port, bytes) => {
+    if (!socket.closed) socket.send(bytes, port, address);
+  };
+  logger.info("coap listener started", { host: socket.hostname, port: socket.port });
+  return {
+    host: socket.hostname,
+    port: socket.port,
+    observers: () => observe.count,
+    async close() {
+      observe.close();
+      layer.close();
+      socket.close();
+    },
+  };
+}

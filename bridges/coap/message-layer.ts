@@ -1,0 +1,364 @@
+/**
+ * RFC 7252 message layer, sans-IO: datagrams in through `receive`, datagrams
+ * out through the injected `send`; time through the injected Clock and Timers.
+ *
+ * - CON/NON requests go to `handle`; the answer is piggybacked on the ACK when
+ *   it is ready within `separateAckDelayMs`, otherwise an empty ACK goes out
+ *   first and the answer follows as a separate CON response (§5.2.2).
+ * - Deduplication (§4.5): requests are remembered per (peer, message id) for
+ *   EXCHANGE_LIFETIME; a duplicate replays the cached piggybacked answer, or
+ *   the empty ACK while the handler still runs. The cache is bounded (oldest out).
+ * - Outgoing CON (separate responses, notifications) is retransmitted with
+ *   exponential backoff: ACK_TIMEOUT * rand[1, ACK_RANDOM_FACTOR], doubling,
+ *   MAX_RETRANSMIT times (§4.2, §4.8); the promise says ack, reset or timeout.
+ * - RST answers: a malformed CON (header readable), a CON ping (Empty CON), a
+ *   CON that is not a request, a NON with an unknown critical option; a CON
+ *   with an unknown critical option gets 4.02 Bad Option (§5.4.1). Malformed
+ *   NON and stray messages are dropped silently (§4.3).
+ * - A RST matching a NON we sent (an Observe notification) is reported to `onReset`.
+ */
+import {
+  codeString,
+  type CoapMessage,
+  type CoapOption,
+  Code,
+  isCriticalOption,
+  MessageType,
+  TransmissionDefaults,
+} from "./codec/constants.ts";
+import { CoapParseError, decodeMessage } from "./codec/decode.ts";
+import { encodeMessage } from "./codec/encode.ts";
+import type { Clock } from "../../src/util/clock.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { TimerHandle, Timers } from "./timers.ts";
+
+export interface Peer {
+  address: string;
+  port: number;
+}
+
+export const peerKey = (p: Peer): string => `${p.address}|${p.port}`;
+
+export interface ResponseSpec {
+  code: number;
+  options?: CoapOption[];
+  payload?: Uint8Array;
+}
+
+export interface InboundRequest {
+  peer: Peer;
+  message: CoapMessage;
+}
+
+export type DeliveryOutcome = "ack" | "reset" | "timeout" | "closed";
+
+export interface MessageLayerOptions {
+  clock: Clock;
+  timers: Timers;
+  logger: Logger;
+  send(peer: Peer, bytes: Uint8Array): void;
+  handle(req: InboundRequest): Promise<ResponseSpec>;
+  /** Critical options the resources understand; any other critical option is rejected. */
+  knownOptions: ReadonlySet<number>;
+  /** A peer reset a message we sent (token of that message). */
+  onReset?(peer: Peer, token: Uint8Array): void;
+  random?: () => number;
+  ackTimeoutMs?: number;
+  ackRandomFactor?: number;
+  maxRetransmit?: number;
+  exchangeLifetimeMs?: number;
+  /** Send an empty ACK if the handler has not answered a CON by then. Default 1000 ms. */
+  separateAckDelayMs?: number;
+  /** Upper bound on remembered exchanges (dedup and NON tracking). Default 10 000. */
+  maxExchanges?: number;
+}
+
+interface Exchange {
+  expiresAt: number;
+  /** The bytes to replay for a duplicate (piggybacked ACK, NON response), once known. */
+  reply: Uint8Array | undefined;
+  /** An empty ACK went out (separate response). */
+  ackSent: boolean;
+  done: boolean;
+}
+
+interface Pending {
+  peer: Peer;
+  bytes: Uint8Array;
+  timer: TimerHandle;
+  resolve(outcome: DeliveryOutcome): void;
+}
+
+export class MessageLayer {
+  private readonly exchanges = new Map<string, Exchange>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly sentNon = new Map<string, { token: Uint8Array; expiresAt: number }>();
+  private nextMid: number;
+  private closed = false;
+  private readonly random: () => number;
+  private readonly lifetime: number;
+  private readonly maxExchanges: number;
+
+  constructor(private readonly o: MessageLayerOptions) {
+    this.random = o.random ?? Math.random;
+    this.nextMid = Math.floor(this.random() * 0x10000);
+    this.lifetime = o.exchangeLifetimeMs ?? TransmissionDefaults.EXCHANGE_LIFETIME;
+    this.maxExchanges = o.maxExchanges ?? 10_000;
+  }
+
+  get exchangeCount(): number {
+    return this.exchanges.size;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  allocateMessageId(): number {
+    this.nextMid = (this.nextMid + 1) & 0xffff;
+    return this.nextMid;
+  }
+
+  receive(peer: Peer, bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.sweep();
+    let msg: CoapMessage;
+    try {
+      msg = decodeMessage(bytes);
+    } catch (err) {
+      if (err instanceof CoapParseError && err.header?.type === MessageType.CON)
+        this.reset(peer, err.header.messageId);
+      this.o.logger.debug("coap: dropped malformed datagram", {
+        peer: peerKey(peer),
+        error: (err as Error).message,
+      });
+      return;
+    }
+    if (msg.type === MessageType.ACK || msg.type === MessageType.RST) {
+      this.onAckOrReset(peer, msg);
+      return;
+    }
+    if (msg.code === Code.EMPTY) {
+      if (msg.type === MessageType.CON) this.reset(peer, msg.messageId); // CoAP ping
+      return;
+    }
+    if (msg.code >> 5 !== 0) {
+      if (msg.type === MessageType.CON) this.reset(peer, msg.messageId);
+      return;
+    }
+    const key = `${peerKey(peer)}#${msg.messageId}`;
+    const seen = this.exchanges.get(key);
+    if (seen) {
+      this.onDuplicate(peer, msg, seen);
+      return;
+    }
+    const badOption = msg.options.find(
+      (opt) => isCriticalOption(opt.number) && !this.o.knownOptions.has(opt.number),
+    );
+    const ex: Exchange = {
+      expiresAt: this.o.clock.monotonic() + this.lifetime,
+      reply: undefined,
+      ackSent: false,
+      done: false,
+    };
+    this.remember(key, ex);
+    if (badOption) {
+      if (msg.type === MessageType.NON) {
+        ex.done = true;
+        this.reset(peer, msg.messageId);
+        return;
+      }
+      const diag = `unrecognized critical option ${badOption.number}`;
+      this.finish(peer, msg, ex, { code: Code.BAD_OPTION, payload: new TextEncoder().encode(diag) });
+      return;
+    }
+    this.dispatch(peer, msg, ex);
+  }
+
+  private dispatch(peer: Peer, msg: CoapMessage, ex: Exchange): void {
+    let ackTimer: TimerHandle | undefined;
+    if (msg.type === MessageType.CON) {
+      ackTimer = this.o.timers.set(() => {
+        if (ex.done || ex.ackSent || this.closed) return;
+        ex.ackSent = true;
+        this.emptyAck(peer, msg.messageId);
+      }, this.o.separateAckDelayMs ?? 1000);
+    }
+    let result: Promise<ResponseSpec>;
+    try {
+      result = this.o.handle({ peer, message: msg });
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (spec) => {
+        if (ackTimer) this.o.timers.clear(ackTimer);
+        this.finish(peer, msg, ex, spec);
+      },
+      (err: unknown) => {
+        if (ackTimer) this.o.timers.clear(ackTimer);
+        this.o.logger.warn("coap: request handler failed", {
+          peer: peerKey(peer),
+          error: (err as Error)?.message,
+        });
+        this.finish(peer, msg, ex, {
+          code: Code.INTERNAL_SERVER_ERROR,
+          payload: new TextEncoder().encode("internal error; retry later"),
+        });
+      },
+    );
+  }
+
+  private finish(peer: Peer, req: CoapMessage, ex: Exchange, spec: ResponseSpec): void {
+    ex.done = true;
+    if (this.closed) return;
+    const base = {
+      code: spec.code,
+      token: req.token,
+      options: spec.options ?? [],
+      payload: spec.payload ?? new Uint8Array(0),
+    };
+    if (req.type === MessageType.CON && !ex.ackSent) {
+      const bytes = encodeMessage({ ...base, type: MessageType.ACK, messageId: req.messageId });
+      ex.reply = bytes;
+      this.o.send(peer, bytes);
+    } else if (req.type === MessageType.CON) {
+      void this.sendConfirmable(peer, base);
+    } else {
+      const bytes = encodeMessage({ ...base, type: MessageType.NON, messageId: this.allocateMessageId() });
+      ex.reply = bytes;
+      this.o.send(peer, bytes);
+    }
+    this.o.logger.debug("coap: response", { peer: peerKey(peer), code: codeString(spec.code) });
+  }
+
+  private onDuplicate(peer: Peer, msg: CoapMessage, ex: Exchange): void {
+    if (ex.reply) {
+      this.o.send(peer, ex.reply);
+      return;
+    }
+    if (msg.type !== MessageType.CON) return;
+    // Still running, or answered separately: the client retransmits, so acknowledge now.
+    ex.ackSent = true;
+    this.emptyAck(peer, msg.messageId);
+  }
+
+  private onAckOrReset(peer: Peer, msg: CoapMessage): void {
+    const key = `${peerKey(peer)}#${msg.messageId}`;
+    const p = this.pending.get(key);
+    if (p) {
+      this.pending.delete(key);
+      this.o.timers.clear(p.timer);
+      p.resolve(msg.type === MessageType.ACK ? "ack" : "reset");
+    }
+    if (msg.type === MessageType.RST) {
+      const non = this.sentNon.get(key);
+      if (non) {
+        this.sentNon.delete(key);
+        this.o.onReset?.(peer, non.token);
+      }
+    }
+  }
+
+  /** Send a CON message; retransmit until ACK/RST or MAX_RETRANSMIT. */
+  sendConfirmable(peer: Peer, m: Omit<CoapMessage, "type" | "messageId">): Promise<DeliveryOutcome> {
+    if (this.closed) return Promise.resolve("closed");
+    const messageId = this.allocateMessageId();
+    const bytes = encodeMessage({ ...m, type: MessageType.CON, messageId });
+    const key = `${peerKey(peer)}#${messageId}`;
+    const ackTimeout = this.o.ackTimeoutMs ?? TransmissionDefaults.ACK_TIMEOUT;
+    const factor = this.o.ackRandomFactor ?? TransmissionDefaults.ACK_RANDOM_FACTOR;
+    const maxRetransmit = this.o.maxRetransmit ?? TransmissionDefaults.MAX_RETRANSMIT;
+    return new Promise<DeliveryOutcome>((resolve) => {
+      let timeout = ackTimeout * (1 + this.random() * (factor - 1));
+      let retransmits = 0;
+      const onTimer = (): void => {
+        const p = this.pending.get(key);
+        if (!p) return;
+        if (retransmits >= maxRetransmit) {
+          this.pending.delete(key);
+          resolve("timeout");
+          return;
+        }
+        retransmits++;
+        timeout *= 2;
+        this.o.send(peer, bytes);
+        p.timer = this.o.timers.set(onTimer, timeout);
+      };
+      this.pending.set(key, { peer, bytes, timer: this.o.timers.set(onTimer, timeout), resolve });
+      this.o.send(peer, bytes);
+    });
+  }
+
+  /** Send a NON message; a RST for it is reported to onReset with its token. */
+  sendNonConfirmable(peer: Peer, m: Omit<CoapMessage, "type" | "messageId">): void {
+    if (this.closed) return;
+    const messageId = this.allocateMessageId();
+    const key = `${peerKey(peer)}#${messageId}`;
+    this.sentNon.set(key, { token: m.token, expiresAt: this.o.clock.monotonic() + this.lifetime });
+    if (this.sentNon.size > this.maxExchanges) {
+      const oldest = this.sentNon.keys().next().value;
+      if (oldest !== undefined) this.sentNon.delete(oldest);
+    }
+    this.o.send(peer, encodeMessage({ ...m, type: MessageType.NON, messageId }));
+  }
+
+  private remember(key: string, ex: Exchange): void {
+    this.exchanges.set(key, ex);
+    if (this.exchanges.size > this.maxExchanges) {
+      const oldest = this.exchanges.keys().next().value;
+      if (oldest !== undefined) this.exchanges.delete(oldest);
+    }
+  }
+
+  private sweep(): void {
+    const now = this.o.clock.monotonic();
+    for (const [key, ex] of this.exchanges) {
+      if (ex.expiresAt > now) break;
+      this.exchanges.delete(key);
+    }
+    for (const [key, n] of this.sentNon) {
+      if (n.expiresAt > now) break;
+      this.sentNon.delete(key);
+    }
+  }
+
+  private emptyAck(peer: Peer, messageId: number): void {
+    this.o.send(
+      peer,
+      encodeMessage({
+        type: MessageType.ACK,
+        code: Code.EMPTY,
+        messageId,
+        token: new Uint8Array(0),
+        options: [],
+        payload: new Uint8Array(0),
+      }),
+    );
+  }
+
+  private reset(peer: Peer, messageId: number): void {
+    this.o.send(
+      peer,
+      encodeMessage({
+        type: MessageType.RST,
+        code: Code.EMPTY,
+        messageId,
+        token: new Uint8Array(0),
+        options: [],
+        payload: new Uint8Array(0),
+      }),
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.pending.values()) {
+      this.o.timers.clear(p.timer);
+      p.resolve("closed");
+    }
+    this.pending.clear();
+    this.exchanges.clear();
+    this.sentNon.clear();
+  }
+}

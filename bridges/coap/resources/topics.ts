@@ -1,0 +1,123 @@
+/**
+ * The topic collection `/<prefix>` (rt="core.ps.coll") and topic resources
+ * `/<prefix>/<topic>` (rt="core.ps.conf"), draft-ietf-core-coap-pubsub-21 §2.4, §2.5.
+ * Stream topics are the pub/sub topics; a topic's URI is `/<prefix>/<name>`
+ * and its topic-data URI `/<prefix>/data/<name>`.
+ *
+ * - GET collection: links to topic resources (link-format); `?rt=core.ps.data`
+ *   lists the topic-data resources instead (§2.3.4, MUST).
+ * - POST collection: create a topic from a core-pubsub+cbor map; topic-name
+ *   and resource-type ("core.ps.data") required; a name in use → 4.09;
+ *   `initialize` publishes the initial representation. 2.01 with Location-Path.
+ * - GET topic: its representation; PUT replaces, iPATCH merges the optional
+ *   properties (name, topic-data and resource-type cannot change); DELETE
+ *   deletes the stream topic and ends its observations with 4.04.
+ * Not yet: FETCH on the collection and the topic (filters), expiration-date enforcement.
+ */
+import { type BrokerApi, EddyError, ErrorCode, validateTopicName } from "../../../src/broker/index.ts";
+import { Code, ContentFormat, OptionNumber } from "../codec/constants.ts";
+import { stringOption, uintOption } from "../codec/options.ts";
+import type { ResponseSpec } from "../message-layer.ts";
+import type { ObserveManager } from "../observe.ts";
+import { badRequest, type CoapRequest, diagnostic } from "../request.ts";
+import { filterLinks, linkResponse, topicLinks } from "./discovery.ts";
+import { publishHeaders } from "./records.ts";
+import { encodeTopicConfig, parseTopicConfig, RT_DATA, type TopicPropsStore } from "./topic-config.ts";
+
+export interface TopicsContext {
+  broker: BrokerApi;
+  props: TopicPropsStore;
+  observe: ObserveManager;
+  prefix: string;
+  fullyCreated: Set<string>;
+}
+
+const dataPath = (ctx: TopicsContext, name: string) => `/${ctx.prefix}/data/${name}`;
+
+function requirePubsubCbor(req: CoapRequest): void {
+  if (
+    req.contentFormat !== undefined &&
+    req.contentFormat !== ContentFormat.CORE_PUBSUB_CBOR &&
+    req.contentFormat !== ContentFormat.CBOR
+  ) {
+    throw new EddyError(
+      ErrorCode.UNSUPPORTED_FORMAT,
+      `send application/core-pubsub+cbor (${ContentFormat.CORE_PUBSUB_CBOR})`,
+    );
+  }
+}
+
+export async function handleCollection(ctx: TopicsContext, req: CoapRequest): Promise<ResponseSpec> {
+  if (req.method === Code.GET) {
+    const { topics, data } = await topicLinks(ctx.broker, ctx.props, ctx.prefix);
+    if (req.query.get("rt") === RT_DATA) return linkResponse(data);
+    return linkResponse(filterLinks(topics, req.query));
+  }
+  if (req.method !== Code.POST)
+    return diagnostic(Code.METHOD_NOT_ALLOWED, "the topic collection supports GET and POST");
+  requirePubsubCbor(req);
+  const cfg = parseTopicConfig(req.payload);
+  if (cfg.name === undefined || cfg.resourceType === undefined)
+    throw badRequest("topic-name (0) and resource-type (2) are required");
+  if (cfg.resourceType !== RT_DATA) throw badRequest(`resource-type must be "${RT_DATA}"`);
+  validateTopicName(cfg.name);
+  if (cfg.topicData !== undefined && cfg.topicData !== dataPath(ctx, cfg.name)) {
+    throw badRequest(`this broker hosts topic data at ${dataPath(ctx, cfg.name)}`);
+  }
+  await ctx.broker.createTopic({ name: cfg.name });
+  ctx.props.set(cfg.name, cfg.props);
+  if (cfg.initialize) {
+    await ctx.broker.produce({
+      topic: cfg.name,
+      records: [{ value: cfg.initialize, headers: publishHeaders(cfg.props.contentFormat) }],
+      acks: -1,
+    });
+    ctx.fullyCreated.add(cfg.name);
+  }
+  return topicResponse(ctx, cfg.name, Code.CREATED, [
+    stringOption(OptionNumber.LOCATION_PATH, ctx.prefix),
+    stringOption(OptionNumber.LOCATION_PATH, cfg.name),
+  ]);
+}
+
+function topicResponse(
+  ctx: TopicsContext,
+  name: string,
+  code: number,
+  extra: ResponseSpec["options"] = [],
+): ResponseSpec {
+  return {
+    code,
+    options: [...(extra ?? []), uintOption(OptionNumber.CONTENT_FORMAT, ContentFormat.CORE_PUBSUB_CBOR)],
+    payload: encodeTopicConfig(name, dataPath(ctx, name), ctx.props.get(name)),
+  };
+}
+
+export async function handleTopic(ctx: TopicsContext, req: CoapRequest, name: string): Promise<ResponseSpec> {
+  await ctx.broker.describeTopic(name); // TOPIC_NOT_FOUND → 4.04
+  switch (req.method) {
+    case Code.GET:
+      return topicResponse(ctx, name, Code.CONTENT);
+    case Code.PUT:
+    case Code.IPATCH: {
+      requirePubsubCbor(req);
+      const cfg = parseTopicConfig(req.payload);
+      if (cfg.name !== undefined && cfg.name !== name) throw badRequest("topic-name cannot change");
+      if (cfg.topicData !== undefined && cfg.topicData !== dataPath(ctx, name))
+        throw badRequest("topic-data cannot change");
+      if (cfg.resourceType !== undefined && cfg.resourceType !== RT_DATA)
+        throw badRequest(`resource-type must be "${RT_DATA}"`);
+      if (cfg.initialize) throw badRequest("initialize is only accepted at creation");
+      ctx.props.set(name, req.method === Code.PUT ? cfg.props : { ...ctx.props.get(name), ...cfg.props });
+      return topicResponse(ctx, name, Code.CHANGED);
+    }
+    case Code.DELETE:
+      await ctx.broker.deleteTopic(name);
+      ctx.props.delete(name);
+      ctx.fullyCreated.delete(name);
+      ctx.observe.cancelTopic(name, "the topic was deleted");
+      return { code: Code.DELETED };
+    default:
+      return diagnostic(Code.METHOD_NOT_ALLOWED, "a topic supports GET, PUT, iPATCH and DELETE");
+  }
+}

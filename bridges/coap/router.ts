@@ -1,0 +1,87 @@
+/**
+ * The request pipeline between the message layer and the resources:
+ * rate limit (4.29) → Echo bookkeeping → Block1 reassembly → route →
+ * Block2 slicing → amplification guard (4.01 + Echo for unverified sources).
+ *
+ * Routes: `/.well-known/core`, `/<prefix>` (topic collection),
+ * `/<prefix>/<topic>` (topic), `/<prefix>/data/<topic>` (topic data).
+ */
+import type { BrokerApi } from "../../src/broker/index.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { EchoVerifier, RateLimiter } from "./abuse.ts";
+import { type Block1Assembler, block1Final, sliceBlock2 } from "./block.ts";
+import { Code, OptionNumber } from "./codec/constants.ts";
+import { encodedSize } from "./codec/encode.ts";
+import type { InboundRequest, ResponseSpec } from "./message-layer.ts";
+import type { ObserveManager } from "./observe.ts";
+import { type CoapRequest, diagnostic, errorResponse, toRequest } from "./request.ts";
+import { wellKnownCore } from "./resources/discovery.ts";
+import type { TopicPropsStore } from "./resources/topic-config.ts";
+import { handleTopicData } from "./resources/topic-data.ts";
+import { handleCollection, handleTopic } from "./resources/topics.ts";
+
+/** Critical options the router understands (elective ones need no listing). */
+export const KNOWN_CRITICAL_OPTIONS: ReadonlySet<number> = new Set([
+  OptionNumber.URI_HOST,
+  OptionNumber.URI_PORT,
+  OptionNumber.URI_PATH,
+  OptionNumber.URI_QUERY,
+  OptionNumber.ACCEPT,
+  OptionNumber.BLOCK1,
+  OptionNumber.BLOCK2,
+]);
+
+export interface RouterOptions {
+  broker: BrokerApi;
+  logger: Logger;
+  prefix: string;
+  props: TopicPropsStore;
+  observe: ObserveManager;
+  blocks: Block1Assembler;
+  rate: RateLimiter | undefined;
+  echo: EchoVerifier | undefined;
+  maxBlockSzx: number;
+  maxHistoryRecords: number;
+  maxHistoryBytes: number;
+}
+
+export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise<ResponseSpec> {
+  const fullyCreated = new Set<string>();
+  const data = { ...o, fullyCreated };
+  const topics = { ...o, fullyCreated };
+
+  async function route(req: CoapRequest): Promise<ResponseSpec> {
+    const [a, b, c, ...rest] = req.path;
+    if (a === ".well-known" && b === "core" && c === undefined)
+      return wellKnownCore(o.broker, o.props, o.prefix, req);
+    if (a !== o.prefix || rest.length > 0)
+      return diagnostic(Code.NOT_FOUND, `no such resource; try GET /.well-known/core`);
+    if (b === undefined) return handleCollection(topics, req);
+    if (b === "data" && c !== undefined) return handleTopicData(data, req, c);
+    if (c === undefined) return handleTopic(topics, req, b);
+    return diagnostic(Code.NOT_FOUND, "no such resource; try GET /.well-known/core");
+  }
+
+  return async ({ peer, message }) => {
+    const wait = o.rate?.take(peer) ?? 0;
+    if (wait > 0) return o.rate!.tooMany(wait);
+    o.echo?.observeRequest(peer, message.options);
+    const body = o.blocks.accept(peer, message);
+    if (!body.done) return body.response;
+    const req = toRequest(peer, message, body.payload);
+    let res: ResponseSpec;
+    try {
+      res = await route(req);
+    } catch (err) {
+      res = errorResponse(err);
+    }
+    if (body.option) res = { ...res, options: [...(res.options ?? []), block1Final(body.option)] };
+    res = sliceBlock2(message, res, o.maxBlockSzx);
+    const guard = o.echo?.guard(peer, encodedSize(message), res);
+    if (guard) {
+      if (req.observe === 0) o.observe.deregister(peer, message.token);
+      return guard;
+    }
+    return res;
+  };
+}
