@@ -11,6 +11,7 @@ import type { Command } from "./commands/command.ts";
 import { configsCommand } from "./commands/configs.ts";
 import { consumeCommand } from "./commands/consume.ts";
 import { deleteRecordsCommand } from "./commands/delete-records.ts";
+import { doctorCommand } from "./commands/doctor.ts";
 import { dumpLogCommand } from "./commands/dump-log.ts";
 import { groupsCommand } from "./commands/groups.ts";
 import { perfCommand } from "./commands/perf.ts";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   deleteRecordsCommand,
   dumpLogCommand,
   perfCommand,
+  doctorCommand,
 ];
 
 export function topLevelHelp(): string {
