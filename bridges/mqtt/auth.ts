@@ -1,0 +1,31 @@
+/**
+ * Authentication and authorization hooks. The bridge has no user store of
+ * its own: the composition root passes functions (backed by the users/ACL
+ * store once it exists). Without hooks every client is allowed (the listener
+ * then binds to loopback by default; see the issue's security notes).
+ *
+ * - CONNECT refused: v5 0x86 Bad User Name or Password / 0x87 Not authorized,
+ *   3.1.1 return codes 0x04 / 0x05 [MQTT-3.2.2-6].
+ * - PUBLISH not authorized: v5 PUBACK/PUBREC 0x87; 3.1.1 cannot refuse, so the
+ *   message is acknowledged and dropped (as mosquitto does).
+ * - SUBSCRIBE not authorized: 0x80 in that slot of the SUBACK, in 3.1.1 and 5.0.
+ */
+export interface MqttAuthRequest {
+  clientId: string;
+  username: string | null;
+  password: Uint8Array | null;
+  remoteAddress: string;
+  protocolVersion: number;
+}
+
+export type MqttAuthResult =
+  | { ok: true; user: string | null }
+  | { ok: false; reason: "bad-credentials" | "not-authorized" };
+
+export interface MqttAuth {
+  authenticate?(req: MqttAuthRequest): MqttAuthResult | Promise<MqttAuthResult>;
+  /** May this user publish to `topic` (also checked for wills)? */
+  canPublish?(user: string | null, clientId: string, topic: string): boolean;
+  /** May this user subscribe to `filter` (the filter as sent, including any $share prefix)? */
+  canSubscribe?(user: string | null, clientId: string, filter: string): boolean;
+}

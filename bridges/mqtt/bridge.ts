@@ -1,0 +1,324 @@
+/**
+ * The MQTT bridge's shared state, independent of sockets: sessions, shared
+ * groups, retained messages, the publish path into the log, wake-ups from
+ * broker.onAppend, session persistence and wills. Connections (connection.ts)
+ * and packet handlers (handlers/*) act on it.
+ */
+import type { BrokerApi } from "../../src/broker/index.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { Clock } from "../../src/util/clock.ts";
+import {
+  ensureCompactedTopic,
+  ensureStreamTopic,
+  RETAINED_TOPIC,
+  SESSIONS_TOPIC,
+} from "./internal-topics.ts";
+import type { MqttAuth } from "./auth.ts";
+import type { Connection } from "./connection.ts";
+import { type LogFollower, partitionKey } from "./log-follower.ts";
+import type { TopicMapping } from "./mapping.ts";
+import { type MqttMessage, messageToRecord } from "./message.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { ProduceBatcher } from "./produce-batcher.ts";
+import { Reason } from "./reason-codes.ts";
+import { RetainedStore } from "./retained-store.ts";
+import { Session, type Subscription } from "./session.ts";
+import { restoreGroup, restoreSession, storedGroup, storedSession } from "./session-codec.ts";
+import { groupStoreKey, SessionStore, sessionKey } from "./session-store.ts";
+import { groupKey, SharedGroup } from "./shared-group.ts";
+import { newStats } from "./stats.ts";
+import { SubscriptionTrie } from "./subscription-trie.ts";
+
+export interface BridgeDeps {
+  broker: BrokerApi;
+  auth: MqttAuth;
+  logger: Logger;
+  clock: Clock;
+  mapping: TopicMapping;
+  options: ResolvedOptions;
+}
+
+/** Raised by publish when no mapping rule takes the topic. */
+export class UnmappedTopicError extends Error {}
+
+export const NEVER_EXPIRES = 0xffffffff;
+
+export class MqttBridge {
+  readonly sessions = new Map<string, Session>();
+  readonly groups = new Map<string, SharedGroup>();
+  /** Live connections by client id. */
+  readonly connections = new Map<string, Connection>();
+  readonly retained: RetainedStore;
+  readonly stats = newStats();
+  private readonly store: SessionStore;
+  private readonly batcher: ProduceBatcher;
+  private readonly wills = new Map<string, { timer: ReturnType<typeof setTimeout>; fire: () => void }>();
+  private readonly deletedKeys = new Set<string>();
+  private unlisten: (() => void) | null = null;
+  private flushTimer: ReturnType<typeof setInterval> | null = null;
+  private saving: Promise<void> = Promise.resolve();
+  closed = false;
+  private readonly visible: ReadonlySet<string>;
+  /** Set while the listener closes: connections it ends publish no will. */
+  shuttingDown = false;
+
+  constructor(readonly deps: BridgeDeps) {
+    this.retained = new RetainedStore(deps.broker);
+    this.visible = new Set(deps.mapping.visibleTopics);
+    this.store = new SessionStore(deps.broker, deps.options.produceTimeoutMs);
+    this.batcher = new ProduceBatcher(deps.broker, deps.options.produceTimeoutMs);
+  }
+
+  /** Create the topics the mapping names and the internal ones, load retained messages and sessions. */
+  async start(): Promise<void> {
+    const { broker, mapping, options } = this.deps;
+    await ensureCompactedTopic(broker, RETAINED_TOPIC);
+    await ensureCompactedTopic(broker, SESSIONS_TOPIC);
+    for (const topic of mapping.visibleTopics) await ensureStreamTopic(broker, topic, options.partitions);
+    await this.retained.load(mapping);
+    const { sessions, groups } = await this.store.load();
+    const now = this.deps.clock.now();
+    for (const stored of sessions) {
+      if (stored.expiry !== NEVER_EXPIRES && stored.disconnectedAt !== null) {
+        if (stored.disconnectedAt + stored.expiry * 1000 <= now) {
+          this.deletedKeys.add(sessionKey(stored.clientId));
+          continue;
+        }
+      }
+      const session = this.newSession(stored.clientId);
+      restoreSession(session, stored, now);
+      this.sessions.set(session.clientId, session);
+    }
+    for (const stored of groups) {
+      const group = this.group(stored.group, stored.filter);
+      restoreGroup(group, stored);
+    }
+    for (const session of this.sessions.values()) {
+      for (const sub of session.subs.values()) {
+        if (sub.group !== null) this.group(sub.group, sub.filter).members.set(session, sub);
+      }
+    }
+    for (const [key, group] of this.groups) {
+      if (group.members.size === 0) {
+        this.groups.delete(key);
+        this.deletedKeys.add(groupStoreKey(key));
+      }
+    }
+    this.unlisten = broker.onAppend((event) => this.onAppend(event.topic, event.partition));
+    this.flushTimer = setInterval(() => void this.flush(), options.sessionFlushIntervalMs);
+  }
+
+  newSession(clientId: string): Session {
+    return new Session(clientId, {
+      follower: this.followerDeps(),
+      clock: this.deps.clock,
+      stats: this.stats,
+      maxInflight: this.deps.options.maxInflight,
+      onRoom: (session) => this.wakeSession(session),
+      newTrie: () => new SubscriptionTrie<Subscription>(),
+    });
+  }
+
+  private followerDeps(): ConstructorParameters<typeof SharedGroup>[2] {
+    return { broker: this.deps.broker, mapping: this.deps.mapping, logger: this.deps.logger };
+  }
+
+  /** The shared group for ($share/group/filter), created on first use. */
+  group(group: string, filter: string): SharedGroup {
+    const key = groupKey(group, filter);
+    let g = this.groups.get(key);
+    if (!g) {
+      g = new SharedGroup(group, filter, this.followerDeps());
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
+  private *followers(): Generator<LogFollower> {
+    for (const s of this.sessions.values()) yield s.follower;
+    for (const g of this.groups.values()) yield g.follower;
+  }
+
+  private onAppend(topic: string, partition: number): void {
+    if (!this.visible.has(topic)) return;
+    const key = partitionKey(topic, partition);
+    for (const f of this.followers()) {
+      if (f.cursors.has(key)) f.wake();
+      else if (f.topics.has(topic)) {
+        f.ensureCursor(topic, partition, "earliest"); // a partition added after we started following
+        f.wake();
+      }
+    }
+  }
+
+  /** Room opened for a session (ack, drain, reconnect): wake it and the shared groups it belongs to. */
+  wakeSession(session: Session): void {
+    session.follower.wake();
+    for (const sub of session.subs.values()) {
+      if (sub.group !== null) this.groups.get(groupKey(sub.group, sub.filter))?.follower.wake();
+    }
+  }
+
+  /** Start following every MQTT-visible stream topic (new messages only). */
+  async followVisible(follower: LogFollower): Promise<void> {
+    for (const topic of this.deps.mapping.visibleTopics) await follower.follow(topic, "latest");
+  }
+
+  /**
+   * Store a message: append it to its mapped stream topic (and to
+   * __mqtt_retained when retained); resolves once durable when `durable`.
+   */
+  async publish(msg: MqttMessage, durable: boolean): Promise<void> {
+    const target = this.deps.mapping.forward(msg.topic);
+    if (!target) throw new UnmappedTopicError(`no mapping rule takes MQTT topic '${msg.topic}'`);
+    const writes: Array<Promise<void>> = [];
+    // A retained zero-byte payload only clears the retained message; it is not forwarded as data.
+    if (!(msg.retain && msg.payload.length === 0)) {
+      writes.push(this.batcher.submit(target.topic, messageToRecord(msg, target.key), durable));
+    }
+    if (msg.retain) writes.push(this.batcher.submit(RETAINED_TOPIC, this.retained.record(msg), true));
+    await Promise.all(writes);
+    if (msg.retain) this.retained.apply(msg);
+  }
+
+  /** Publish a will message now, or after its delay unless the client comes back first [MQTT-3.1.3-9]. */
+  scheduleWill(clientId: string, will: MqttMessage, delaySeconds: number): void {
+    this.cancelWill(clientId);
+    const fire = () => {
+      this.wills.delete(clientId);
+      this.publish({ ...will, timestamp: this.deps.clock.now() }, true).catch((err) =>
+        this.deps.logger.warn("mqtt will message not stored", { clientId, err }),
+      );
+    };
+    if (delaySeconds <= 0) fire();
+    else this.wills.set(clientId, { timer: setTimeout(fire, delaySeconds * 1000), fire });
+  }
+
+  cancelWill(clientId: string): void {
+    const pending = this.wills.get(clientId);
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      this.wills.delete(clientId);
+    }
+  }
+
+  /** Apply the server's cap to a requested Session Expiry Interval (seconds). */
+  capExpiry(requested: number): number {
+    const cap = this.deps.options.maxSessionExpiry;
+    return cap === null ? requested : Math.min(requested, cap);
+  }
+
+  /** A second connection with the same client id takes over [MQTT-3.1.4-3]: the old one gets 0x8E. */
+  takeOver(clientId: string, conn: Connection): void {
+    const old = this.connections.get(clientId);
+    this.connections.set(clientId, conn);
+    if (!old || old === conn) return;
+    old.serverDisconnect(Reason.SESSION_TAKEN_OVER, "another connection took over this client id");
+    old.close();
+  }
+
+  /**
+   * A client reconnects while its previous connection's will waits out its
+   * delay: resuming the session cancels the will; a clean start ends the old
+   * session, which publishes it now [MQTT-3.1.3-9].
+   */
+  willOnReconnect(clientId: string, cleanStart: boolean): void {
+    const pending = this.wills.get(clientId);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.wills.delete(clientId);
+    if (cleanStart) pending.fire();
+  }
+
+  /** The network connection ended: will, then detach (persistent) or end the session. */
+  connectionEnded(conn: Connection): void {
+    if (this.connections.get(conn.clientId) === conn) this.connections.delete(conn.clientId);
+    const session = conn.session;
+    const willAllowed =
+      conn.will !== null &&
+      (this.deps.auth.canPublish?.(conn.user, conn.clientId, conn.will.msg.topic) ?? true);
+    if (conn.will && !willAllowed) this.stats.dropped.notAuthorized++;
+    if (conn.will && willAllowed && !this.shuttingDown && !this.closed) {
+      const sessionExpiry = session?.expiryInterval ?? 0;
+      // The will is sent at the earlier of the will delay and the session's end [MQTT-3.1.3-9].
+      this.scheduleWill(conn.clientId, conn.will.msg, Math.min(conn.will.delay, sessionExpiry));
+    }
+    if (session && session.link === conn) {
+      session.detach(this.deps.clock.now());
+      if (!session.persistent) this.endSession(session);
+      else session.dirty = true;
+    }
+  }
+
+  /** End a session for good; its store entry is deleted on the next flush. */
+  endSession(session: Session): void {
+    session.destroy();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    for (const sub of session.subs.values()) {
+      if (sub.group !== null) this.leaveGroup(session, sub);
+    }
+    this.deletedKeys.add(sessionKey(session.clientId));
+  }
+
+  leaveGroup(session: Session, sub: Subscription): void {
+    const key = groupKey(sub.group!, sub.filter);
+    const group = this.groups.get(key);
+    if (!group) return;
+    group.members.delete(session);
+    if (group.members.size === 0) {
+      group.follower.closed = true;
+      this.groups.delete(key);
+      this.deletedKeys.add(groupStoreKey(key));
+    }
+  }
+
+  /** Drop sessions whose expiry interval has passed since disconnect. */
+  expireSessions(): void {
+    const now = this.deps.clock.now();
+    for (const session of [...this.sessions.values()]) {
+      if (session.link !== null || session.disconnectedAt === null) continue;
+      if (session.expiryInterval === NEVER_EXPIRES) continue;
+      if (session.disconnectedAt + session.expiryInterval * 1000 <= now) this.endSession(session);
+    }
+  }
+
+  /** Save changed persistent sessions and groups (and deletions) to __mqtt_sessions. */
+  flush(opts: { all?: boolean } = {}): Promise<void> {
+    const run = async () => {
+      const entries: Parameters<SessionStore["save"]>[0] = [];
+      for (const key of this.deletedKeys) entries.push({ key, value: null });
+      this.deletedKeys.clear();
+      for (const s of this.sessions.values()) {
+        if (!s.persistent || !(s.dirty || opts.all || s.follower.changed)) continue;
+        s.dirty = false;
+        s.follower.changed = false;
+        entries.push({ key: sessionKey(s.clientId), value: storedSession(s) });
+      }
+      for (const g of this.groups.values()) {
+        if (!(g.dirty || opts.all || g.follower.changed)) continue;
+        g.dirty = false;
+        g.follower.changed = false;
+        entries.push({ key: groupStoreKey(g.key), value: storedGroup(g) });
+      }
+      try {
+        await this.store.save(entries);
+      } catch (err) {
+        this.deps.logger.warn("mqtt session state not saved; will retry", { err });
+        for (const e of entries) if (e.value === null) this.deletedKeys.add(e.key);
+      }
+    };
+    this.saving = this.saving.then(run, run);
+    return this.saving;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unlisten?.();
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    for (const pending of this.wills.values()) clearTimeout(pending.timer);
+    this.wills.clear();
+    await this.flush({ all: true });
+    for (const f of this.followers()) f.closed = true;
+  }
+}

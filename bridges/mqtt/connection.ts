@@ -1,0 +1,262 @@
+/**
+ * One MQTT network connection: framing and parsing of inbound bytes, packet
+ * dispatch in arrival order, the outbound write queue, keep-alive, topic
+ * aliases in both directions, and the end of the connection (will, session
+ * detach). Malformed input ends the connection with DISCONNECT 0x81 (v5,
+ * after CONNACK) or a plain close (3.1.1 / before CONNACK) [MQTT-4.13.1-1];
+ * it never throws into the listener.
+ */
+import mqttPacket, { type IPublishPacket, type Packet } from "mqtt-packet";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { MqttBridge } from "./bridge.ts";
+import { FrameError, Framer } from "./framing.ts";
+import { dispatch } from "./handlers/index.ts";
+import type { MqttMessage } from "./message.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { MqttProtocolError, Reason } from "./reason-codes.ts";
+import type { Session, SessionLink } from "./session.ts";
+import { type RawSocket, WriteQueue } from "./write-queue.ts";
+
+export interface ConnectionDeps {
+  bridge: MqttBridge;
+  options: ResolvedOptions;
+  logger: Logger;
+  /** Called once when the connection is gone. */
+  onClosed(conn: Connection): void;
+  /** End the underlying socket. */
+  end(): void;
+}
+
+export const ConnState = { AWAITING_CONNECT: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3 } as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+export class Connection implements SessionLink {
+  state: ConnState = ConnState.AWAITING_CONNECT;
+  protocolVersion = 4;
+  clientReceiveMaximum = 65535;
+  clientMaxPacketSize = Number.POSITIVE_INFINITY;
+  clientTopicAliasMaximum = 0;
+  /** Effective keep-alive in seconds; 0 = off. */
+  keepAlive = 0;
+  lastActivity: number;
+  private readonly openedAt: number;
+  clientId = "";
+  /** The authenticated user name (from the auth hook), if any. */
+  user: string | null = null;
+  session: Session | null = null;
+  will: { msg: MqttMessage; delay: number } | null = null;
+  /** Inbound QoS 1 publishes not yet acknowledged (Receive Maximum accounting). */
+  inboundPending = 0;
+  readonly inboundAliases = new Map<number, string>();
+  private readonly outboundAliases = new Map<string, number>();
+  private readonly framer: Framer;
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  private readonly queue: WriteQueue;
+  private readonly inbox: Packet[] = [];
+  private processing = false;
+  /** The server decided to end the connection: ignore further input. */
+  private ending = false;
+
+  constructor(
+    socket: RawSocket,
+    readonly deps: ConnectionDeps,
+    readonly remote: string,
+  ) {
+    this.framer = new Framer(deps.options.maxPacketSize);
+    this.queue = new WriteQueue(socket, () => this.session?.drained(), deps.options.writeHighWaterBytes);
+    this.lastActivity = deps.bridge.deps.clock.monotonic();
+    this.openedAt = this.lastActivity;
+    this.parser.on("packet", (packet: Packet) => this.inbox.push(packet));
+    this.parser.on("error", (err: Error) => {
+      this.inbox.length = 0;
+      this.protocolFailure(Reason.MALFORMED_PACKET, err.message);
+    });
+  }
+
+  isClosed(): boolean {
+    return this.state === ConnState.CLOSED;
+  }
+
+  get bridge(): MqttBridge {
+    return this.deps.bridge;
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.state === ConnState.CLOSED || this.ending) return;
+    this.lastActivity = this.bridge.deps.clock.monotonic();
+    const { packets, error } = this.framer.push(chunk);
+    for (const bytes of packets) {
+      if (this.isClosed() || this.ending) return;
+      if (this.state === ConnState.AWAITING_CONNECT && this.inbox.length === 0 && !this.processing) {
+        if (!this.precheckConnect(bytes)) return;
+      }
+      this.parser.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }
+    if (error === FrameError.TOO_LARGE) {
+      this.protocolFailure(Reason.PACKET_TOO_LARGE, "packet exceeds the maximum packet size");
+    } else if (error === FrameError.MALFORMED_LENGTH) {
+      this.protocolFailure(Reason.MALFORMED_PACKET, "malformed remaining length");
+    }
+    void this.drainInbox();
+  }
+
+  /** The first packet must be CONNECT [MQTT-3.1.0-1]; an unknown protocol level gets CONNACK 0x01/0x84 [MQTT-3.1.2-2]. */
+  private precheckConnect(bytes: Uint8Array): boolean {
+    if (bytes[0] !== 0x10) {
+      this.close();
+      return false;
+    }
+    let i = 1;
+    while (i < bytes.length && (bytes[i]! & 0x80) !== 0) i++;
+    i++;
+    const nameLen = ((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0);
+    const name = new TextDecoder().decode(bytes.subarray(i + 2, i + 2 + nameLen));
+    const level = bytes[i + 2 + nameLen];
+    if ((name !== "MQTT" && name !== "MQIsdp") || level === undefined) {
+      this.close();
+      return false;
+    }
+    const lvl = level & 0x7f; // bit 7 = bridge flag (mosquitto)
+    if (lvl !== 3 && lvl !== 4 && lvl !== 5) {
+      this.protocolVersion = 4;
+      this.queue.enqueue(mqttPacket.generate({ cmd: "connack", returnCode: 1, sessionPresent: false }));
+      this.ending = true;
+      this.closeAfterFlush();
+      return false;
+    }
+    return true;
+  }
+
+  private async drainInbox(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.inbox.length > 0 && this.state !== ConnState.CLOSED && !this.ending) {
+        const packet = this.inbox.shift()!;
+        try {
+          const pending = dispatch(this, packet);
+          if (pending) await pending;
+        } catch (err) {
+          if (err instanceof MqttProtocolError) this.protocolFailure(err.reason, err.message);
+          else {
+            this.deps.logger.error("mqtt packet handler failed", { err, clientId: this.clientId });
+            this.protocolFailure(Reason.UNSPECIFIED_ERROR, "internal error");
+          }
+        }
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  /** Parser settings follow the negotiated protocol version. */
+  setProtocolVersion(version: number): void {
+    this.protocolVersion = version;
+    (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = version;
+  }
+
+  send(packet: Packet): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.queue.enqueue(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
+  }
+
+  /** Bytes waiting for the socket. */
+  get queuedBytes(): number {
+    return this.queue.pending;
+  }
+
+  writable(): boolean {
+    return (
+      this.state === ConnState.CONNECTED &&
+      !this.ending &&
+      this.queue.pending < this.deps.options.writeHighWaterBytes
+    );
+  }
+
+  sendPublish(packet: IPublishPacket): boolean {
+    if (this.state !== ConnState.CONNECTED || this.ending) return true;
+    let out = packet;
+    if (this.protocolVersion === 5 && this.clientTopicAliasMaximum > 0) {
+      const alias = this.outboundAliases.get(packet.topic);
+      if (alias !== undefined) {
+        out = { ...packet, topic: "", properties: { ...packet.properties, topicAlias: alias } };
+      } else if (this.outboundAliases.size < this.clientTopicAliasMaximum) {
+        const next = this.outboundAliases.size + 1;
+        this.outboundAliases.set(packet.topic, next);
+        out = { ...packet, properties: { ...packet.properties, topicAlias: next } };
+      }
+    }
+    const bytes = mqttPacket.generate(out, { protocolVersion: this.protocolVersion });
+    if (bytes.length > this.clientMaxPacketSize) return false;
+    this.queue.enqueue(bytes);
+    return true;
+  }
+
+  sendPubrel(packetId: number): void {
+    this.send({ cmd: "pubrel", messageId: packetId });
+  }
+
+  onDrain(): void {
+    this.queue.flush();
+  }
+
+  /** Keep-alive: no packet for 1.5 × Keep Alive ends the connection [MQTT-3.1.2-22]. */
+  checkKeepAlive(nowMonotonic: number): void {
+    if (this.state === ConnState.AWAITING_CONNECT) {
+      // No CONNECT in reasonable time: close (section 3.1.4, "SHOULD").
+      if (nowMonotonic - this.openedAt > this.deps.options.connectTimeoutMs) this.close();
+      return;
+    }
+    if (this.state !== ConnState.CONNECTED || this.keepAlive === 0) return;
+    if (nowMonotonic - this.lastActivity > this.keepAlive * 1500) {
+      this.protocolFailure(Reason.KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+    }
+  }
+
+  /** End the connection because of an error: DISCONNECT with a reason (v5, after CONNACK) or close. */
+  protocolFailure(reason: number, message: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.deps.logger.debug("mqtt connection closed by server", { clientId: this.clientId, reason, message });
+    this.serverDisconnect(reason, message);
+  }
+
+  serverDisconnect(reason: number, reasonString?: string): void {
+    if (this.state === ConnState.CLOSED || this.ending) return;
+    this.ending = true;
+    this.inbox.length = 0;
+    if (this.protocolVersion === 5 && this.state === ConnState.CONNECTED) {
+      this.send({
+        cmd: "disconnect",
+        reasonCode: reason,
+        ...(reasonString ? { properties: { reasonString } } : {}),
+      });
+    }
+    this.closeAfterFlush();
+  }
+
+  private closeAfterFlush(): void {
+    this.queue.flush();
+    queueMicrotask(() => {
+      this.queue.flush();
+      this.close();
+    });
+  }
+
+  /** Close the socket; the listener's close handler calls onSocketClosed. */
+  close(): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.onSocketClosed();
+    this.deps.end();
+  }
+
+  /** The socket is gone (either side): publish the will unless suppressed, detach or end the session. */
+  onSocketClosed(): void {
+    if (this.state === ConnState.CLOSED) return;
+    const wasConnected = this.state === ConnState.CONNECTED;
+    this.state = ConnState.CLOSED;
+    this.queue.closed = true;
+    this.queue.clear();
+    if (wasConnected) this.bridge.connectionEnded(this);
+    this.deps.onClosed(this);
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * A client's session (MQTT 5.0 section 4.1): its subscriptions, its log
+ * cursors, its outbound in-flight window and its inbound QoS 2 packet ids.
+ * It outlives the network connection while the Session Expiry Interval runs
+ * (3.1.1: while Clean Session = 0).
+ *
+ * Outbound delivery: the session's LogFollower offers each MQTT-visible
+ * record; the session matches it against its own subscription trie and sends
+ * one PUBLISH at the highest granted QoS, carrying every matching
+ * Subscription Identifier [MQTT-3.3.4-3][MQTT-3.3.4-5]. QoS 1/2 messages hold a
+ * packet id until PUBACK / PUBCOMP, and at most Receive Maximum of them are
+ * unacknowledged [MQTT-3.3.4-9]; on reconnect they are resent with DUP set and
+ * their original packet ids, PUBRELs resent after PUBREC [MQTT-4.4.0-1].
+ */
+import type { IPublishPacket } from "mqtt-packet";
+import type { Clock } from "../../src/util/clock.ts";
+import {
+  type Cursor,
+  type FollowerConsumer,
+  LogFollower,
+  type OfferResult,
+  partitionKey,
+} from "./log-follower.ts";
+import { type MqttMessage, type QoS, toUserProperties } from "./message.ts";
+import type { MqttStats } from "./stats.ts";
+import type { SubscriptionTrie } from "./subscription-trie.ts";
+
+export interface Subscription {
+  /** The filter as subscribed, including any $share/{group}/ prefix. */
+  raw: string;
+  filter: string;
+  group: string | null;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: number;
+  identifier?: number;
+  /** Partition key → first offset this subscription may receive (records before it predate it). */
+  since: Map<string, number>;
+}
+
+/** What a session needs from the live network connection. */
+export interface SessionLink {
+  readonly protocolVersion: number;
+  /** The client's Receive Maximum (v5), else 65535. */
+  readonly clientReceiveMaximum: number;
+  /** Room in the socket (write queue under its high-water mark) and not closing. */
+  writable(): boolean;
+  /** Send a PUBLISH (topic alias applied by the link); false when dropped (too large for the client). */
+  sendPublish(packet: IPublishPacket): boolean;
+  sendPubrel(packetId: number): void;
+}
+
+/** Who is waiting for a QoS > 0 delivery to complete. */
+export interface DeliverySource {
+  cursor: Cursor | null;
+  offset: number;
+  /** Set for deliveries made on behalf of a shared subscription group. */
+  group: { release(cursor: Cursor, offset: number, requeue: boolean): void } | null;
+}
+
+export interface Inflight extends DeliverySource {
+  packetId: number;
+  qos: 1 | 2;
+  state: "publish" | "pubrel";
+  packet: IPublishPacket;
+}
+
+export interface SessionDeps {
+  follower: ConstructorParameters<typeof LogFollower>[0];
+  clock: Clock;
+  stats: MqttStats;
+  maxInflight: number;
+  /** Room opened (ack, reconnect, socket drained): wake this session's and its shared groups' followers. */
+  onRoom(session: Session): void;
+  newTrie(): SubscriptionTrie<Subscription>;
+}
+
+export class Session implements FollowerConsumer {
+  readonly subs = new Map<string, Subscription>();
+  readonly trie: SubscriptionTrie<Subscription>;
+  readonly follower: LogFollower;
+  readonly inflight = new Map<number, Inflight>();
+  /** Inbound QoS 2 packet ids received and stored, awaiting PUBREL [MQTT-4.3.3-9]. */
+  readonly inboundQos2 = new Map<number, Promise<number> | number>();
+  link: SessionLink | null = null;
+  /** Seconds; 0 = ends with the connection; 0xFFFFFFFF = never expires. */
+  expiryInterval = 0;
+  disconnectedAt: number | null = null;
+  /** Subscriptions or cursors changed since the last save. */
+  dirty = false;
+  private nextPacketId = 1;
+  /** Retained messages matched on SUBSCRIBE that waited for room in the window. */
+  private readonly retainedBacklog: Array<{ msg: MqttMessage; sub: Subscription }> = [];
+
+  constructor(
+    readonly clientId: string,
+    private readonly deps: SessionDeps,
+  ) {
+    this.trie = deps.newTrie();
+    this.follower = new LogFollower(deps.follower, this);
+  }
+
+  get persistent(): boolean {
+    return this.expiryInterval > 0;
+  }
+
+  get window(): number {
+    return Math.min(this.link?.clientReceiveMaximum ?? 0, this.deps.maxInflight);
+  }
+
+  canReceive(): boolean {
+    return this.link?.writable() === true && this.inflight.size < this.window;
+  }
+
+  /** Could this session take one more message at `qos` right now? */
+  canAccept(qos: QoS): boolean {
+    if (this.link === null || !this.link.writable()) return false;
+    return qos === 0 || this.inflight.size < this.window;
+  }
+
+  offer(msg: MqttMessage, offset: number, cursor: Cursor): OfferResult {
+    if (cursor.outstanding.has(offset)) return "skip"; // already in flight (restored PUBREL)
+    const pk = partitionKey(cursor.topic, cursor.partition);
+    const subs = this.trie
+      .match(msg.topic)
+      .filter((s) => (s.since.get(pk) ?? 0) <= offset && !(s.noLocal && msg.clientId === this.clientId));
+    if (subs.length === 0) return "skip";
+    // [MQTT-3.3.1-9] retain is 0 on live delivery unless Retain As Published [MQTT-3.3.1-12/13].
+    const retain = msg.retain && subs.some((s) => s.retainAsPublished);
+    return this.deliver(msg, subs, { retain, source: { cursor, offset, group: null } });
+  }
+
+  /** Send one message matched by `subs`; "full" when the window is closed for its QoS. */
+  deliver(
+    msg: MqttMessage,
+    subs: Subscription[],
+    opts: { retain: boolean; source: DeliverySource },
+  ): OfferResult {
+    const link = this.link;
+    if (link === null) return "full";
+    // The delivered QoS is the minimum of the message's and the granted QoS [MQTT-3.8.4-8].
+    const granted = Math.max(...subs.map((s) => s.qos)) as QoS;
+    const qos = Math.min(msg.qos, granted) as QoS;
+    if (!this.canAccept(qos)) return "full";
+    const props: NonNullable<IPublishPacket["properties"]> = {};
+    if (msg.messageExpiry !== undefined) {
+      // Expired messages are not sent [MQTT-3.3.2-5] (to any protocol version); v5 gets what remains [MQTT-3.3.2-6].
+      const left = msg.messageExpiry - Math.floor((this.deps.clock.now() - msg.timestamp) / 1000);
+      if (left <= 0) {
+        this.deps.stats.dropped.expired++;
+        return "skip";
+      }
+      if (link.protocolVersion === 5) props.messageExpiryInterval = left;
+    }
+    if (link.protocolVersion === 5) {
+      if (msg.contentType !== undefined) props.contentType = msg.contentType;
+      if (msg.payloadFormatUtf8) props.payloadFormatIndicator = true;
+      if (msg.responseTopic !== undefined) props.responseTopic = msg.responseTopic;
+      if (msg.correlationData !== undefined) props.correlationData = Buffer.from(msg.correlationData);
+      const user = toUserProperties(msg.userProperties);
+      if (user) props.userProperties = user;
+      const ids = subs.flatMap((s) => (s.identifier === undefined ? [] : [s.identifier]));
+      if (ids.length > 0) props.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids;
+    }
+    const packet: IPublishPacket = {
+      cmd: "publish",
+      topic: msg.topic,
+      payload: Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength),
+      qos,
+      dup: false,
+      retain: opts.retain,
+    };
+    if (Object.keys(props).length > 0) packet.properties = props;
+    if (qos === 0) {
+      if (link.sendPublish(packet)) this.deps.stats.messagesOut[0]++;
+      else this.deps.stats.dropped.tooLarge++;
+      return "taken";
+    }
+    packet.messageId = this.allocatePacketId();
+    const entry: Inflight = { ...opts.source, packetId: packet.messageId, qos, state: "publish", packet };
+    // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
+    if (!link.sendPublish(packet)) {
+      this.deps.stats.dropped.tooLarge++;
+      return "skip";
+    }
+    this.deps.stats.messagesOut[qos]++;
+    this.inflight.set(packet.messageId, entry);
+    opts.source.cursor?.outstanding.add(opts.source.offset);
+    return "taken";
+  }
+
+  /** PUBACK for a QoS 1 delivery [MQTT-4.3.2-1]. */
+  onPuback(packetId: number): void {
+    const entry = this.inflight.get(packetId);
+    if (entry?.qos !== 1) return;
+    this.complete(entry);
+  }
+
+  /** PUBREC: answer PUBREL and wait for PUBCOMP [MQTT-4.3.3-4]; a failure reason ends the delivery. */
+  onPubrec(packetId: number, reasonCode: number | undefined): boolean {
+    const entry = this.inflight.get(packetId);
+    if (entry?.qos !== 2) return false;
+    if ((reasonCode ?? 0) >= 0x80) {
+      this.complete(entry);
+      return true;
+    }
+    entry.state = "pubrel";
+    this.link?.sendPubrel(packetId);
+    return true;
+  }
+
+  onPubcomp(packetId: number): void {
+    const entry = this.inflight.get(packetId);
+    if (entry?.state !== "pubrel") return;
+    this.complete(entry);
+  }
+
+  /** Send a retained message on SUBSCRIBE with RETAIN = 1 [MQTT-3.3.1-8], after earlier ones. */
+  sendRetained(msg: MqttMessage, sub: Subscription): void {
+    this.retainedBacklog.push({ msg, sub });
+    this.drainRetained();
+  }
+
+  private drainRetained(): void {
+    while (this.retainedBacklog.length > 0) {
+      const { msg, sub } = this.retainedBacklog[0]!;
+      const result = this.deliver(msg, [sub], {
+        retain: true,
+        source: { cursor: null, offset: -1, group: null },
+      });
+      if (result === "full") return;
+      this.retainedBacklog.shift();
+    }
+  }
+
+  private complete(entry: Inflight): void {
+    this.inflight.delete(entry.packetId);
+    if (entry.group && entry.cursor) entry.group.release(entry.cursor, entry.offset, false);
+    else if (entry.cursor) {
+      entry.cursor.outstanding.delete(entry.offset);
+      this.dirty = true;
+    }
+    this.drainRetained();
+    this.deps.onRoom(this);
+  }
+
+  /** Room in the socket again (write queue drained). */
+  drained(): void {
+    this.drainRetained();
+    this.deps.onRoom(this);
+  }
+
+  /** Attach a new connection: resend unacknowledged messages first [MQTT-4.4.0-1], then resume. */
+  attach(link: SessionLink): void {
+    this.link = link;
+    this.disconnectedAt = null;
+    for (const entry of this.inflight.values()) {
+      if (entry.state === "pubrel") link.sendPubrel(entry.packetId);
+      else link.sendPublish({ ...entry.packet, dup: true });
+    }
+    this.drainRetained();
+    this.deps.onRoom(this);
+  }
+
+  /** The connection ended; shared-group deliveries go back to their group for another member. */
+  detach(now: number): void {
+    this.link = null;
+    this.disconnectedAt = now;
+    this.retainedBacklog.length = 0;
+    for (const entry of [...this.inflight.values()]) {
+      if (entry.group && entry.cursor) {
+        this.inflight.delete(entry.packetId);
+        entry.group.release(entry.cursor, entry.offset, true);
+      }
+    }
+  }
+
+  /** End the session for good: give back shared deliveries, stop following. */
+  destroy(): void {
+    this.detach(this.disconnectedAt ?? 0);
+    this.follower.closed = true;
+    this.inflight.clear();
+  }
+
+  private allocatePacketId(): number {
+    for (let i = 0; i < 65535; i++) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id === 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+    throw new Error("no free packet identifier");
+  }
+}
