@@ -41,6 +41,24 @@ export const ErrorCode = {
   SHUTTING_DOWN: "SHUTTING_DOWN",
   NOT_FOUND: "NOT_FOUND",
   UNSUPPORTED_VERSION: "UNSUPPORTED_VERSION",
+  // Consumer groups (src/groups)
+  ILLEGAL_GENERATION: "ILLEGAL_GENERATION",
+  UNKNOWN_MEMBER_ID: "UNKNOWN_MEMBER_ID",
+  REBALANCE_IN_PROGRESS: "REBALANCE_IN_PROGRESS",
+  MEMBER_ID_REQUIRED: "MEMBER_ID_REQUIRED",
+  INCONSISTENT_GROUP_PROTOCOL: "INCONSISTENT_GROUP_PROTOCOL",
+  INVALID_SESSION_TIMEOUT: "INVALID_SESSION_TIMEOUT",
+  COORDINATOR_NOT_AVAILABLE: "COORDINATOR_NOT_AVAILABLE",
+  FENCED_INSTANCE_ID: "FENCED_INSTANCE_ID",
+  GROUP_MAX_SIZE_REACHED: "GROUP_MAX_SIZE_REACHED",
+  OFFSET_METADATA_TOO_LARGE: "OFFSET_METADATA_TOO_LARGE",
+  INVALID_TXN_STATE: "INVALID_TXN_STATE",
+  INVALID_PRODUCER_ID_MAPPING: "INVALID_PRODUCER_ID_MAPPING",
+  INVALID_TRANSACTION_TIMEOUT: "INVALID_TRANSACTION_TIMEOUT",
+  CONCURRENT_TRANSACTIONS: "CONCURRENT_TRANSACTIONS",
+  PRODUCER_FENCED: "PRODUCER_FENCED",
+  TRANSACTIONAL_ID_NOT_FOUND: "TRANSACTIONAL_ID_NOT_FOUND",
+  OPERATION_NOT_ATTEMPTED: "OPERATION_NOT_ATTEMPTED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -87,6 +105,23 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorMapping>> = {
   SHUTTING_DOWN: { retriable: true, http: 503, kafka: 6, mqtt: 0x8b, coap: "5.03" },
   NOT_FOUND: { retriable: false, http: 404, kafka: -1, mqtt: 0x80, coap: "4.04" },
   UNSUPPORTED_VERSION: { retriable: false, http: 400, kafka: 35, mqtt: 0x84, coap: "4.00" },
+  ILLEGAL_GENERATION: { retriable: false, http: 409, kafka: 22, mqtt: 0x80, coap: "4.09" },
+  UNKNOWN_MEMBER_ID: { retriable: false, http: 404, kafka: 25, mqtt: 0x80, coap: "4.04" },
+  REBALANCE_IN_PROGRESS: { retriable: false, http: 409, kafka: 27, mqtt: 0x80, coap: "4.09" },
+  MEMBER_ID_REQUIRED: { retriable: false, http: 409, kafka: 79, mqtt: 0x80, coap: "4.09" },
+  INCONSISTENT_GROUP_PROTOCOL: { retriable: false, http: 409, kafka: 23, mqtt: 0x80, coap: "4.09" },
+  INVALID_SESSION_TIMEOUT: { retriable: false, http: 400, kafka: 26, mqtt: 0x80, coap: "4.00" },
+  COORDINATOR_NOT_AVAILABLE: { retriable: true, http: 503, kafka: 15, mqtt: 0x80, coap: "5.03" },
+  FENCED_INSTANCE_ID: { retriable: false, http: 409, kafka: 82, mqtt: 0x80, coap: "4.09" },
+  GROUP_MAX_SIZE_REACHED: { retriable: false, http: 409, kafka: 81, mqtt: 0x80, coap: "4.09" },
+  OFFSET_METADATA_TOO_LARGE: { retriable: false, http: 400, kafka: 12, mqtt: 0x80, coap: "4.00" },
+  INVALID_TXN_STATE: { retriable: false, http: 409, kafka: 48, mqtt: 0x80, coap: "4.09" },
+  INVALID_PRODUCER_ID_MAPPING: { retriable: false, http: 409, kafka: 49, mqtt: 0x80, coap: "4.09" },
+  INVALID_TRANSACTION_TIMEOUT: { retriable: false, http: 400, kafka: 50, mqtt: 0x80, coap: "4.00" },
+  CONCURRENT_TRANSACTIONS: { retriable: true, http: 409, kafka: 51, mqtt: 0x80, coap: "5.03" },
+  PRODUCER_FENCED: { retriable: false, http: 409, kafka: 90, mqtt: 0x80, coap: "4.09" },
+  TRANSACTIONAL_ID_NOT_FOUND: { retriable: false, http: 404, kafka: 105, mqtt: 0x80, coap: "4.04" },
+  OPERATION_NOT_ATTEMPTED: { retriable: false, http: 409, kafka: 55, mqtt: 0x80, coap: "4.09" },
 };
 
 export class EddyError extends Error {

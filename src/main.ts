@@ -15,7 +15,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { createBroker } from "./broker/index.ts";
+import { type BrokerApi, createBroker } from "./broker/index.ts";
 import { runCli } from "./cli/index.ts";
 import { formatBanner } from "./config/banner.ts";
 import { CONFIG_ERROR_EXIT_CODE, ConfigError } from "./config/errors.ts";
@@ -26,6 +26,7 @@ import type { EddyConfig } from "./config/schema.ts";
 import { isEddyError } from "./errors.ts";
 import { createHttpApp } from "./http/app.ts";
 import { startHttpServer } from "./http/server.ts";
+import { type KafkaListener, startKafkaListener } from "./kafka/server.ts";
 import { createFileLogStore } from "./log/file-store.ts";
 import { openMetadataStore } from "./metadata/index.ts";
 import { createBrokerMetrics } from "./observability/broker-metrics.ts";
@@ -165,10 +166,17 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
         maxBodyBytes: config.http.max_body_bytes,
         shutdownSignal: shutdown.signal,
         version: VERSION,
+        dataDir: config.data_dir,
       });
       const server = await startHttpServer({ app, host: hp.host, port: hp.port, shutdown });
       undo.push(() => server.stop());
       listeners.http = formatHostPort({ host: hp.host, port: server.port });
+    }
+
+    if (config.listeners.kafka) {
+      const kafka = await startKafka(config, broker, logger);
+      undo.push(() => kafka.close());
+      listeners.kafka = formatHostPort({ host: kafka.host, port: kafka.port });
     }
 
     const listenersFile = path.join(dataDir, "listeners.json");
@@ -180,6 +188,50 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
     await unwind();
     throw err;
   }
+}
+
+/** The Kafka listener, with TLS and SASL from the config. */
+async function startKafka(config: EddyConfig, broker: BrokerApi, logger: Logger): Promise<KafkaListener> {
+  const hp = parseHostPort(config.listeners.kafka!)!;
+  const k = config.kafka;
+  if ((k.tls_cert_file === "") !== (k.tls_key_file === "")) {
+    throw new Error("kafka.tls_cert_file and kafka.tls_key_file must be set together (or neither)");
+  }
+  const users = new Map(Object.entries(k.sasl.users));
+  return startKafkaListener({
+    broker,
+    host: hp.host,
+    port: hp.port,
+    advertisedHost: k.advertised_host || undefined,
+    logger: logger.child({ component: "kafka" }),
+    clock: systemClock,
+    tls: k.tls_cert_file ? { certFile: k.tls_cert_file, keyFile: k.tls_key_file } : null,
+    sasl: users.size > 0 ? { mechanisms: k.sasl.mechanisms, users } : null,
+    maxFrameBytes: k.max_request_bytes,
+    brokerConfigs: kafkaBrokerConfigs(config),
+  });
+}
+
+/** Broker settings under their Kafka names, for DescribeConfigs (read-only: they come from eddy.toml). */
+function kafkaBrokerConfigs(config: EddyConfig): Record<string, string> {
+  const t = topicDefaults(config);
+  return {
+    "broker.id": String(config.node_id),
+    "num.partitions": String(config.broker.num_partitions),
+    "default.replication.factor": String(config.broker.default_replication_factor),
+    "auto.create.topics.enable": String(config.broker.auto_create_topics),
+    "log.retention.ms": String(t["retention.ms"]),
+    "log.retention.bytes": String(t["retention.bytes"]),
+    "log.segment.bytes": String(t["segment.bytes"]),
+    "log.roll.ms": String(t["segment.ms"]),
+    "log.cleanup.policy": String(t["cleanup.policy"]),
+    "log.cleaner.delete.retention.ms": String(t["delete.retention.ms"]),
+    "log.cleaner.min.compaction.lag.ms": String(t["min.compaction.lag.ms"]),
+    "message.max.bytes": String(t["max.message.bytes"]),
+    "log.message.timestamp.type": String(t["message.timestamp.type"]),
+    "min.insync.replicas": String(t["min.insync.replicas"]),
+    "socket.request.max.bytes": String(config.kafka.max_request_bytes),
+  };
 }
 
 /** Broker-wide topic defaults from the config, as Kafka-style topic config keys. */

@@ -5,8 +5,15 @@
  * the partition's queue with offsets assigned by the log, and acknowledged per
  * acks (acks.ts). With acks=0 the result still carries the assigned offsets.
  *
- * Not supported yet, refused rather than faked: transactional and control
- * batches from producers (INVALID_REQUEST).
+ * Idempotence and transactions: a batch with a producer id (>= 0) goes
+ * through the partition's producer state (src/txn/producer-state.ts): a
+ * duplicate of one of the producer's last 5 batches is answered with its
+ * original offsets (`duplicate: true`, nothing written), a sequence gap is
+ * OUT_OF_ORDER_SEQUENCE, an older epoch INVALID_PRODUCER_EPOCH. A
+ * transactional batch must be for a partition added to its producer's
+ * ongoing transaction (INVALID_TXN_STATE otherwise). Control batches (markers)
+ * are written only by the transaction coordinator: refused here
+ * (INVALID_REQUEST), as Kafka refuses them from clients.
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import { checkBatch, decodeBatch, isControl, isTransactional } from "../log/record-batch.ts";
@@ -15,6 +22,7 @@ import type { BrokerContext } from "./context.ts";
 import { checkLeaderEpoch } from "./epochs.ts";
 import { isCompacted } from "./topic-configs.ts";
 import type { AppendBatchRequest, AppendBatchResult } from "./types.ts";
+import type { AppendInfo } from "../log/types.ts";
 
 export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): Promise<AppendBatchResult> {
   const acks = validateAcks(req.acks);
@@ -43,12 +51,17 @@ export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): 
       `record batch for ${name}-${req.partition} has no records`,
     );
   }
-  if (isControl(header.attributes) || isTransactional(header.attributes)) {
-    // EXTENSION POINT (transactions): route transactional batches through the
-    // transaction coordinator's producer state (open txn → LSO) instead of refusing.
+  if (isControl(header.attributes)) {
     throw new EddyError(
       ErrorCode.INVALID_REQUEST,
-      "transactional and control batches are not supported yet: produce without a transactional.id",
+      `control batches for ${name}-${req.partition} are written only by the transaction coordinator: produce data batches`,
+    );
+  }
+  const transactional = isTransactional(header.attributes);
+  if (transactional && header.producerId < 0) {
+    throw new EddyError(
+      ErrorCode.INVALID_REQUEST,
+      `transactional batch for ${name}-${req.partition} has no producer id: call InitProducerId first`,
     );
   }
   const maxBytes = topic.configs["max.message.bytes"];
@@ -69,16 +82,33 @@ export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): 
     }
   }
   checkMinInsync(topic, acks);
-  // EXTENSION POINT (idempotence): when header.producerId >= 0, check the
-  // producer's epoch and sequence against its state for this partition; a
-  // duplicate returns the original offsets with `duplicate: true`, a gap throws
-  // OUT_OF_ORDER_SEQUENCE. Until producer state exists, batches append as-is.
   checkDisk(ctx);
 
-  const info = await partition.append(batch);
-  ctx.stats.appendedRecords += info.recordCount;
-  ctx.stats.appendedBytes += info.size;
-  ctx.observer.onProduce(name, partition.id, info.recordCount, info.size);
+  let info: AppendInfo;
+  let duplicate = false;
+  if (header.producerId >= 0) {
+    const tp = { topic: name, partition: partition.id };
+    ({ info, duplicate } = await partition.appendProducerBatch(batch, {
+      producer: {
+        producerId: header.producerId,
+        producerEpoch: header.producerEpoch,
+        baseSequence: header.baseSequence,
+        lastOffsetDelta: header.lastOffsetDelta,
+        transactional,
+      },
+      now: ctx.clock.now(),
+      verify: transactional
+        ? () => ctx.txn.verifyTxnPartition(header.producerId, header.producerEpoch, tp)
+        : undefined,
+    }));
+  } else {
+    info = await partition.append(batch);
+  }
+  if (!duplicate) {
+    ctx.stats.appendedRecords += info.recordCount;
+    ctx.stats.appendedBytes += info.size;
+    ctx.observer.onProduce(name, partition.id, info.recordCount, info.size);
+  }
   if (acks !== 0) {
     await withTimeout(
       partition.waitCommitted(info.lastOffset + 1),
@@ -91,5 +121,6 @@ export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): 
     lastOffset: info.lastOffset,
     logAppendTime: info.logAppendTime,
     logStartOffset: partition.tracker.logStartOffset,
+    ...(duplicate ? { duplicate: true } : {}),
   };
 }

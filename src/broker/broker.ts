@@ -6,12 +6,27 @@
  * metadata store. After close every call throws SHUTTING_DOWN.
  */
 import { EddyError, ErrorCode } from "../errors.ts";
+import type { TransactionCoordinator } from "../txn/coordinator.ts";
+import type {
+  AddOffsetsToTxnOptions,
+  AddPartitionsToTxnOptions,
+  AddPartitionsToTxnResult,
+  EndTxnOptions,
+  InitProducerIdOptions,
+  InitProducerIdResult,
+  TransactionDescription,
+  TxnError,
+  TxnOffsetCommitOptions,
+  TxnOffsetCommitResult,
+} from "../txn/types.ts";
+import type { GroupCoordinator } from "../groups/index.ts";
 import { silentLogger } from "../observability/logger.ts";
 import { systemClock } from "../util/clock.ts";
 import { appendBatch } from "./append-batch.ts";
 import type { BrokerContext } from "./context.ts";
 import { fetch } from "./fetch.ts";
 import * as groups from "./group-offsets.ts";
+import { createGroupCoordinator } from "./groups.ts";
 import { Housekeeping, type HousekeepingReport } from "./housekeeping.ts";
 import { listOffsets } from "./list-offsets.ts";
 import { safeObserver } from "./observer.ts";
@@ -22,6 +37,7 @@ import { produce } from "./produce.ts";
 import { readRecords, waitForData } from "./read-records.ts";
 import { resolveDefaultConfigs } from "./topic-configs.ts";
 import { TopicManager } from "./topics.ts";
+import * as txns from "./transactions.ts";
 import type {
   AppendBatchRequest,
   AppendBatchResult,
@@ -51,6 +67,10 @@ const CLUSTER_ID_SETTING = "cluster.id";
 export interface Broker extends BrokerApi {
   /** Run one retention + compaction pass now. */
   runHousekeeping(): Promise<HousekeepingReport>;
+  /** Abort transactions past their timeout now; returns how many were ended. */
+  runTransactionTimeouts(): Promise<number>;
+  /** The transaction coordinator's state, per transactional.id. */
+  describeTransactions(): TransactionDescription[];
 }
 
 /**
@@ -83,7 +103,11 @@ class EddyBroker implements Broker {
   private readonly ctx: BrokerContext;
   private readonly topics: TopicManager;
   private readonly housekeeping: Housekeeping;
+  private readonly txn: TransactionCoordinator;
+  readonly groups: GroupCoordinator;
   private readonly listeners = new Set<(event: AppendEvent) => void>();
+  /** topic/partition -> owner -> lowest offset the owner still needs (setRetentionFloor). */
+  private readonly retentionFloors = new Map<string, Map<string, number>>();
   private closing = false;
   private closed: Promise<void> | undefined;
 
@@ -109,6 +133,15 @@ class EddyBroker implements Broker {
       onAdvance: (p) => this.onAdvance(p),
       onTopicGone: (topic) => waiters.notifyAll(topic),
     });
+    this.txn = txns.createCoordinator({
+      metadata: options.metadata,
+      clock,
+      logger,
+      topics: this.topics,
+      ctx: () => this.ctx,
+      checkIntervalMs: options.transactions?.checkIntervalMs,
+      maxTimeoutMs: options.transactions?.maxTimeoutMs,
+    });
     this.ctx = {
       clock,
       logger,
@@ -119,7 +152,9 @@ class EddyBroker implements Broker {
       stats: { appendedRecords: 0, appendedBytes: 0, fetchedBytes: 0 },
       diskFull: options.diskFull,
       closing: () => this.closing,
+      txn: this.txn,
     };
+    this.groups = createGroupCoordinator(this.ctx, options.groups);
     this.housekeeping = new Housekeeping({
       clock,
       logger,
@@ -131,6 +166,8 @@ class EddyBroker implements Broker {
 
   async start(): Promise<void> {
     await this.topics.openAll();
+    await txns.openTransactions(this.ctx, this.txn);
+    this.txn.start();
     this.housekeeping.start();
     this.ctx.logger.info("broker started", {
       nodeId: this.nodeId,
@@ -256,6 +293,24 @@ class EddyBroker implements Broker {
     return () => this.listeners.delete(listener);
   }
 
+  setRetentionFloor(topic: string, partition: number, owner: string, offset: number | null): void {
+    this.guard();
+    const p = this.topics.partition(topic, partition);
+    if (offset !== null && (!Number.isSafeInteger(offset) || offset < 0)) {
+      throw new EddyError(
+        ErrorCode.INVALID_REQUEST,
+        `retention floor for ${topic}-${partition} must be a non-negative offset or null, got ${offset}`,
+      );
+    }
+    const key = partitionKey(topic, partition);
+    const owners = this.retentionFloors.get(key) ?? new Map<string, number>();
+    if (offset === null) owners.delete(owner);
+    else owners.set(owner, offset);
+    if (owners.size === 0) this.retentionFloors.delete(key);
+    else this.retentionFloors.set(key, owners);
+    p.log.setRetentionFloor(owners.size === 0 ? null : Math.min(...owners.values()));
+  }
+
   // Consumer-group offsets
 
   async commitOffsets(group: string, offsets: OffsetCommit[]): Promise<void> {
@@ -280,7 +335,53 @@ class EddyBroker implements Broker {
 
   async deleteGroup(group: string): Promise<void> {
     this.guard();
-    groups.deleteGroup(this.ctx, group);
+    const [result] = await this.groups.deleteGroups([group]);
+    if (result?.error === null) return;
+    if (result?.error === ErrorCode.GROUP_NOT_EMPTY) {
+      throw new EddyError(
+        ErrorCode.GROUP_NOT_EMPTY,
+        `group '${group}' still has members: stop its consumers, then delete it`,
+        { group },
+      );
+    }
+    groups.deleteGroup(this.ctx, group); // throws INVALID_GROUP_ID / GROUP_NOT_FOUND with their messages
+  }
+
+  // Idempotent producers and transactions
+
+  async initProducerId(req: InitProducerIdOptions): Promise<InitProducerIdResult> {
+    this.guard();
+    return txns.initProducerId(this.txn, req);
+  }
+
+  async addPartitionsToTxn(req: AddPartitionsToTxnOptions): Promise<AddPartitionsToTxnResult> {
+    this.guard();
+    return txns.addPartitionsToTxn(this.txn, req);
+  }
+
+  async addOffsetsToTxn(req: AddOffsetsToTxnOptions): Promise<TxnError> {
+    this.guard();
+    return txns.txnResult(() => this.txn.addOffsets(req));
+  }
+
+  async endTxn(req: EndTxnOptions): Promise<TxnError> {
+    this.guard();
+    return txns.txnResult(() => this.txn.endTxn(req));
+  }
+
+  async txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnOffsetCommitResult> {
+    this.guard();
+    return txns.txnOffsetCommit(this.txn, req);
+  }
+
+  async runTransactionTimeouts(): Promise<number> {
+    this.guard();
+    return this.txn.runTimeouts();
+  }
+
+  describeTransactions(): TransactionDescription[] {
+    this.guard();
+    return this.txn.describe();
   }
 
   // Housekeeping
@@ -311,6 +412,8 @@ class EddyBroker implements Broker {
       }
     };
     await attempt(() => this.housekeeping.stop());
+    await attempt(() => txns.closeTransactions(this.ctx, this.txn));
+    await attempt(() => this.groups.close());
     this.ctx.waiters.notifyAll();
     await attempt(() => this.topics.closeAll());
     await attempt(() => this.options.logStore.close());
@@ -330,6 +433,7 @@ class EddyBroker implements Broker {
   }
 
   private onAdvance(p: Partition): void {
+    if (p.snapshotDue() && !this.closing) txns.scheduleSnapshot(this.ctx, p);
     const highWatermark = p.tracker.highWatermark;
     this.ctx.waiters.notify(partitionKey(p.topic, p.id));
     this.ctx.observer.onHighWatermark(p.topic, p.id, highWatermark);

@@ -1,6 +1,7 @@
 /** What the broker's operation modules (produce, fetch, group offsets...) share. */
 import type { MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { TransactionCoordinator } from "../txn/coordinator.ts";
 import type { Clock } from "../util/clock.ts";
 import type { SafeObserver } from "./observer.ts";
 import type { TopicManager } from "./topics.ts";
@@ -18,4 +19,6 @@ export interface BrokerContext {
   readonly diskFull: (() => boolean) | undefined;
   /** True once close() has begun: long-polls stop waiting. */
   closing(): boolean;
+  /** The transaction coordinator (transactional batches are verified against it). */
+  readonly txn: TransactionCoordinator;
 }

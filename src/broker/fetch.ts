@@ -126,10 +126,17 @@ async function readPartition(
       offsets,
     );
   }
-  // EXTENSION POINT (transactions): fill abortedTransactions for read_committed from the txn index.
-  const ok = (records: Uint8Array) => ({
+  // read_committed: the aborted transactions overlapping the returned range, so
+  // the client can drop their records (Kafka's FetchResponse.AbortedTransactions).
+  const ok = (records: Uint8Array, nextOffset = req.offset) => ({
     result: {
       ...base,
+      abortedTransactions:
+        isolation === "read_committed" && records.length > 0
+          ? partition.producers
+              .abortedBetween(req.offset, nextOffset)
+              .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }))
+          : [],
       error: null,
       highWatermark: offsets.hw,
       lastStableOffset: offsets.lso,
@@ -147,7 +154,7 @@ async function readPartition(
     });
     budget.remaining -= read.bytes.length;
     if (read.bytes.length > 0) budget.first = false;
-    return ok(read.bytes);
+    return ok(read.bytes, read.nextOffset);
   } catch (err) {
     if (err instanceof EddyError && err.code === ErrorCode.OFFSET_OUT_OF_RANGE) {
       return failed(err.code, err.message, offsets);

@@ -27,4 +27,5 @@ export {
 } from "../log/record-batch.ts";
 export type { BatchHeader, EncodeOptions } from "../log/record-batch.ts";
 export { CleanupPolicy, Durability } from "../log/types.ts";
+export { GroupState } from "../groups/types.ts";
 export { EddyError, ERROR_TABLE, ErrorCode, isEddyError, toEddyError } from "../errors.ts";

@@ -6,6 +6,8 @@ import type { LogStore, CompactionResult, RetentionResult } from "../log/types.t
 import type { MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
+import type { GroupCoordinatorOptions } from "../groups/types.ts";
+import type { Timers } from "../groups/timers.ts";
 import type { TopicConfigs } from "./types.ts";
 
 export interface BrokerDefaults {
@@ -49,4 +51,12 @@ export interface BrokerOptions {
    * produce with STORAGE_FULL before anything is written.
    */
   diskFull?: () => boolean;
+  /** Group coordinator settings (group.initial.rebalance.delay.ms, session timeout bounds, max size); `timers` for tests. */
+  groups?: GroupCoordinatorOptions & { timers?: Timers };
+  /**
+   * Transaction coordinator: transaction.max.timeout.ms (default 15 min) and
+   * how often timed-out transactions are looked for (default 10 s; 0 = never
+   * on its own, tests call runTransactionTimeouts()).
+   */
+  transactions?: { maxTimeoutMs?: number; checkIntervalMs?: number };
 }

@@ -6,12 +6,21 @@
  * High watermark: the offset below which records are committed under the
  * topic's durability policy — the flushed offset for "fsync", the log end
  * offset for "write" and "memory". Consumers never read at or past it.
- * Last stable offset: equal to the high watermark until transactions exist.
+ * Last stable offset: the first offset of the oldest open transaction on
+ * this partition, capped by the high watermark (src/txn/producer-state.ts).
+ *
+ * Producer batches (producerId >= 0) go through appendProducerBatch: the
+ * sequence/epoch check and the append happen in one queue step, so retries
+ * racing each other are still deduplicated. Transaction markers go through
+ * appendMarker.
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import { OffsetTracker } from "../log/offsets.ts";
+import { encodeEndTxnMarker } from "../log/record-batch.ts";
 import { type AppendInfo, Durability, type LogConfig, type PartitionLog } from "../log/types.ts";
 import type { Logger } from "../observability/logger.ts";
+import { SNAPSHOT_EVERY_BYTES, SNAPSHOT_EVERY_CHANGES } from "../txn/producer-snapshot.ts";
+import { type ProducerBatch, ProducerStateManager } from "../txn/producer-state.ts";
 import type { PartitionState } from "./types.ts";
 
 export interface PartitionOptions {
@@ -28,6 +37,12 @@ export class Partition {
   readonly tracker: OffsetTracker;
   /** Bumped by leader elections once replication exists; 0 on a single node. */
   leaderEpoch = 0;
+  /** Idempotent/transactional producer state (loaded by the broker on start). */
+  readonly producers: ProducerStateManager;
+  /** Bytes appended since the last producer-state snapshot. */
+  bytesSinceSnapshot = 0;
+  /** A producer-state snapshot is queued. */
+  snapshotPending = false;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private destroyed = false;
@@ -43,6 +58,9 @@ export class Partition {
     this.logger = opts.logger;
     this.onAdvance = opts.onAdvance;
     this.tracker = new OffsetTracker(this.log.offsets());
+    this.producers = new ProducerStateManager(`${this.topic}-${this.id}`);
+    // A log that never held a record has no producer state to load.
+    this.producers.loaded = this.tracker.logEndOffset === 0;
     this.refresh();
     // After an unclean shutdown the recovered tail is not yet known to be on
     // disk: the log fsyncs it on open, and the high watermark follows.
@@ -73,11 +91,80 @@ export class Partition {
   /** Append one batch (offsets assigned by the log) and start tracking its durability. */
   append(batch: Uint8Array): Promise<AppendInfo> {
     return this.enqueue(async () => {
-      const info = await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
-      this.refresh();
-      this.trackDurability(info.lastOffset + 1);
-      return info;
+      return this.appendNow(batch);
     });
+  }
+
+  /**
+   * Append an idempotent/transactional batch: `verify` (transaction
+   * membership) and the producer-state check run in the same queue step as
+   * the write. A duplicate of one of the producer's last 5 batches is not
+   * written; its original offsets come back with `duplicate: true`.
+   */
+  appendProducerBatch(
+    batch: Uint8Array,
+    opts: { producer: ProducerBatch; now: number; verify?: () => void },
+  ): Promise<{ info: AppendInfo; duplicate: boolean }> {
+    return this.enqueue(async () => {
+      const check = this.producers.check(opts.producer);
+      if (check.duplicate) {
+        const info: AppendInfo = {
+          baseOffset: check.baseOffset,
+          lastOffset: check.lastOffset,
+          maxTimestamp: -1,
+          logAppendTime: -1,
+          recordCount: check.lastOffset - check.baseOffset + 1,
+          size: 0,
+        };
+        return { info, duplicate: true };
+      }
+      opts.verify?.();
+      const info = await this.appendNow(batch, (info) =>
+        this.producers.onData(opts.producer, info.baseOffset, opts.now),
+      );
+      return { info, duplicate: false };
+    });
+  }
+
+  /** Append a COMMIT/ABORT marker for a producer's transaction (the coordinator's path). */
+  appendMarker(m: {
+    producerId: number;
+    producerEpoch: number;
+    commit: boolean;
+    coordinatorEpoch: number;
+    now: number;
+  }): Promise<AppendInfo> {
+    return this.enqueue(async () => {
+      const batch = encodeEndTxnMarker({ ...m, timestamp: m.now, partitionLeaderEpoch: this.leaderEpoch });
+      return this.appendNow(batch, (info) =>
+        this.producers.onMarker({ ...m, offset: info.baseOffset, timestamp: m.now }),
+      );
+    });
+  }
+
+  /** Due for a producer-state snapshot (enough producer batches or bytes since the last)? */
+  snapshotDue(): boolean {
+    return (
+      !this.snapshotPending &&
+      (this.producers.changesSinceSnapshot >= SNAPSHOT_EVERY_CHANGES ||
+        this.bytesSinceSnapshot >= SNAPSHOT_EVERY_BYTES)
+    );
+  }
+
+  /** Inside the queue: write, apply producer state (before the LSO is recomputed), track durability. */
+  private async appendNow(batch: Uint8Array, apply?: (info: AppendInfo) => void): Promise<AppendInfo> {
+    const info = await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+    if (apply) {
+      try {
+        apply(info);
+      } catch (err) {
+        this.logger.error("producer state update failed after append", { topic: this.topic, err });
+      }
+    }
+    this.bytesSinceSnapshot += info.size;
+    this.refresh();
+    this.trackDurability(info.lastOffset + 1);
+    return info;
   }
 
   /** Resolve once every offset below `end` is committed (durable under the policy and visible). */
@@ -100,9 +187,12 @@ export class Partition {
         ? Math.min(o.flushedOffset, o.logEndOffset)
         : o.logEndOffset;
     const moved = t.advanceHighWatermark(committed);
-    // EXTENSION POINT (transactions): LSO = first offset of the oldest open transaction, else HW.
-    t.lastStableOffset = t.highWatermark;
-    if (moved) this.onAdvance(this);
+    const unstable = this.producers.firstUnstableOffset();
+    const lso = Math.max(t.logStartOffset, Math.min(unstable ?? t.highWatermark, t.highWatermark));
+    const lsoMoved = lso !== t.lastStableOffset;
+    t.lastStableOffset = lso;
+    // Wake read_committed long-polls when only the LSO moved (a marker closed a transaction).
+    if (moved || lsoMoved) this.onAdvance(this);
   }
 
   reconfigure(config: LogConfig): void {

@@ -2,7 +2,8 @@
  * Decoded reads for HTTP, the CLI and bridges: records from one partition,
  * starting at `offset` (records below it in the first batch, and control
  * batches, are skipped), at most maxRecords, only committed ones (below the
- * high watermark, or the last stable offset for read_committed). Waits up to
+ * high watermark, or the last stable offset for read_committed, which also
+ * drops records of aborted transactions). Waits up to
  * maxWaitMs when nothing is there yet. Errors are thrown (TOPIC_NOT_FOUND,
  * PARTITION_NOT_FOUND, OFFSET_OUT_OF_RANGE).
  *
@@ -11,6 +12,7 @@
 import { EddyError, ErrorCode } from "../errors.ts";
 import { decodeRecords } from "../log/record-batch.ts";
 import type { StoredRecord } from "../log/types.ts";
+import { decodeCommittedRecords } from "../txn/read-committed.ts";
 import type { BrokerContext } from "./context.ts";
 import { DEFAULT_PARTITION_MAX_BYTES, nonNegative } from "./fetch.ts";
 import type { Partition } from "./partition.ts";
@@ -80,7 +82,11 @@ async function readOnce(
   const read = await partition.log.read(offset, opts.maxBytes, { maxOffset: limit, minOneBatch: true });
   ctx.stats.fetchedBytes += read.bytes.length;
   ctx.observer.onFetch(read.bytes.length);
-  let records = decodeRecords(read.bytes, offset).filter((r) => r.offset < limit);
+  const decoded =
+    opts.isolation === "read_committed"
+      ? decodeCommittedRecords(read.bytes, offset, partition.producers)
+      : decodeRecords(read.bytes, offset);
+  let records = decoded.filter((r) => r.offset < limit);
   let nextOffset = Math.max(offset, Math.min(read.nextOffset, limit));
   if (records.length > opts.maxRecords) {
     records = records.slice(0, opts.maxRecords);

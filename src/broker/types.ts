@@ -7,6 +7,21 @@
  * Raw batches are Kafka RecordBatch v2 bytes (src/log/record-batch.ts).
  */
 import type { CleanupPolicy, Durability, RecordHeader, RecordInput, StoredRecord } from "../log/types.ts";
+import type { GroupCoordinatorApi } from "../groups/types.ts";
+import type {
+  AddOffsetsToTxnOptions,
+  AddPartitionsToTxnOptions,
+  AddPartitionsToTxnResult,
+  EndTxnOptions,
+  InitProducerIdOptions,
+  InitProducerIdResult,
+  TxnError,
+  TxnOffsetCommitOptions,
+  TxnOffsetCommitResult,
+} from "../txn/types.ts";
+
+export type * from "../groups/types.ts";
+export type * from "../txn/types.ts";
 
 export type { RecordHeader, RecordInput, StoredRecord };
 
@@ -271,6 +286,15 @@ export interface BrokerApi {
   ): Promise<boolean>;
   /** Subscribe to visibility events; returns an unsubscribe function. */
   onAppend(listener: (event: AppendEvent) => void): () => void;
+  /**
+   * Hold back retention for `owner` (e.g. a mirror link): time retention
+   * never deletes offsets >= `offset` while any owner's floor is set (the
+   * lowest floor of all owners wins); size retention may still force it and
+   * then logs it. null clears the owner's floor. Floors live in memory:
+   * owners set them again after a restart. Throws TOPIC_NOT_FOUND /
+   * PARTITION_NOT_FOUND.
+   */
+  setRetentionFloor(topic: string, partition: number, owner: string, offset: number | null): void;
 
   // Consumer-group offsets
   commitOffsets(group: string, offsets: OffsetCommit[]): Promise<void>;
@@ -278,6 +302,23 @@ export interface BrokerApi {
   listGroups(): Promise<string[]>;
   groupLag(group: string): Promise<GroupLag[]>;
   deleteGroup(group: string): Promise<void>;
+  /**
+   * Classic consumer-group membership (JoinGroup, SyncGroup, Heartbeat,
+   * LeaveGroup, describe/list/delete) and member-checked offset commits.
+   * Protocol-neutral: results carry ErrorCode values, never throw for group errors.
+   */
+  readonly groups: GroupCoordinatorApi;
+
+  // Idempotent producers and transactions (src/txn; results carry ErrorCode, never throw for txn errors)
+  /** A producer id and epoch: fresh for idempotent producers; bumped (fencing older instances) per transactional.id. */
+  initProducerId(req: InitProducerIdOptions): Promise<InitProducerIdResult>;
+  addPartitionsToTxn(req: AddPartitionsToTxnOptions): Promise<AddPartitionsToTxnResult>;
+  /** Add a consumer group to the transaction (before txnOffsetCommit). */
+  addOffsetsToTxn(req: AddOffsetsToTxnOptions): Promise<TxnError>;
+  /** Commit or abort: markers on every partition of the transaction, then (commit) its offsets. */
+  endTxn(req: EndTxnOptions): Promise<TxnError>;
+  /** Offsets committed to the group only if the transaction commits. */
+  txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnOffsetCommitResult>;
 
   // Housekeeping
   stats(): BrokerStats;

@@ -35,5 +35,6 @@ export function formatBanner(info: BannerInfo): string {
     );
   }
   if (info.listeners.http) lines.push(`  Try: eddy topics --list --url http://${info.listeners.http}`);
+  if (info.listeners.kafka) lines.push(`  Try: kcat -b ${info.listeners.kafka} -L`);
   return `${lines.join("\n")}\n`;
 }

@@ -37,6 +37,7 @@ Options:
   -c, --config FILE          read settings from a TOML file (see config/eddy.toml)
       --data-dir DIR         where data lives (default ./eddy-data)
       --http-listen HOST:PORT  HTTP API, /metrics (default 127.0.0.1:8080; port 0 picks a free port)
+      --kafka-listen HOST:PORT Kafka protocol (default 127.0.0.1:9092; "off" disables it)
       --node-id N            this node's id (default 1)
       --log-level LEVEL      debug | info | warn | error
       --log-format FORMAT    json | pretty | auto

@@ -106,14 +106,16 @@ function readTomlSettings(file: string, issues: string[]): Setting[] {
   return settings;
 }
 
-/** Nested tables become dotted keys; arrays and scalars are values. */
+/** Nested tables become dotted keys; arrays, scalars and tables that are a key's value (kafka.sasl.users) are values. */
 function flatten(
   obj: Record<string, unknown>,
   prefix: string,
   emit: (key: string, value: unknown) => void,
 ): void {
   for (const [key, value] of Object.entries(obj)) {
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)) {
+    const isTable =
+      value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date);
+    if (isTable && resolveKey(`${prefix}${key}`) === null) {
       flatten(value as Record<string, unknown>, `${prefix}${key}.`, emit);
     } else {
       emit(`${prefix}${key}`, value);
@@ -152,7 +154,8 @@ function checkListeners(
       warnings.push(`listeners.${name} is reserved for a later version of Eddy and is ignored`);
       continue;
     }
-    if (!isLoopbackHost(hp.host) && !config.auth.allow_anonymous) {
+    const authenticated = name === "kafka" && Object.keys(config.kafka.sasl.users).length > 0;
+    if (!isLoopbackHost(hp.host) && !config.auth.allow_anonymous && !authenticated) {
       const from = sources[`listeners.${name}`] ? ` (set by ${sources[`listeners.${name}`]})` : "";
       issues.push(
         `listeners.${name}: ${formatHostPort(hp)} is reachable from the network but no authentication is configured${from}. ` +

@@ -92,6 +92,40 @@ const listener = z.preprocess(
     .nullable(),
 );
 
+export const SASL_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
+
+/** A list or a comma-separated string of SASL mechanism names. */
+const saslMechanisms = z.preprocess(
+  (v) =>
+    typeof v === "string"
+      ? v
+          .split(",")
+          .map((m) => m.trim().toUpperCase())
+          .filter((m) => m !== "")
+      : v,
+  z.array(z.enum(SASL_MECHANISMS, { error: `expected mechanisms from ${SASL_MECHANISMS.join(", ")}` })),
+);
+
+/** A table user = "password", or "user:password,user2:password2" (environment, flags). */
+const saslUsers = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    const out: Record<string, string> = {};
+    for (const pair of v.split(",")) {
+      const i = pair.indexOf(":");
+      if (pair.trim() === "") continue;
+      if (i <= 0) return v;
+      out[pair.slice(0, i).trim()] = pair.slice(i + 1);
+    }
+    return out;
+  },
+  z.record(
+    z.string().min(1, { error: "expected a user name" }),
+    z.string({ error: "expected the password as a string" }),
+    { error: 'expected a table of user = "password" (or "user:password,...")' },
+  ),
+);
+
 export const CLEANUP_POLICIES = ["delete", "compact", "compact,delete"] as const;
 
 const cleanupPolicy = z.preprocess(
@@ -117,8 +151,8 @@ export const configSchema = z.strictObject({
   listeners: z
     .strictObject({
       http: listener.default("127.0.0.1:8080"),
-      /** Reserved for the Kafka listener (default 127.0.0.1:9092 once it exists). Disabled. */
-      kafka: listener.optional(),
+      /** Kafka wire protocol (kcat, kafkajs, Java clients). */
+      kafka: listener.default("127.0.0.1:9092"),
       /** Reserved for the MQTT listener (1883). Disabled. */
       mqtt: listener.optional(),
       /** Reserved for the CoAP listener (5683/udp). Disabled. */
@@ -172,6 +206,26 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 
+  kafka: z
+    .strictObject({
+      /** Host that Metadata tells clients to connect to; "" = the listen host (this machine's name for 0.0.0.0). */
+      advertised_host: z.string({ error: "expected a host name" }).trim().default(""),
+      /** Largest request frame accepted (Kafka: socket.request.max.bytes). 100 MiB. */
+      max_request_bytes: bytes(1024).default(104_857_600),
+      /** PEM certificate and key: both set = the Kafka listener speaks TLS. */
+      tls_cert_file: z.string({ error: "expected a file path" }).trim().default(""),
+      tls_key_file: z.string({ error: "expected a file path" }).trim().default(""),
+      sasl: z
+        .strictObject({
+          /** Offered mechanisms (when users are configured). */
+          mechanisms: saslMechanisms.default(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]),
+          /** user = "password"; any user makes SASL mandatory on the Kafka listener. */
+          users: saslUsers.default({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+
   http: z
     .strictObject({
       max_body_bytes: bytes(1024).default(8 * 1024 * 1024),
@@ -196,7 +250,7 @@ export const LISTENER_NAMES = [
   "peer",
 ] as const satisfies readonly ListenerName[];
 /** Listeners that this version actually serves; the others are reserved for later. */
-export const IMPLEMENTED_LISTENERS: readonly ListenerName[] = ["http"];
+export const IMPLEMENTED_LISTENERS: readonly ListenerName[] = ["http", "kafka"];
 
 export function defaultConfig(): EddyConfig {
   return configSchema.parse({});

@@ -1,3 +1,9 @@
 /** The metadata store's public API: plain types and the SQLite-backed opener. */
-export type { CommittedOffset, MetadataStore, TopicRecord } from "./types.ts";
+export type {
+  CommittedOffset,
+  MetadataStore,
+  ProducerStateRecord,
+  TopicRecord,
+  TransactionRecord,
+} from "./types.ts";
 export { type MetadataStoreOptions, openMetadataStore } from "./sqlite-store.ts";

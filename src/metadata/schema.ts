@@ -81,3 +81,42 @@ export const groupOffsets = sqliteTable(
     index("group_offsets_topic_idx").on(t.topic),
   ],
 );
+
+/**
+ * Idempotent/transactional producer state of one partition, as of
+ * `snapshot_offset` (every batch below it is reflected). On open the broker
+ * loads the snapshot and replays the log from that offset. `producers` and
+ * `aborted` are JSON (see src/txn/producer-state.ts for their shape).
+ */
+export const producerState = sqliteTable(
+  "producer_state",
+  {
+    topic: text("topic")
+      .notNull()
+      .references(() => topics.name, { onDelete: "cascade" }),
+    partition: integer("partition").notNull(),
+    snapshotOffset: integer("snapshot_offset").notNull(),
+    producers: text("producers").notNull(),
+    aborted: text("aborted").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.topic, t.partition] })],
+);
+
+/**
+ * The transaction coordinator's state per transactional.id. `partitions`,
+ * `groups` and `pending_offsets` are JSON (src/txn/coordinator.ts). A row in
+ * PrepareCommit/PrepareAbort at start-up is completed by writing its markers.
+ */
+export const transactions = sqliteTable("transactions", {
+  transactionalId: text("transactional_id").primaryKey(),
+  producerId: integer("producer_id").notNull(),
+  producerEpoch: integer("producer_epoch").notNull(),
+  timeoutMs: integer("timeout_ms").notNull(),
+  state: text("state").notNull(),
+  partitions: text("partitions").notNull(),
+  groups: text("groups").notNull(),
+  pendingOffsets: text("pending_offsets").notNull(),
+  startedAt: integer("started_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -27,6 +27,7 @@ import { type EmbeddedMigration, migrate } from "./migrator.ts";
 import { createOffsetOps } from "./offset-ops.ts";
 import { createSettingOps } from "./setting-ops.ts";
 import { createTopicOps } from "./topic-ops.ts";
+import { createTxnOps } from "./txn-ops.ts";
 import type { MetadataStore } from "./types.ts";
 
 export interface MetadataStoreOptions {
@@ -100,6 +101,7 @@ function buildStore(client: Database, db: Db, path: string): MetadataStore {
   const topics = createTopicOps(client, db);
   const offsets = createOffsetOps(client, db);
   const settings = createSettingOps(db);
+  const txns = createTxnOps(client, db);
 
   return {
     listTopics: () => guard(() => topics.list()),
@@ -118,6 +120,13 @@ function buildStore(client: Database, db: Db, path: string): MetadataStore {
 
     getSetting: (key) => guard(() => settings.get(key)),
     setSetting: (key, value) => durably(() => settings.set(key, value)),
+
+    allocateProducerId: () => durably(() => txns.allocateProducerId()),
+    getProducerState: (topic, partition) => guard(() => txns.getProducerState(topic, partition)),
+    saveProducerState: (state) => guard(() => txns.saveProducerState(state)),
+    listTransactions: () => guard(() => txns.listTransactions()),
+    saveTransaction: (txn) => durably(() => txns.saveTransaction(txn)),
+    deleteTransaction: (id) => durably(() => txns.deleteTransaction(id)),
 
     close: () => {
       if (closed) return;

@@ -24,6 +24,33 @@ export interface CommittedOffset {
   commitTimestamp: number;
 }
 
+/** A partition's producer-state snapshot; `producers` and `aborted` are JSON owned by src/txn. */
+export interface ProducerStateRecord {
+  topic: string;
+  partition: number;
+  /** Every batch below this offset is reflected in the snapshot. */
+  snapshotOffset: number;
+  producers: string;
+  aborted: string;
+  updatedAt: number;
+}
+
+/** A transactional.id's coordinator state (src/txn/coordinator.ts). */
+export interface TransactionRecord {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  timeoutMs: number;
+  /** "Empty" | "Ongoing" | "PrepareCommit" | "PrepareAbort" | "CompleteCommit" | "CompleteAbort". */
+  state: string;
+  partitions: Array<{ topic: string; partition: number }>;
+  groups: string[];
+  /** TxnOffsetCommit offsets, applied to the groups on commit. */
+  pendingOffsets: Array<Omit<CommittedOffset, "commitTimestamp">>;
+  startedAt: number;
+  updatedAt: number;
+}
+
 export interface MetadataStore {
   listTopics(): TopicRecord[];
   getTopic(name: string): TopicRecord | null;
@@ -47,6 +74,15 @@ export interface MetadataStore {
   /** Small key/value settings (cluster id, etc.). */
   getSetting(key: string): string | null;
   setSetting(key: string, value: string): void;
+
+  /** Next producer id (persisted counter, never reused). */
+  allocateProducerId(): number;
+  getProducerState(topic: string, partition: number): ProducerStateRecord | null;
+  saveProducerState(state: ProducerStateRecord): void;
+  listTransactions(): TransactionRecord[];
+  /** Insert or replace; fsynced (coordinator decisions must survive power loss). */
+  saveTransaction(txn: TransactionRecord): void;
+  deleteTransaction(transactionalId: string): void;
 
   close(): void;
 }

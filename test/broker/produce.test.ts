@@ -258,8 +258,9 @@ describe("appendBatch", () => {
       transactional: true,
     });
     expect(readBatchHeader(txn).producerId).toBe(5);
+    // A transactional batch outside a transaction (no AddPartitionsToTxn) is refused.
     expect(await codeOf(broker.appendBatch({ topic: "raw", partition: 0, batch: txn }))).toBe(
-      ErrorCode.INVALID_REQUEST,
+      ErrorCode.INVALID_TXN_STATE,
     );
     expect(
       await codeOf(broker.appendBatch({ topic: "raw", partition: 0, batch: good, expectedLeaderEpoch: 3 })),

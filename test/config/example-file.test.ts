@@ -9,7 +9,7 @@ const EXAMPLE = path.join(import.meta.dir, "../../config/eddy.toml");
 
 function flatKeys(obj: Record<string, unknown>, prefix = ""): string[] {
   return Object.entries(obj).flatMap(([k, v]) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
+    v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length > 0
       ? flatKeys(v as Record<string, unknown>, `${prefix}${k}.`)
       : [`${prefix}${k}`],
   );
@@ -25,7 +25,7 @@ describe("config/eddy.toml", () => {
   it("sets every active key of the schema, and mentions the reserved listeners", () => {
     const text = fs.readFileSync(EXAMPLE, "utf8");
     const present = new Set(flatKeys(parse(text) as Record<string, unknown>));
-    const reserved = ["listeners.kafka", "listeners.mqtt", "listeners.coap", "listeners.peer"];
+    const reserved = ["listeners.mqtt", "listeners.coap", "listeners.peer"];
     for (const key of schemaKeyPaths()) {
       if (reserved.includes(key)) expect(text).toContain(`# ${key.split(".")[1]} = "127.0.0.1:`);
       else expect(present.has(key)).toBe(true);

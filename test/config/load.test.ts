@@ -39,7 +39,7 @@ describe("loadConfig precedence", () => {
     expect(config).toEqual(defaultConfig());
     expect(config.data_dir).toBe("./eddy-data");
     expect(config.listeners.http).toBe("127.0.0.1:8080");
-    expect(config.listeners.kafka).toBeUndefined();
+    expect(config.listeners.kafka).toBe("127.0.0.1:9092");
     expect(config.topic_defaults.durability).toBe("fsync");
   });
 
@@ -198,9 +198,29 @@ describe("listener exposure", () => {
     }
   });
 
-  it("warns about reserved listeners and can disable http", () => {
-    const r = loadConfig({ env: { EDDY_LISTENERS_KAFKA: "127.0.0.1:9092", EDDY_LISTENERS_HTTP: "off" } });
+  it("warns about reserved listeners and can disable http and kafka", () => {
+    const r = loadConfig({ env: { EDDY_LISTENERS_PEER: "127.0.0.1:9093", EDDY_LISTENERS_HTTP: "off" } });
     expect(r.config.listeners.http).toBeNull();
-    expect(r.warnings[0]).toContain("listeners.kafka is reserved");
+    expect(r.warnings[0]).toContain("listeners.peer is reserved");
+    const off = loadConfig({ env: {}, flags: parseServeArgs(["--kafka-listen", "off"]).settings });
+    expect(off.config.listeners.kafka).toBeNull();
+    expect(off.warnings).toEqual([]);
+  });
+
+  it("kafka: SASL users from a table or 'user:password' pairs; a network address needs them", () => {
+    const pairs = loadConfig({ env: { EDDY_KAFKA_SASL_USERS: "alice:s3cret,bob:pw:with:colons" } });
+    expect(pairs.config.kafka.sasl.users).toEqual({ alice: "s3cret", bob: "pw:with:colons" });
+    expect(pairs.config.kafka.sasl.mechanisms).toEqual(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
+    const file = toml('[kafka.sasl]\nmechanisms = "plain"\n[kafka.sasl.users]\ncarol = "pw"\n');
+    const fromToml = loadConfig({ configFile: file, env: {} });
+    expect(fromToml.config.kafka.sasl).toEqual({ mechanisms: ["PLAIN"], users: { carol: "pw" } });
+    expect(issuesOf(() => loadConfig({ env: { EDDY_LISTENERS_KAFKA: "0.0.0.0:9092" } }))[0]).toContain(
+      "listeners.kafka: 0.0.0.0:9092 is reachable from the network",
+    );
+    const open = loadConfig({ env: { EDDY_LISTENERS_KAFKA: "0.0.0.0:9092", EDDY_KAFKA_SASL_USERS: "a:b" } });
+    expect(open.config.listeners.kafka).toBe("0.0.0.0:9092");
+    expect(issuesOf(() => loadConfig({ env: { EDDY_KAFKA_SASL_MECHANISMS: "GSSAPI" } }))[0]).toContain(
+      "kafka.sasl.mechanisms",
+    );
   });
 });

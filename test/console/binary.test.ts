@@ -44,12 +44,15 @@ beforeAll(async () => {
   // Run from an empty directory: the binary must not find src/ or node_modules.
   const cwd = path.join(tmp, "run");
   fs.mkdirSync(cwd);
-  proc = Bun.spawn([binary, "serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0"], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", EDDY_LOG_LEVEL: "warn" },
-    stdout: "ignore",
-    stderr: "inherit",
-  });
+  proc = Bun.spawn(
+    [binary, "serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0"],
+    {
+      cwd,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", EDDY_LOG_LEVEL: "warn" },
+      stdout: "ignore",
+      stderr: "inherit",
+    },
+  );
   const listeners = JSON.parse(await waitForFile(path.join(dataDir, "listeners.json"), 10_000)) as {
     http: string;
   };

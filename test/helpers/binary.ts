@@ -85,12 +85,25 @@ export function useBinary(): {
   const start = async (dataDir: string, extra: string[] = []): Promise<RunningBinary> => {
     const listenersFile = path.join(dataDir, "listeners.json");
     fs.rmSync(listenersFile, { force: true });
-    const proc = Bun.spawn([BIN, "serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0", ...extra], {
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, EDDY_LOG_FORMAT: "json" },
-    });
+    const proc = Bun.spawn(
+      [
+        BIN,
+        "serve",
+        "--data-dir",
+        dataDir,
+        "--http-listen",
+        "127.0.0.1:0",
+        "--kafka-listen",
+        "127.0.0.1:0",
+        ...extra,
+      ],
+      {
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, EDDY_LOG_FORMAT: "json" },
+      },
+    );
     procs.push(proc);
     const stdout = collect(proc.stdout);
     const stderr = collect(proc.stderr);

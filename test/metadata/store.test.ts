@@ -247,9 +247,11 @@ describe("MetadataStore file database", () => {
         "__migrations",
         "group_offsets",
         "partitions",
+        "producer_state",
         "settings",
         "topic_configs",
         "topics",
+        "transactions",
       ]);
     } finally {
       raw.close();

@@ -17,4 +17,13 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE UNIQUE INDEX `topics_id_unique` ON `topics` (`id`);",
     ],
   },
+  {
+    idx: 1,
+    tag: "0001_producer_state_transactions",
+    hash: "f914cce65b38111eede0ef422a519f05f54a177cea10274f526217e39ae93139",
+    statements: [
+      "CREATE TABLE `producer_state` (\n\t`topic` text NOT NULL,\n\t`partition` integer NOT NULL,\n\t`snapshot_offset` integer NOT NULL,\n\t`producers` text NOT NULL,\n\t`aborted` text NOT NULL,\n\t`updated_at` integer NOT NULL,\n\tPRIMARY KEY(`topic`, `partition`),\n\tFOREIGN KEY (`topic`) REFERENCES `topics`(`name`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE TABLE `transactions` (\n\t`transactional_id` text PRIMARY KEY NOT NULL,\n\t`producer_id` integer NOT NULL,\n\t`producer_epoch` integer NOT NULL,\n\t`timeout_ms` integer NOT NULL,\n\t`state` text NOT NULL,\n\t`partitions` text NOT NULL,\n\t`groups` text NOT NULL,\n\t`pending_offsets` text NOT NULL,\n\t`started_at` integer NOT NULL,\n\t`updated_at` integer NOT NULL\n);",
+    ],
+  },
 ];

@@ -1,0 +1,353 @@
+/**
+ * One edge partition's forwarder: read committed records from the edge log
+ * (BrokerApi.readRecords), send them to the central cluster (acks=all,
+ * idempotent producer), and only after the acknowledgement persist the new
+ * position in `__mirror_progress` and move the retention floor up to it.
+ *
+ * Exactly-once across outages and restarts: a send whose outcome is unknown
+ * (error, timeout, crash before the progress write) may have reached central.
+ * Before sending again, the forwarder reconciles: it scans the tail of the
+ * remote partition(s) for the newest record carrying its own
+ * `eddy.mirror.src` header and resumes after that record's
+ * `eddy.mirror.offset`. Records below the persisted progress are never sent
+ * again; records above it are sent only if central does not have them.
+ *
+ * If size retention deleted owed records anyway (the operator's disk cap),
+ * the forwarder logs the exact skipped range, records it in its status and
+ * moves on from the new log start.
+ */
+import type { BrokerApi, StoredRecord } from "../../src/broker/index.ts";
+import { ErrorCode, isEddyError } from "../../src/broker/index.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { Clock } from "../../src/util/clock.ts";
+import { type MirrorLinkConfig, PartitionMapping, StartPosition } from "./config.ts";
+import type { SendGate } from "./gate.ts";
+import type { ProgressStore } from "./progress.ts";
+import { HEADER_OFFSET, HEADER_SOURCE, type RemoteCluster, type RemoteMessage } from "./remote.ts";
+import { type MirrorError, type MirrorPartitionStatus, MirrorState, type SkippedRange } from "./status.ts";
+
+const IDLE_POLL_MS = 500;
+const MAX_SKIPPED_KEPT = 10;
+
+export interface ForwarderDeps {
+  broker: BrokerApi;
+  remote: RemoteCluster;
+  progress: ProgressStore;
+  gate: SendGate;
+  config: MirrorLinkConfig;
+  logger: Logger;
+  clock: Clock;
+  /** `{source.id}` of this edge. */
+  sourceId: string;
+}
+
+export interface ForwarderTarget {
+  topic: string;
+  partition: number;
+  remoteTopic: string;
+  priority: number;
+}
+
+export class PartitionForwarder {
+  private state: MirrorState = MirrorState.CONNECTING;
+  private next = 0;
+  private lastError: MirrorError | null = null;
+  private lastSentAt: number | null = null;
+  private sentRecords = 0;
+  private sentBytes = 0;
+  private skippedRecords = 0;
+  private readonly skipped: SkippedRange[] = [];
+  private owedTimestamp: number | null = null;
+  private backoffMs: number;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly log: Logger;
+  private readonly source: Buffer;
+  private readonly owner: string;
+
+  constructor(
+    private readonly d: ForwarderDeps,
+    readonly target: ForwarderTarget,
+  ) {
+    this.log = d.logger.child({ link: d.config.name, topic: target.topic, partition: target.partition });
+    this.source = Buffer.from(`${d.sourceId}/${target.topic}/${target.partition}`);
+    this.owner = `mirror:${d.config.name}`;
+    this.backoffMs = d.config.retry_backoff_ms;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  status(): MirrorPartitionStatus {
+    const t = this.target;
+    let highWatermark = this.next;
+    try {
+      highWatermark = this.d.broker.partitionState(t.topic, t.partition).highWatermark;
+    } catch {
+      // topic deleted or broker closing: report what we know
+    }
+    const lagRecords = Math.max(0, highWatermark - this.next);
+    const avg = this.sentRecords > 0 ? this.sentBytes / this.sentRecords : 0;
+    return {
+      topic: t.topic,
+      partition: t.partition,
+      remoteTopic: t.remoteTopic,
+      remotePartition: this.sameMapping() ? t.partition : null,
+      priority: t.priority,
+      state: this.state,
+      mirroredOffset: this.next,
+      highWatermark,
+      lagRecords,
+      lagBytes: Math.round(lagRecords * avg),
+      lagAgeMs:
+        lagRecords > 0 && this.owedTimestamp !== null
+          ? Math.max(0, this.d.clock.now() - this.owedTimestamp)
+          : 0,
+      sentRecords: this.sentRecords,
+      sentBytes: this.sentBytes,
+      skippedRecords: this.skippedRecords,
+      skipped: [...this.skipped],
+      lastError: this.lastError,
+      lastSentAt: this.lastSentAt,
+    };
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private sameMapping(): boolean {
+    return this.d.config.partition_mapping === PartitionMapping.SAME;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.init();
+      await this.reconcile();
+      while (!this.stopped) await this.step();
+    } catch (err) {
+      if (this.stopped) return;
+      this.fail(err, "mirror forwarder stopped on an unexpected error; restart the link");
+    }
+  }
+
+  private async init(): Promise<void> {
+    const t = this.target;
+    const stored = this.d.progress.get(this.d.config.name, t.topic, t.partition);
+    const state = this.d.broker.partitionState(t.topic, t.partition);
+    if (stored !== undefined) {
+      this.next = stored;
+    } else {
+      this.next =
+        this.d.config.start_position === StartPosition.LATEST ? state.highWatermark : state.logStartOffset;
+      await this.d.progress.save(this.d.config.name, t.topic, t.partition, this.next);
+    }
+    this.d.broker.setRetentionFloor(t.topic, t.partition, this.owner, this.next);
+  }
+
+  /** Find what central already has from us; retry until it answers. */
+  private async reconcile(): Promise<void> {
+    const t = this.target;
+    while (!this.stopped) {
+      try {
+        const need = this.sameMapping() ? t.partition + 1 : 1;
+        const info = await this.d.remote.ensureTopic(t.remoteTopic, need);
+        if (info.partitions < need) {
+          throw new Error(
+            `central topic '${t.remoteTopic}' has ${info.partitions} partitions but partition ${t.partition} is mirrored with partition_mapping "same": add partitions on the central cluster or use "by-key"`,
+          );
+        }
+        const found = await this.d.remote.lastMirrored({
+          topic: t.remoteTopic,
+          partitions: this.sameMapping() ? [t.partition] : range(info.partitions),
+          source: this.source.toString(),
+          scanLimit: this.d.config.reconcile_scan_records,
+        });
+        if (found !== null && found + 1 > this.next) {
+          this.log.info("central already has records this link had not recorded; resuming after them", {
+            from: this.next,
+            to: found + 1,
+          });
+          await this.advance(found + 1);
+        }
+        if (this.state === MirrorState.DOWN) {
+          this.log.info("central cluster reachable again; resuming", { mirroredOffset: this.next });
+        }
+        this.state = MirrorState.IDLE;
+        this.backoffMs = this.d.config.retry_backoff_ms;
+        return;
+      } catch (err) {
+        if (this.stopped) return;
+        this.fail(err, "cannot reach the central cluster; retrying");
+        await this.backoff();
+      }
+    }
+  }
+
+  private async step(): Promise<void> {
+    const t = this.target;
+    const c = this.d.config;
+    await this.checkSkipped();
+    let page: Awaited<ReturnType<BrokerApi["readRecords"]>>;
+    try {
+      page = await this.d.broker.readRecords({
+        topic: t.topic,
+        partition: t.partition,
+        offset: this.next,
+        maxRecords: c.batch.max_records,
+        maxBytes: c.batch.max_bytes,
+        maxWaitMs: IDLE_POLL_MS,
+        signal: this.abort.signal,
+      });
+    } catch (err) {
+      if (isEddyError(err) && err.code === ErrorCode.OFFSET_OUT_OF_RANGE) return; // checkSkipped moves on
+      throw err;
+    }
+    if (this.stopped) return;
+    if (page.records.length === 0) {
+      if (page.nextOffset > this.next) await this.advance(page.nextOffset); // only control records
+      this.owedTimestamp = null;
+      if (this.state !== MirrorState.DOWN) this.state = MirrorState.IDLE;
+      return;
+    }
+    let records = page.records;
+    let nextOffset = page.nextOffset;
+    if (records.length < c.batch.max_records && c.batch.linger_ms > 0) {
+      await sleep(c.batch.linger_ms, this.abort.signal);
+      const more = await this.d.broker.readRecords({
+        topic: t.topic,
+        partition: t.partition,
+        offset: nextOffset,
+        maxRecords: c.batch.max_records - records.length,
+        maxBytes: c.batch.max_bytes,
+      });
+      records = records.concat(more.records);
+      nextOffset = more.nextOffset;
+    }
+    this.owedTimestamp = records[0]?.timestamp ?? null;
+    const { messages, bytes } = this.toMessages(records);
+    const release = await this.d.gate.acquire(t.priority, bytes);
+    const generation = this.d.remote.generation;
+    try {
+      await this.d.remote.send(messages);
+    } catch (err) {
+      release();
+      if (this.stopped) return;
+      this.fail(err, "sending to the central cluster failed; will reconcile and retry");
+      await this.d.remote.reset(generation);
+      await this.backoff();
+      await this.reconcile();
+      return;
+    }
+    release();
+    this.sentRecords += records.length;
+    this.sentBytes += bytes;
+    this.lastSentAt = this.d.clock.now();
+    this.lastError = null;
+    this.backoffMs = c.retry_backoff_ms;
+    await this.advance(nextOffset);
+    this.state = MirrorState.FORWARDING;
+  }
+
+  /** Persist the new position (central acknowledged everything below it), then raise the floor. */
+  private async advance(offset: number): Promise<void> {
+    const t = this.target;
+    await this.d.progress.save(this.d.config.name, t.topic, t.partition, offset);
+    this.next = offset;
+    this.d.broker.setRetentionFloor(t.topic, t.partition, this.owner, offset);
+  }
+
+  /** Retention (forced by size) deleted records we still owed: say exactly which, then go on. */
+  private async checkSkipped(): Promise<void> {
+    const t = this.target;
+    const { logStartOffset } = this.d.broker.partitionState(t.topic, t.partition);
+    if (logStartOffset <= this.next) return;
+    const range: SkippedRange = { from: this.next, to: logStartOffset, at: this.d.clock.now() };
+    this.skipped.push(range);
+    if (this.skipped.length > MAX_SKIPPED_KEPT) this.skipped.shift();
+    this.skippedRecords += range.to - range.from;
+    this.log.error(
+      "retention deleted records before the mirror delivered them; they are lost for the central cluster. Raise retention.bytes or the disk cap",
+      { skippedFrom: range.from, skippedTo: range.to, skippedRecords: range.to - range.from },
+    );
+    this.lastError = {
+      message: `retention deleted offsets ${range.from}..${range.to - 1} before they were mirrored`,
+      at: range.at,
+    };
+    await this.advance(logStartOffset);
+  }
+
+  private toMessages(records: StoredRecord[]): { messages: RemoteMessage[]; bytes: number } {
+    const t = this.target;
+    const partition = this.sameMapping() ? t.partition : undefined;
+    const srcKey = Buffer.from(HEADER_SOURCE);
+    const offKey = Buffer.from(HEADER_OFFSET);
+    let bytes = 0;
+    const messages = records.map((r): RemoteMessage => {
+      const headers = new Map<Buffer, Buffer>();
+      for (const h of r.headers) {
+        const key = Buffer.from(h.key);
+        const value = h.value ? asBuffer(h.value) : Buffer.alloc(0);
+        headers.set(key, value);
+        bytes += key.length + value.length;
+      }
+      const offset = Buffer.from(String(r.offset));
+      headers.set(srcKey, this.source);
+      headers.set(offKey, offset);
+      bytes += srcKey.length + this.source.length + offKey.length + offset.length;
+      bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 16;
+      return {
+        topic: t.remoteTopic,
+        ...(partition === undefined ? {} : { partition }),
+        ...(r.key ? { key: asBuffer(r.key) } : {}),
+        ...(r.value ? { value: asBuffer(r.value) } : {}),
+        headers,
+        timestamp: BigInt(r.timestamp),
+      };
+    });
+    return { messages, bytes };
+  }
+
+  private fail(err: unknown, what: string): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const repeated = this.state === MirrorState.DOWN && this.lastError?.message === message;
+    this.state = MirrorState.DOWN;
+    this.lastError = { message, at: this.d.clock.now() };
+    // Loud once per new failure; quiet while the same outage goes on.
+    const fields = { err: message, mirroredOffset: this.next };
+    if (repeated) this.log.debug(what, fields);
+    else this.log.warn(what, fields);
+  }
+
+  private async backoff(): Promise<void> {
+    await sleep(this.backoffMs, this.abort.signal);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.d.config.max_backoff_ms);
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

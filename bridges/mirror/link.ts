@@ -1,0 +1,129 @@
+/**
+ * One mirror link: finds the edge topics it selects (at start and every
+ * discovery interval, so new topics and partitions join), runs one
+ * PartitionForwarder per partition, shares one central-cluster client and
+ * one send gate (in-flight limit, bandwidth cap, priorities) among them.
+ */
+import type { BrokerApi } from "../../src/broker/index.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { Clock } from "../../src/util/clock.ts";
+import { type MirrorLinkConfig, remoteTopicName, topicMatcher } from "./config.ts";
+import { PartitionForwarder } from "./forwarder.ts";
+import { SendGate } from "./gate.ts";
+import type { ProgressStore } from "./progress.ts";
+import { RemoteCluster } from "./remote.ts";
+import { linkState, type MirrorLinkStatus, MirrorState } from "./status.ts";
+
+export interface MirrorLinkDeps {
+  broker: BrokerApi;
+  config: MirrorLinkConfig;
+  logger: Logger;
+  clock: Clock;
+  progress: ProgressStore;
+  sourceId: string;
+}
+
+export class MirrorLink {
+  private readonly remote: RemoteCluster;
+  private readonly gate: SendGate;
+  private readonly forwarders = new Map<string, PartitionForwarder>();
+  private readonly matches: (topic: string) => boolean;
+  private readonly log: Logger;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private discovering: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly d: MirrorLinkDeps) {
+    this.log = d.logger.child({ link: d.config.name });
+    this.remote = new RemoteCluster(d.config, this.log);
+    this.gate = new SendGate({
+      maxInFlight: d.config.max_in_flight,
+      bytesPerSec: d.config.bandwidth_bytes_per_sec,
+      clock: d.clock,
+    });
+    this.matches = topicMatcher(d.config.topics);
+  }
+
+  async start(): Promise<void> {
+    await this.discover();
+    this.timer = setInterval(() => void this.discover(), this.d.config.discovery_interval_ms);
+    (this.timer as { unref?: () => void }).unref?.();
+    this.log.info("mirror link started", {
+      bootstrapServers: this.d.config.bootstrap_servers,
+      partitions: this.forwarders.size,
+    });
+  }
+
+  /** Look for newly matching topics and partitions now. */
+  discover(): Promise<void> {
+    this.discovering ??= this.discoverOnce().finally(() => {
+      this.discovering = undefined;
+    });
+    return this.discovering;
+  }
+
+  status(): MirrorLinkStatus {
+    const partitions = [...this.forwarders.values()]
+      .map((f) => f.status())
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+    const lastError = partitions
+      .map((p) => p.lastError)
+      .filter((e) => e !== null)
+      .sort((a, b) => b.at - a.at)[0];
+    return {
+      name: this.d.config.name,
+      bootstrapServers: this.d.config.bootstrap_servers,
+      state: linkState(partitions, MirrorState.IDLE),
+      partitions,
+      lagRecords: partitions.reduce((sum, p) => sum + p.lagRecords, 0),
+      skippedRecords: partitions.reduce((sum, p) => sum + p.skippedRecords, 0),
+      lastError: lastError ?? null,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.discovering;
+    // stop() aborts at once; then release senders waiting at the gate.
+    const stopping = [...this.forwarders.values()].map((f) => f.stop());
+    this.gate.close(new Error(`mirror link '${this.d.config.name}' is closing`));
+    await Promise.all(stopping);
+    await this.remote.close();
+  }
+
+  private async discoverOnce(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const topics = (await this.d.broker.listTopics()).filter((t) => this.matches(t.name));
+      for (const topic of topics) {
+        for (let partition = 0; partition < topic.partitions; partition++) {
+          const key = `${topic.name}/${partition}`;
+          if (this.closed || this.forwarders.has(key)) continue;
+          const forwarder = new PartitionForwarder(
+            {
+              broker: this.d.broker,
+              remote: this.remote,
+              progress: this.d.progress,
+              gate: this.gate,
+              config: this.d.config,
+              logger: this.d.logger,
+              clock: this.d.clock,
+              sourceId: this.d.sourceId,
+            },
+            {
+              topic: topic.name,
+              partition,
+              remoteTopic: remoteTopicName(this.d.config, this.d.sourceId, topic.name),
+              priority: this.d.config.priorities[topic.name] ?? 0,
+            },
+          );
+          this.forwarders.set(key, forwarder);
+          forwarder.start();
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.log.warn("mirror topic discovery failed; will retry", { err });
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Per-partition mirror progress, kept at the edge in the internal compacted
+ * topic `__mirror_progress` (through BrokerApi, like any other record):
+ * key `{link}/{topic}/{partition}`, value JSON `{"offset": n, "at": ms}`,
+ * where `offset` is the next edge offset the link owes (everything below it
+ * was acknowledged by the central cluster with acks=all). Written with
+ * acks=all after each acknowledged send; the latest record per key wins.
+ */
+import type { BrokerApi } from "../../src/broker/index.ts";
+import { EddyError, ErrorCode, isEddyError } from "../../src/broker/index.ts";
+import type { Clock } from "../../src/util/clock.ts";
+
+export const PROGRESS_TOPIC = "__mirror_progress";
+
+export function progressKey(link: string, topic: string, partition: number): string {
+  return `${link}/${topic}/${partition}`;
+}
+
+export class ProgressStore {
+  private readonly offsets = new Map<string, number>();
+  private readonly encoder = new TextEncoder();
+
+  private constructor(
+    private readonly broker: BrokerApi,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Create the topic if needed and read every stored position. */
+  static async open(broker: BrokerApi, clock: Clock): Promise<ProgressStore> {
+    const store = new ProgressStore(broker, clock);
+    await store.ensureTopic();
+    await store.load();
+    return store;
+  }
+
+  get(link: string, topic: string, partition: number): number | undefined {
+    return this.offsets.get(progressKey(link, topic, partition));
+  }
+
+  /** Persist (fsync'd under the topic's durability) before resolving. Never moves backwards. */
+  async save(link: string, topic: string, partition: number, offset: number): Promise<void> {
+    const key = progressKey(link, topic, partition);
+    const known = this.offsets.get(key);
+    if (known !== undefined && known >= offset) return;
+    const value = JSON.stringify({ offset, at: this.clock.now() });
+    await this.broker.produce({
+      topic: PROGRESS_TOPIC,
+      partition: 0,
+      acks: -1,
+      records: [{ key: this.encoder.encode(key), value: this.encoder.encode(value) }],
+    });
+    const now = this.offsets.get(key);
+    if (now === undefined || now < offset) this.offsets.set(key, offset);
+  }
+
+  private async ensureTopic(): Promise<void> {
+    try {
+      await this.broker.createTopic({
+        name: PROGRESS_TOPIC,
+        partitions: 1,
+        configs: { "cleanup.policy": "compact", durability: "fsync", "retention.ms": -1 },
+      });
+    } catch (err) {
+      if (!isEddyError(err) || err.code !== ErrorCode.TOPIC_EXISTS) throw err;
+    }
+  }
+
+  private async load(): Promise<void> {
+    const decoder = new TextDecoder();
+    const state = this.broker.partitionState(PROGRESS_TOPIC, 0);
+    let offset = state.logStartOffset;
+    while (offset < state.highWatermark) {
+      const page = await this.broker.readRecords({
+        topic: PROGRESS_TOPIC,
+        partition: 0,
+        offset,
+        maxRecords: 10_000,
+      });
+      for (const r of page.records) {
+        if (!r.key) continue;
+        const key = decoder.decode(r.key);
+        if (r.value === null) {
+          this.offsets.delete(key);
+          continue;
+        }
+        const parsed = parseValue(decoder.decode(r.value));
+        if (parsed === null) {
+          throw new EddyError(
+            ErrorCode.CORRUPT_RECORD,
+            `${PROGRESS_TOPIC} holds an unreadable entry for '${key}' at offset ${r.offset}: delete the topic only if every link may start over`,
+          );
+        }
+        this.offsets.set(key, parsed);
+      }
+      if (page.nextOffset <= offset) break;
+      offset = page.nextOffset;
+    }
+  }
+}
+
+function parseValue(text: string): number | null {
+  try {
+    const v = JSON.parse(text) as { offset?: unknown };
+    return typeof v.offset === "number" && Number.isSafeInteger(v.offset) && v.offset >= 0 ? v.offset : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * The central cluster as a link sees it, over @platformatic/kafka (see
+ * README.md for the client choice): an idempotent producer with acks=all,
+ * topic preparation, and a tail scan that finds what an earlier run of this
+ * link already delivered (the dedupe step after an outage or a restart).
+ *
+ * Every mirrored record carries two headers, `eddy.mirror.src`
+ * (`{source.id}/{topic}/{partition}`) and `eddy.mirror.offset` (the edge
+ * offset, decimal). The producer is recreated after a failed send (its
+ * sequence state is then unknown); callers pass the generation they sent
+ * with so that one failure recreates it once.
+ */
+import { Admin, Consumer, type MessageToProduce, Producer } from "@platformatic/kafka";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { MirrorLinkConfig } from "./config.ts";
+
+export const HEADER_SOURCE = "eddy.mirror.src";
+export const HEADER_OFFSET = "eddy.mirror.offset";
+const SCAN_CHUNK_RECORDS = 500;
+const ZERO_UUID = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
+
+export type RemoteMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+export interface RemoteTopicInfo {
+  partitions: number;
+}
+
+export class RemoteCluster {
+  private producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  private readonly admin: Admin;
+  private readonly reader: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  private gen = 0;
+  private readonly ready = new Map<string, Promise<RemoteTopicInfo>>();
+
+  constructor(
+    private readonly config: MirrorLinkConfig,
+    private readonly logger: Logger,
+  ) {
+    this.producer = this.newProducer();
+    this.admin = new Admin(this.baseOptions("admin"));
+    this.reader = new Consumer({
+      ...this.baseOptions("reader"),
+      groupId: `eddy-mirror-${config.name}`,
+    });
+  }
+
+  /** Bumped each time the producer is recreated. */
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** Produce with acks=all through the idempotent producer; resolves once central acknowledged. */
+  async send(messages: RemoteMessage[]): Promise<void> {
+    await this.deadline("produce", this.producer.send({ messages, acks: -1 }));
+  }
+
+  /** After a failed send: replace the producer (once per generation). */
+  async reset(generation: number): Promise<void> {
+    if (generation !== this.gen) return;
+    this.gen++;
+    const old = this.producer;
+    this.producer = this.newProducer();
+    await old.close(true).catch((err: unknown) => this.logger.debug("closing old producer failed", { err }));
+  }
+
+  /**
+   * Make sure the remote topic exists with at least `minPartitions`
+   * partitions (created with that count, or grown), and return its size.
+   * Falls back to auto-creation for servers without CreateTopics.
+   */
+  ensureTopic(topic: string, minPartitions: number): Promise<RemoteTopicInfo> {
+    let pending = this.ready.get(topic);
+    if (!pending) {
+      pending = this.prepareTopic(topic, minPartitions);
+      this.ready.set(topic, pending);
+      pending.catch(() => this.ready.delete(topic));
+    }
+    return pending.then(async (info) => {
+      if (info.partitions >= minPartitions) return info;
+      this.ready.delete(topic);
+      return this.ensureTopic(topic, minPartitions);
+    });
+  }
+
+  /**
+   * The highest edge offset of `source` found in the last `scanLimit`
+   * records of each of `partitions` of the remote topic, or null.
+   */
+  async lastMirrored(opts: {
+    topic: string;
+    partitions: number[];
+    source: string;
+    scanLimit: number;
+  }): Promise<number | null> {
+    const meta = await this.deadline(
+      "metadata",
+      this.reader.metadata({ topics: [opts.topic], forceUpdate: true }),
+    );
+    const info = meta.topics.get(opts.topic);
+    if (!info) return null;
+    const topicId = ZERO_UUID.test(info.id) ? opts.topic : info.id;
+    let best: number | null = null;
+    for (const partition of opts.partitions) {
+      const leader = info.partitions[partition]?.leader;
+      if (leader === undefined) continue;
+      const found = await this.scanPartition({ ...opts, topicId, partition, leader });
+      if (found !== null && (best === null || found > best)) best = found;
+    }
+    return best;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.producer.close(true), this.admin.close(), this.reader.close(true)]);
+  }
+
+  private async scanPartition(o: {
+    topicId: string;
+    partition: number;
+    leader: number;
+    source: string;
+    scanLimit: number;
+  }): Promise<number | null> {
+    const probe = await this.fetchAt(o, 0, 1);
+    const start = probe.logStartOffset;
+    let end = probe.highWatermark;
+    let scanned = 0;
+    let chunk = SCAN_CHUNK_RECORDS;
+    while (end > start && scanned < o.scanLimit) {
+      const from = Math.max(start, end - Math.min(chunk, o.scanLimit - scanned));
+      let best: number | null = null;
+      let at = from;
+      while (at < end) {
+        const page = await this.fetchAt(o, at, 1024 * 1024);
+        if (page.records.length === 0) break;
+        for (const r of page.records) {
+          if (r.offset < at || r.offset >= end) continue;
+          if (r.source === o.source && (best === null || r.edgeOffset > best)) best = r.edgeOffset;
+        }
+        at = Math.max(at + 1, page.records[page.records.length - 1]!.offset + 1);
+      }
+      // Our records reach a remote partition in edge-offset order: the newest chunk holding any is enough.
+      if (best !== null) return best;
+      scanned += end - from;
+      end = from;
+      chunk *= 2;
+    }
+    return null;
+  }
+
+  private async fetchAt(
+    o: { topicId: string; partition: number; leader: number },
+    offset: number,
+    maxBytes: number,
+  ): Promise<{
+    logStartOffset: number;
+    highWatermark: number;
+    records: Array<{ offset: number; source: string | null; edgeOffset: number }>;
+  }> {
+    let response: FetchResponseLike;
+    try {
+      response = (await this.deadline(
+        "fetch",
+        this.reader.fetch({
+          node: o.leader,
+          topics: [
+            {
+              topicId: o.topicId,
+              partitions: [
+                {
+                  partition: o.partition,
+                  currentLeaderEpoch: -1,
+                  fetchOffset: BigInt(offset),
+                  lastFetchedEpoch: -1,
+                  partitionMaxBytes: maxBytes,
+                },
+              ],
+            },
+          ],
+          maxWaitTime: 0,
+          minBytes: 0,
+          maxBytes,
+        }),
+      )) as unknown as FetchResponseLike;
+    } catch (err) {
+      // OFFSET_OUT_OF_RANGE (the log start moved past 0) still carries the offsets.
+      const attached = (err as { response?: FetchResponseLike }).response;
+      if (!attached?.responses?.[0]?.partitions?.[0]) throw err;
+      response = attached;
+    }
+    const p = response.responses[0]?.partitions[0];
+    if (!p) return { logStartOffset: 0, highWatermark: 0, records: [] };
+    const records: Array<{ offset: number; source: string | null; edgeOffset: number }> = [];
+    for (const batch of p.records ?? []) {
+      for (const r of batch.records) {
+        let source: string | null = null;
+        let edgeOffset = -1;
+        for (const [k, v] of r.headers) {
+          const key = k?.toString();
+          if (key === HEADER_SOURCE) source = v?.toString() ?? null;
+          else if (key === HEADER_OFFSET) edgeOffset = Number(v?.toString() ?? -1);
+        }
+        records.push({ offset: Number(batch.firstOffset) + r.offsetDelta, source, edgeOffset });
+      }
+    }
+    return { logStartOffset: Number(p.logStartOffset), highWatermark: Number(p.highWatermark), records };
+  }
+
+  private async prepareTopic(topic: string, minPartitions: number): Promise<RemoteTopicInfo> {
+    let current = await this.partitionCount(topic, false);
+    if (current === 0) {
+      try {
+        await this.deadline(
+          "createTopics",
+          this.admin.createTopics({ topics: [topic], partitions: minPartitions, replicas: -1 }),
+        );
+      } catch (err) {
+        this.logger.debug("createTopics failed; relying on auto-creation", { topic, err });
+      }
+      current = await this.partitionCount(topic, true);
+    }
+    if (current > 0 && current < minPartitions) {
+      try {
+        await this.admin.createPartitions({
+          topics: [{ name: topic, count: minPartitions, assignments: [] }],
+        });
+        current = await this.partitionCount(topic, false);
+      } catch (err) {
+        this.logger.warn("could not add partitions to the central topic", { topic, err });
+      }
+    }
+    return { partitions: current };
+  }
+
+  private async partitionCount(topic: string, autocreate: boolean): Promise<number> {
+    try {
+      const meta = await this.deadline(
+        "metadata",
+        this.reader.metadata({ topics: [topic], forceUpdate: true, autocreateTopics: autocreate }),
+      );
+      return meta.topics.get(topic)?.partitionsCount ?? 0;
+    } catch (err) {
+      if (isUnknownTopic(err)) return 0;
+      throw err;
+    }
+  }
+
+  /**
+   * The client retries on its own and may wait long on a dead uplink; give
+   * every call one deadline (request_timeout_ms) so the link notices and
+   * says "down". A late outcome of an abandoned call is dropped: callers
+   * reset the producer and reconcile before sending again.
+   */
+  private deadline<T>(what: string, call: Promise<T>): Promise<T> {
+    const ms = this.config.request_timeout_ms;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what} to the central cluster got no answer within ${ms} ms`)),
+        ms,
+      );
+    });
+    call.catch(() => {});
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private newProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
+    return new Producer({
+      ...this.baseOptions("producer"),
+      idempotent: true,
+      // A fresh producer id. Kafka treats -1/-1 as "new producer"; librdkafka's mock requires it.
+      producerId: -1n,
+      producerEpoch: -1,
+      acks: -1,
+      compression: this.config.compression,
+      autocreateTopics: false,
+    });
+  }
+
+  private baseOptions(role: string) {
+    const c = this.config;
+    const tls = c.tls?.enabled
+      ? {
+          ca: c.tls.ca,
+          cert: c.tls.cert,
+          key: c.tls.key,
+          rejectUnauthorized: !c.tls.insecure_skip_verify,
+          servername: c.tls.server_name,
+        }
+      : undefined;
+    const sasl = c.sasl
+      ? { mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password }
+      : undefined;
+    return {
+      clientId: `${c.client_id ?? `eddy-mirror-${c.name}`}-${role}`,
+      bootstrapBrokers: c.bootstrap_servers,
+      timeout: c.request_timeout_ms,
+      requestTimeout: c.request_timeout_ms,
+      connectTimeout: Math.min(c.request_timeout_ms, 10_000),
+      retries: 1,
+      retryDelay: c.retry_backoff_ms,
+      ...(tls ? { tls, tlsServerName: c.tls?.server_name ?? true } : {}),
+      ...(sasl ? { sasl } : {}),
+    };
+  }
+}
+
+interface FetchResponseLike {
+  responses: Array<{
+    partitions: Array<{
+      logStartOffset: bigint;
+      highWatermark: bigint;
+      records?: Array<{
+        firstOffset: bigint;
+        records: Array<{ offsetDelta: number; headers: Array<[Buffer | null, Buffer | null]> }>;
+      }> | null;
+    }>;
+  }>;
+}
+
+function isUnknownTopic(err: unknown): boolean {
+  const inner = (err as { errors?: Array<{ apiId?: string }> }).errors ?? [];
+  return inner.some((e) => e.apiId === "UNKNOWN_TOPIC_OR_PARTITION");
+}

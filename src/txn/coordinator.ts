@@ -1,0 +1,462 @@
+/**
+ * The transaction coordinator (Kafka's TransactionCoordinator, one node):
+ * transactional.id → producer id, epoch, state, the partitions and groups in
+ * the current transaction, and its pending TxnOffsetCommits. Every change is
+ * written to the metadata store (table transactions, fsynced) before it is
+ * acted on, so a restart completes a transaction whose commit/abort was
+ * decided (PrepareCommit/PrepareAbort → markers written again, offsets
+ * applied) and keeps an Ongoing one until its producer ends it or it times out.
+ *
+ * - InitProducerId: a new id (epoch 0), or the same id with epoch + 1, which
+ *   fences older instances; an Ongoing transaction is aborted first (markers
+ *   carry the new epoch). Epoch 32766 rolls over to a new producer id.
+ * - AddPartitionsToTxn / AddOffsetsToTxn start the transaction (Ongoing).
+ * - EndTxn: PrepareX (persisted) → COMMIT/ABORT markers on every partition
+ *   (waiting until they are committed) → on commit, the pending offsets are
+ *   committed to their groups → CompleteX. Retrying the same EndTxn is fine.
+ * - Timeouts: an Ongoing transaction older than its transaction.timeout.ms is
+ *   aborted with a bumped epoch (the producer is fenced), checked every
+ *   checkIntervalMs against the injected clock (runTimeouts() for tests).
+ * - verifyTxnPartition: a transactional batch is accepted only on a partition
+ *   added to its producer's Ongoing transaction (KIP-890's goal: no hanging
+ *   transactions), else INVALID_TXN_STATE.
+ *
+ * Operations on one transactional.id are serialised; different ids run in parallel.
+ * Not implemented: transactional.id expiration, DescribeTransactions/ListTransactions.
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import type { MetadataStore, TransactionRecord } from "../metadata/types.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Clock } from "../util/clock.ts";
+import * as check from "./txn-checks.ts";
+import {
+  type AddOffsetsToTxnOptions,
+  type AddPartitionsToTxnOptions,
+  type EndTxnOptions,
+  type InitProducerIdOptions,
+  type TopicPartitionRef,
+  type TransactionDescription,
+  type TxnOffsetCommitOptions,
+  type TxnPartitionResult,
+  TxnState,
+} from "./types.ts";
+
+/** Kafka's transaction.max.timeout.ms default (15 minutes). */
+export const DEFAULT_MAX_TRANSACTION_TIMEOUT_MS = 15 * 60 * 1000;
+/** Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms default. */
+export const DEFAULT_TXN_CHECK_INTERVAL_MS = 10_000;
+const MAX_EPOCH_BEFORE_NEW_ID = 32766;
+
+export interface CoordinatorOptions {
+  metadata: MetadataStore;
+  clock: Clock;
+  logger: Logger;
+  maxTimeoutMs?: number;
+  /** 0 = no background timer (tests call runTimeouts()). */
+  checkIntervalMs?: number;
+  /** Append a marker to the partition and wait until it is committed. Throws TOPIC_NOT_FOUND/PARTITION_NOT_FOUND when gone. */
+  writeMarker(
+    tp: TopicPartitionRef,
+    m: { producerId: number; producerEpoch: number; commit: boolean },
+  ): Promise<void>;
+  /** Throws TOPIC_NOT_FOUND / PARTITION_NOT_FOUND. */
+  requirePartition(tp: TopicPartitionRef): void;
+  /** Commit offsets to a group (on transaction commit). */
+  commitOffsets(group: string, offsets: TransactionRecord["pendingOffsets"]): void;
+}
+
+type Txn = TransactionRecord & { state: TxnState };
+
+export class TransactionCoordinator {
+  private readonly txns = new Map<string, Txn>();
+  private readonly byProducer = new Map<number, string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly maxTimeoutMs: number;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private sweeping: Promise<number> | undefined;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    this.maxTimeoutMs = o.maxTimeoutMs ?? DEFAULT_MAX_TRANSACTION_TIMEOUT_MS;
+  }
+
+  /** Load persisted transactions and finish those whose outcome was decided. */
+  async recover(): Promise<void> {
+    for (const row of this.o.metadata.listTransactions()) {
+      const txn = { ...row, state: row.state as TxnState };
+      this.txns.set(txn.transactionalId, txn);
+      this.byProducer.set(txn.producerId, txn.transactionalId);
+    }
+    for (const txn of this.txns.values()) {
+      if (txn.state !== TxnState.PREPARE_COMMIT && txn.state !== TxnState.PREPARE_ABORT) continue;
+      await this.locked(txn.transactionalId, () => this.finish(txn)).catch((err) =>
+        this.o.logger.error("could not complete a transaction after restart; will retry", {
+          transactionalId: txn.transactionalId,
+          err,
+        }),
+      );
+    }
+  }
+
+  start(): void {
+    const interval = this.o.checkIntervalMs ?? DEFAULT_TXN_CHECK_INTERVAL_MS;
+    if (interval <= 0 || this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.runTimeouts().finally(() => this.start());
+    }, interval);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Stop the timer and wait for running operations. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.sweeping;
+    await Promise.allSettled([...this.locks.values()]);
+  }
+
+  async initProducerId(req: InitProducerIdOptions): Promise<{ producerId: number; producerEpoch: number }> {
+    if (req.transactionalId === null)
+      return { producerId: this.o.metadata.allocateProducerId(), producerEpoch: 0 };
+    const id = check.transactionalId(req.transactionalId);
+    check.timeout(req.transactionTimeoutMs, this.maxTimeoutMs);
+    return this.locked(id, async () => {
+      const now = this.o.clock.now();
+      let txn = this.txns.get(id);
+      if (txn === undefined) {
+        txn = {
+          transactionalId: id,
+          producerId: this.o.metadata.allocateProducerId(),
+          producerEpoch: 0,
+          timeoutMs: req.transactionTimeoutMs,
+          state: TxnState.EMPTY,
+          partitions: [],
+          groups: [],
+          pendingOffsets: [],
+          startedAt: -1,
+          updatedAt: now,
+        };
+        this.save(txn);
+        return { producerId: txn.producerId, producerEpoch: txn.producerEpoch };
+      }
+      const known = req.producerId ?? -1;
+      if (known >= 0 && (known !== txn.producerId || req.producerEpoch !== txn.producerEpoch)) {
+        throw check.fenced(id, txn, { producerId: known, producerEpoch: req.producerEpoch ?? -1 });
+      }
+      if (txn.state === TxnState.PREPARE_COMMIT || txn.state === TxnState.PREPARE_ABORT)
+        await this.finish(txn);
+      if (txn.state === TxnState.ONGOING) {
+        // Fence the old instance: abort with a bumped epoch, then hand that epoch out.
+        txn.producerEpoch = Math.min(txn.producerEpoch + 1, MAX_EPOCH_BEFORE_NEW_ID + 1);
+        await this.decide(txn, false);
+      } else {
+        txn.producerEpoch++;
+      }
+      if (txn.producerEpoch > MAX_EPOCH_BEFORE_NEW_ID) {
+        this.byProducer.delete(txn.producerId);
+        txn.producerId = this.o.metadata.allocateProducerId();
+        txn.producerEpoch = 0;
+      }
+      txn.state = TxnState.EMPTY;
+      txn.timeoutMs = req.transactionTimeoutMs;
+      txn.updatedAt = now;
+      this.save(txn);
+      return { producerId: txn.producerId, producerEpoch: txn.producerEpoch };
+    });
+  }
+
+  async addPartitions(req: AddPartitionsToTxnOptions): Promise<TxnPartitionResult[]> {
+    return this.locked(req.transactionalId, async () => {
+      const txn = this.active(req);
+      const results: TxnPartitionResult[] = req.partitions.map((tp) => {
+        try {
+          this.o.requirePartition(tp);
+          return { topic: tp.topic, partition: tp.partition, error: null };
+        } catch (err) {
+          const e = err instanceof EddyError ? err : new EddyError(ErrorCode.UNKNOWN, String(err));
+          return { topic: tp.topic, partition: tp.partition, error: e.code, errorMessage: e.message };
+        }
+      });
+      if (results.some((r) => r.error !== null)) {
+        for (const r of results) if (r.error === null) r.error = ErrorCode.OPERATION_NOT_ATTEMPTED;
+        return results;
+      }
+      this.begin(txn);
+      for (const tp of req.partitions) {
+        if (!txn.partitions.some((p) => p.topic === tp.topic && p.partition === tp.partition)) {
+          txn.partitions.push({ topic: tp.topic, partition: tp.partition });
+        }
+      }
+      this.save(txn);
+      return results;
+    });
+  }
+
+  async addOffsets(req: AddOffsetsToTxnOptions): Promise<void> {
+    const group = check.groupId(req.groupId);
+    await this.locked(req.transactionalId, async () => {
+      const txn = this.active(req);
+      this.begin(txn);
+      if (!txn.groups.includes(group)) txn.groups.push(group);
+      this.save(txn);
+    });
+  }
+
+  async txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnPartitionResult[]> {
+    const group = check.groupId(req.groupId);
+    return this.locked(req.transactionalId, async () => {
+      const txn = this.active(req);
+      if (txn.state !== TxnState.ONGOING || !txn.groups.includes(group)) {
+        throw new EddyError(
+          ErrorCode.INVALID_TXN_STATE,
+          `transaction '${txn.transactionalId}' has not added group '${group}' (AddOffsetsToTxn) in its current transaction`,
+        );
+      }
+      const results: TxnPartitionResult[] = [];
+      for (const o of req.offsets) {
+        const r: TxnPartitionResult = { topic: o.topic, partition: o.partition, error: null };
+        results.push(r);
+        try {
+          this.o.requirePartition(o);
+          check.offset(o);
+        } catch (err) {
+          const e = err instanceof EddyError ? err : new EddyError(ErrorCode.UNKNOWN, String(err));
+          r.error = e.code;
+          r.errorMessage = e.message;
+          continue;
+        }
+        const pending = {
+          group,
+          topic: o.topic,
+          partition: o.partition,
+          offset: o.offset,
+          leaderEpoch: o.leaderEpoch ?? -1,
+          metadata: o.metadata ?? "",
+        };
+        const at = txn.pendingOffsets.findIndex(
+          (p) => p.group === group && p.topic === o.topic && p.partition === o.partition,
+        );
+        if (at >= 0) txn.pendingOffsets[at] = pending;
+        else txn.pendingOffsets.push(pending);
+      }
+      this.save(txn);
+      return results;
+    });
+  }
+
+  async endTxn(req: EndTxnOptions): Promise<void> {
+    await this.locked(req.transactionalId, async () => {
+      const txn = this.require(req);
+      const wanted = req.commit ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
+      const preparing = req.commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT;
+      if (txn.state === TxnState.ONGOING) return this.decide(txn, req.commit);
+      if (txn.state === preparing) return this.finish(txn);
+      if (txn.state === wanted) return;
+      throw new EddyError(
+        ErrorCode.INVALID_TXN_STATE,
+        `cannot ${req.commit ? "commit" : "abort"} transaction '${txn.transactionalId}' in state ${txn.state}`,
+        { state: txn.state },
+      );
+    });
+  }
+
+  /**
+   * Is a transactional batch of (producerId, epoch) allowed on this partition?
+   * Throws INVALID_TXN_STATE (not in an Ongoing transaction containing it) or
+   * INVALID_PRODUCER_EPOCH (an older epoch).
+   */
+  verifyTxnPartition(producerId: number, producerEpoch: number, tp: TopicPartitionRef): void {
+    const id = this.byProducer.get(producerId);
+    const txn = id === undefined ? undefined : this.txns.get(id);
+    if (txn !== undefined && producerEpoch < txn.producerEpoch) {
+      throw new EddyError(
+        ErrorCode.INVALID_PRODUCER_EPOCH,
+        `producer ${producerId} epoch ${producerEpoch} was fenced by epoch ${txn.producerEpoch}`,
+      );
+    }
+    const added = txn?.partitions.some((p) => p.topic === tp.topic && p.partition === tp.partition) ?? false;
+    if (
+      txn === undefined ||
+      txn.state !== TxnState.ONGOING ||
+      producerEpoch !== txn.producerEpoch ||
+      !added
+    ) {
+      throw new EddyError(
+        ErrorCode.INVALID_TXN_STATE,
+        `transactional batch from producer ${producerId} for ${tp.topic}-${tp.partition}, which is not part of an ongoing transaction of that producer: call AddPartitionsToTxn first`,
+      );
+    }
+  }
+
+  /** Is (producerId) in a transaction that contains this partition and is not yet complete? */
+  ownsOpenTxn(producerId: number, tp: TopicPartitionRef): boolean {
+    const id = this.byProducer.get(producerId);
+    const txn = id === undefined ? undefined : this.txns.get(id);
+    if (txn === undefined) return false;
+    const open =
+      txn.state === TxnState.ONGOING ||
+      txn.state === TxnState.PREPARE_COMMIT ||
+      txn.state === TxnState.PREPARE_ABORT;
+    return open && txn.partitions.some((p) => p.topic === tp.topic && p.partition === tp.partition);
+  }
+
+  /** Abort Ongoing transactions past their timeout (epoch bump), retry unfinished ends. Returns how many it ended. */
+  runTimeouts(): Promise<number> {
+    this.sweeping ??= this.sweep().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  describe(): TransactionDescription[] {
+    return [...this.txns.values()].map((t) => ({
+      transactionalId: t.transactionalId,
+      producerId: t.producerId,
+      producerEpoch: t.producerEpoch,
+      state: t.state,
+      timeoutMs: t.timeoutMs,
+      startedAt: t.startedAt,
+      partitions: t.partitions.map((p) => ({ ...p })),
+      groups: [...t.groups],
+    }));
+  }
+
+  private async sweep(): Promise<number> {
+    let ended = 0;
+    for (const txn of [...this.txns.values()]) {
+      if (this.stopped) break;
+      const id = txn.transactionalId;
+      try {
+        await this.locked(id, async () => {
+          const now = this.o.clock.now();
+          if (txn.state === TxnState.PREPARE_COMMIT || txn.state === TxnState.PREPARE_ABORT) {
+            await this.finish(txn);
+            ended++;
+          } else if (txn.state === TxnState.ONGOING && now - txn.startedAt > txn.timeoutMs) {
+            this.o.logger.info("aborting timed-out transaction", {
+              transactionalId: id,
+              timeoutMs: txn.timeoutMs,
+            });
+            if (txn.producerEpoch < MAX_EPOCH_BEFORE_NEW_ID) txn.producerEpoch++;
+            await this.decide(txn, false);
+            ended++;
+          }
+        });
+      } catch (err) {
+        this.o.logger.warn("transaction timeout check failed; will retry", { transactionalId: id, err });
+      }
+    }
+    return ended;
+  }
+
+  /** Persist the decision, then write markers and apply offsets. */
+  private async decide(txn: Txn, commit: boolean): Promise<void> {
+    txn.state = commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT;
+    txn.updatedAt = this.o.clock.now();
+    this.save(txn);
+    await this.finish(txn);
+  }
+
+  private async finish(txn: Txn): Promise<void> {
+    const commit = txn.state === TxnState.PREPARE_COMMIT;
+    const marker = { producerId: txn.producerId, producerEpoch: txn.producerEpoch, commit };
+    await Promise.all(
+      txn.partitions.map(async (tp) => {
+        try {
+          await this.o.writeMarker(tp, marker);
+        } catch (err) {
+          const gone =
+            err instanceof EddyError &&
+            (err.code === ErrorCode.TOPIC_NOT_FOUND || err.code === ErrorCode.PARTITION_NOT_FOUND);
+          if (!gone) throw err;
+          this.o.logger.warn("transaction partition is gone; no marker written", {
+            ...tp,
+            transactionalId: txn.transactionalId,
+          });
+        }
+      }),
+    );
+    if (commit) this.applyOffsets(txn);
+    txn.state = commit ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
+    txn.partitions = [];
+    txn.groups = [];
+    txn.pendingOffsets = [];
+    txn.updatedAt = this.o.clock.now();
+    this.save(txn);
+  }
+
+  private applyOffsets(txn: Txn): void {
+    const byGroup = new Map<string, TransactionRecord["pendingOffsets"]>();
+    for (const o of txn.pendingOffsets) {
+      try {
+        this.o.requirePartition(o);
+      } catch {
+        continue;
+      }
+      const list = byGroup.get(o.group) ?? [];
+      list.push(o);
+      byGroup.set(o.group, list);
+    }
+    for (const [group, offsets] of byGroup) this.o.commitOffsets(group, offsets);
+  }
+
+  /** Move a fresh or completed transaction to Ongoing. */
+  private begin(txn: Txn): void {
+    if (txn.state === TxnState.ONGOING) return;
+    if (txn.state === TxnState.PREPARE_COMMIT || txn.state === TxnState.PREPARE_ABORT) {
+      throw new EddyError(
+        ErrorCode.CONCURRENT_TRANSACTIONS,
+        `transaction '${txn.transactionalId}' is still completing: retry shortly`,
+      );
+    }
+    txn.state = TxnState.ONGOING;
+    txn.startedAt = this.o.clock.now();
+    txn.partitions = [];
+    txn.groups = [];
+    txn.pendingOffsets = [];
+  }
+
+  private require(req: { transactionalId: string; producerId: number; producerEpoch: number }): Txn {
+    const txn = this.txns.get(req.transactionalId);
+    if (txn === undefined || txn.producerId !== req.producerId) {
+      throw new EddyError(
+        ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+        `transactional id '${req.transactionalId}' is not mapped to producer ${req.producerId}: call InitProducerId first`,
+      );
+    }
+    if (txn.producerEpoch !== req.producerEpoch) throw check.fenced(req.transactionalId, txn, req);
+    return txn;
+  }
+
+  /** require() plus: not in the middle of completing. */
+  private active(req: { transactionalId: string; producerId: number; producerEpoch: number }): Txn {
+    const txn = this.require(req);
+    if (txn.state === TxnState.PREPARE_COMMIT || txn.state === TxnState.PREPARE_ABORT) {
+      throw new EddyError(
+        ErrorCode.CONCURRENT_TRANSACTIONS,
+        `transaction '${txn.transactionalId}' is still completing: retry shortly`,
+      );
+    }
+    return txn;
+  }
+
+  private save(txn: Txn): void {
+    this.o.metadata.saveTransaction(txn);
+    this.txns.set(txn.transactionalId, txn);
+    this.byProducer.set(txn.producerId, txn.transactionalId);
+  }
+
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return run;
+  }
+}
