@@ -14,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { embedPlatformaticWasm } from "../bridges/mirror/build-plugin.ts";
 
 const root = path.join(import.meta.dir, "..");
 const ENTRY = "src/main.ts";
@@ -93,25 +94,25 @@ function runtimeFor(target: Target): string | null {
   return bin;
 }
 
-function build(target: Target): number {
+/** Bun.build (not the `bun build` CLI): @platformatic/kafka needs the plugin (bridges/mirror/build-plugin.ts). */
+async function build(target: Target): Promise<number> {
   const outfile = path.join(root, target.outfile);
   fs.mkdirSync(path.dirname(outfile), { recursive: true });
-  const args = [
-    "build",
-    "--compile",
-    "--minify",
-    "--bytecode",
-    "--format=esm",
-    `--target=${target.bunTarget}`,
-    ENTRY,
-    ...EXTRA_ENTRIES,
-    "--outfile",
-    outfile,
-  ];
   const runtime = runtimeFor(target);
-  if (runtime) args.push(`--compile-executable-path=${runtime}`);
   const started = performance.now();
-  run(process.execPath, args);
+  const result = await Bun.build({
+    entrypoints: [path.join(root, ENTRY), ...EXTRA_ENTRIES.map((e) => path.join(root, e))],
+    compile: {
+      target: target.bunTarget as Bun.Build.CompileTarget,
+      outfile,
+      ...(runtime ? { executablePath: runtime } : {}),
+    },
+    minify: true,
+    bytecode: true,
+    format: "esm",
+    plugins: [embedPlatformaticWasm],
+  });
+  if (!result.success) throw new Error(`bun build failed:\n${result.logs.map(String).join("\n")}`);
   const size = fs.statSync(outfile).size;
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
@@ -121,7 +122,7 @@ function build(target: Target): number {
 }
 
 try {
-  for (const target of wanted) build(target);
+  for (const target of wanted) await build(target);
 } catch (err) {
   console.error(`build: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

@@ -1,8 +1,25 @@
 /**
- * Typed calls to Eddy's REST API (src/http routes), one method per endpoint
- * the CLI uses. Shapes mirror the server's JSON; binary data travels base64.
+ * The HTTP backend: typed calls to Eddy's REST API (src/http routes), one
+ * method per endpoint the CLI uses, behind the transport-neutral CliBackend
+ * (backend.ts). JSON shapes mirror the server's; binary data travels base64.
  */
+import type {
+  Acks,
+  CliBackend,
+  ConsumedRecord,
+  CreateTopicSpec,
+  ProducedOffset,
+  ProduceRecord,
+  ReaderOptions,
+  RecordReader,
+  ResetRequest,
+  ResetResult,
+  TopicDescription,
+} from "./backend.ts";
 import { ApiError, type HttpClient, seg } from "./client.ts";
+import { mergeLoops, type ReadLoop } from "./reader-loops.ts";
+
+export type { Acks, ResetTo } from "./backend.ts";
 
 export interface TopicSummaryJson {
   name: string;
@@ -39,14 +56,6 @@ export interface ConfigEntryJson {
   isDefault: boolean;
 }
 
-export interface ProduceRecordJson {
-  key?: string | null;
-  value: string | null;
-  headers?: Array<{ key: string; value: string | null }>;
-  partition?: number;
-  timestamp?: number;
-}
-
 export interface ProduceResultJson {
   topic: string;
   /** Per input record, in input order (offset -1 with acks=0). */
@@ -78,25 +87,10 @@ export interface GroupPartitionJson {
   lag: number;
 }
 
-export type ResetTo =
-  | "earliest"
-  | "latest"
-  | { offset: number }
-  | { timestamp: number }
-  | { shiftBy: number };
-
-export interface ResetResultJson {
-  group: string;
-  topic: string;
-  dryRun: boolean;
-  partitions: Array<{ partition: number; previousOffset: number | null; newOffset: number }>;
-}
-
-export type Acks = 0 | 1 | -1;
-
-export class Api {
+export class Api implements CliBackend {
   readonly http: HttpClient;
   readonly signal: AbortSignal | undefined;
+  readonly groupMembership = false;
 
   constructor(http: HttpClient, signal?: AbortSignal) {
     this.http = http;
@@ -104,6 +98,10 @@ export class Api {
   }
 
   get url(): string {
+    return this.http.baseUrl;
+  }
+
+  get target(): string {
     return this.http.baseUrl;
   }
 
@@ -129,17 +127,31 @@ export class Api {
     return r.topics;
   }
 
-  createTopic(body: {
-    name: string;
-    partitions?: number;
-    replicationFactor?: number;
-    configs?: Record<string, string>;
-  }): Promise<TopicJson> {
-    return this.call<TopicJson>("POST", "/v1/topics", { body });
+  async createTopic(body: CreateTopicSpec): Promise<void> {
+    await this.call<TopicJson>("POST", "/v1/topics", { body });
   }
 
-  describeTopic(topic: string): Promise<TopicJson> {
-    return this.call<TopicJson>("GET", `/v1/topics/${seg(topic)}`);
+  async describeTopic(topic: string): Promise<TopicDescription> {
+    const t = await this.call<TopicJson>("GET", `/v1/topics/${seg(topic)}`);
+    return {
+      name: t.name,
+      id: t.id,
+      replicationFactor: t.replicationFactor,
+      overrides: t.overrides ?? {},
+      partitions: t.partitions.map((p) => ({
+        partition: p.partition,
+        leader: p.leader,
+        logStartOffset: p.logStartOffset,
+        logEndOffset: p.logEndOffset,
+        highWatermark: p.highWatermark,
+        sizeBytes: p.sizeBytes,
+      })),
+    };
+  }
+
+  async partitionsOf(topic: string): Promise<number[]> {
+    const t = await this.call<TopicJson>("GET", `/v1/topics/${seg(topic)}`);
+    return t.partitions.map((p) => p.partition).sort((a, b) => a - b);
   }
 
   async deleteTopic(topic: string): Promise<void> {
@@ -151,33 +163,25 @@ export class Api {
     return normaliseConfigs(r);
   }
 
-  async alterConfigs(
-    topic: string,
-    set: Record<string, string>,
-    reset: string[],
-  ): Promise<ConfigEntryJson[]> {
+  async alterConfigs(topic: string, set: Record<string, string>, reset: string[]): Promise<void> {
     const body: { set?: Record<string, string>; reset?: string[] } = {};
     if (Object.keys(set).length > 0) body.set = set;
     if (reset.length > 0) body.reset = reset;
-    const r = await this.call<unknown>("PATCH", `/v1/topics/${seg(topic)}/configs`, { body });
-    return normaliseConfigs(r);
+    await this.call<unknown>("PATCH", `/v1/topics/${seg(topic)}/configs`, { body });
   }
 
-  createPartitions(topic: string, count: number): Promise<TopicJson> {
-    return this.call<TopicJson>("POST", `/v1/topics/${seg(topic)}/partitions`, { body: { count } });
+  async createPartitions(topic: string, count: number): Promise<number> {
+    const t = await this.call<TopicJson>("POST", `/v1/topics/${seg(topic)}/partitions`, {
+      body: { count },
+    });
+    return t.partitions?.length ?? count;
   }
 
-  produce(
-    topic: string,
-    body: {
-      records: ProduceRecordJson[];
-      keyEncoding?: "json" | "string" | "base64";
-      valueEncoding?: "json" | "string" | "base64";
-      headerEncoding?: "string" | "base64";
-      acks?: Acks;
-    },
-  ): Promise<ProduceResultJson> {
-    return this.call<ProduceResultJson>("POST", `/v1/topics/${seg(topic)}/records`, { body });
+  async produce(topic: string, records: ProduceRecord[], acks: Acks): Promise<ProducedOffset[]> {
+    const res = await this.call<ProduceResultJson>("POST", `/v1/topics/${seg(topic)}/records`, {
+      body: { records, keyEncoding: "string", valueEncoding: "string", headerEncoding: "string", acks },
+    });
+    return res.records ?? [];
   }
 
   readRecords(
@@ -196,24 +200,22 @@ export class Api {
     );
   }
 
-  listOffset(
-    topic: string,
-    partition: number,
-    at: "earliest" | "latest" | number,
-  ): Promise<{ offset: number }> {
-    return this.call<{ offset: number }>("GET", `/v1/topics/${seg(topic)}/partitions/${partition}/offsets`, {
-      query: { at },
-    });
+  async listOffset(topic: string, partition: number, at: "earliest" | "latest" | number): Promise<number> {
+    const r = await this.call<{ offset: number }>(
+      "GET",
+      `/v1/topics/${seg(topic)}/partitions/${partition}/offsets`,
+      { query: { at } },
+    );
+    return r.offset;
   }
 
-  deleteRecords(
-    topic: string,
-    partition: number,
-    beforeOffset: number,
-  ): Promise<{ logStartOffset?: number; lowWatermark?: number }> {
-    return this.call("POST", `/v1/topics/${seg(topic)}/partitions/${partition}/delete-records`, {
-      body: { beforeOffset },
-    });
+  async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
+    const res = await this.call<{ logStartOffset?: number; lowWatermark?: number }>(
+      "POST",
+      `/v1/topics/${seg(topic)}/partitions/${partition}/delete-records`,
+      { body: { beforeOffset } },
+    );
+    return res.lowWatermark ?? res.logStartOffset ?? beforeOffset;
   }
 
   async listGroups(): Promise<string[]> {
@@ -230,16 +232,85 @@ export class Api {
     await this.http.request<unknown>("POST", `/v1/groups/${seg(group)}/offsets`, { body: { offsets } });
   }
 
-  resetOffsets(
-    group: string,
-    body: { topic: string; partitions?: number[]; to: ResetTo; dryRun: boolean },
-  ): Promise<ResetResultJson> {
-    return this.call<ResetResultJson>("POST", `/v1/groups/${seg(group)}/reset-offsets`, { body });
+  resetOffsets(group: string, body: ResetRequest): Promise<ResetResult> {
+    return this.call<ResetResult>("POST", `/v1/groups/${seg(group)}/reset-offsets`, { body });
   }
 
   async deleteGroup(group: string): Promise<void> {
     await this.call<unknown>("DELETE", `/v1/groups/${seg(group)}`);
   }
+
+  /** One long-poll loop per assigned partition; a group only commits (HTTP has no membership). */
+  async openReader(opts: ReaderOptions): Promise<RecordReader> {
+    if (opts.assignment === "subscribe") {
+      throw new Error("the HTTP API reads assigned partitions only: give the start offsets");
+    }
+    const loops = [...opts.assignment].map(([p, start]) => this.partitionLoop(opts, p, start));
+    const group = opts.group;
+    return {
+      batches: () => mergeLoops(loops, opts.signal),
+      commit: async (partition, offset) => {
+        if (group !== undefined) await this.commitOffsets(group, [{ topic: opts.topic, partition, offset }]);
+      },
+      close: async () => {},
+    };
+  }
+
+  private partitionLoop(opts: ReaderOptions, partition: number, start: number): ReadLoop {
+    return async (emit, signal) => {
+      let next = start;
+      while (!signal.aborted) {
+        let res: ReadResultJson;
+        try {
+          const want = Math.max(1, Math.min(opts.maxRecords(), 10_000));
+          res = await this.readRecords(
+            opts.topic,
+            partition,
+            { offset: next, maxRecords: want, maxWaitMs: opts.pollMs },
+            signal,
+          );
+        } catch (err) {
+          if (signal.aborted) return;
+          if (err instanceof ApiError && err.code === "OFFSET_OUT_OF_RANGE") {
+            next = await this.resetOutOfRange(opts, partition, next);
+            continue;
+          }
+          throw err;
+        }
+        if (signal.aborted) return;
+        const records = res.records.filter((r) => r.offset >= next).map(decodeRecord);
+        const last = records[records.length - 1];
+        if (last !== undefined) {
+          next = last.offset + 1;
+          await emit({ partition, records });
+        } else if (res.nextOffset > next) {
+          next = res.nextOffset; // skipped control records or compacted gaps
+        }
+      }
+    };
+  }
+
+  private async resetOutOfRange(opts: ReaderOptions, partition: number, offset: number): Promise<number> {
+    const earliest = await this.listOffset(opts.topic, partition, "earliest");
+    const to = offset < earliest ? earliest : await this.listOffset(opts.topic, partition, "latest");
+    opts.warn(`offset ${offset} of ${opts.topic}-${partition} is out of range; continuing at ${to}`);
+    return to;
+  }
+
+  async close(): Promise<void> {}
+}
+
+const b64 = (s: string | null): Uint8Array | null =>
+  s === null ? null : new Uint8Array(Buffer.from(s, "base64"));
+
+function decodeRecord(r: RecordJson): ConsumedRecord {
+  return {
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: b64(r.key),
+    value: b64(r.value),
+    headers: r.headers.map((h) => ({ key: h.key, value: b64(h.value) })),
+  };
 }
 
 function normaliseConfigs(r: unknown): ConfigEntryJson[] {

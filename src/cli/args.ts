@@ -29,7 +29,12 @@ export type OptionSpecs = Record<string, OptionSpec>;
 /** Options every client command understands. */
 export const CLIENT_OPTIONS = {
   url: { type: "string" },
+  "bootstrap-server": { type: "string" },
+  "command-config": { type: "string" },
   "data-dir": { type: "string" },
+  token: { type: "string" },
+  user: { type: "string" },
+  password: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
 

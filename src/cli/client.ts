@@ -4,7 +4,9 @@
  * Where the broker is: `--url`, else `EDDY_URL`, else the `http` address in
  * `<data-dir>/listeners.json` (--data-dir, default ./eddy-data), else
  * http://127.0.0.1:8080. When nothing answers, NoBrokerError says how to fix it;
- * API errors ({error:{code,message,retriable}}) become ApiError.
+ * API errors ({error:{code,message,retriable}}) become ApiError; a 401 says which
+ * credentials to pass (--token / --user + --password, or EDDY_TOKEN / EDDY_USER /
+ * EDDY_PASSWORD).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -99,10 +101,32 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Credentials for a broker with [auth] configured: an API token, or a user and password. */
+export interface ClientCredentials {
+  token?: string | undefined;
+  user?: string | undefined;
+  password?: string | undefined;
+}
+
+/** What to pass when the broker answers 401. */
+export const AUTH_HINT =
+  "pass --token TOKEN (or set EDDY_TOKEN), or --user NAME --password PASSWORD (or EDDY_USER and EDDY_PASSWORD)";
+
+/** The Authorization header value for the credentials, or null when there are none. */
+export function authorizationHeader(creds: ClientCredentials | undefined): string | null {
+  if (creds?.token) return `Bearer ${creds.token}`;
+  if (creds?.user !== undefined && creds.user !== "") {
+    return `Basic ${Buffer.from(`${creds.user}:${creds.password ?? ""}`, "utf8").toString("base64")}`;
+  }
+  return null;
+}
+
 export class HttpClient {
   readonly baseUrl: string;
-  constructor(baseUrl: string) {
+  private readonly authorization: string | null;
+  constructor(baseUrl: string, credentials?: ClientCredentials) {
     this.baseUrl = baseUrl;
+    this.authorization = authorizationHeader(credentials);
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
@@ -110,10 +134,12 @@ export class HttpClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const init: RequestInit = { method, headers: { accept: "application/json" } };
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.authorization) headers.authorization = this.authorization;
+    const init: RequestInit = { method, headers };
     if (opts.body !== undefined) {
       init.body = JSON.stringify(opts.body);
-      init.headers = { accept: "application/json", "content-type": "application/json" };
+      headers["content-type"] = "application/json";
     }
     if (opts.signal) init.signal = opts.signal;
     let res: Response;
@@ -126,6 +152,7 @@ export class HttpClient {
     }
     const text = await res.text();
     const body = text.length > 0 ? safeJson(text) : undefined;
+    if (res.status === 401) throw authError(body, this.authorization !== null);
     if (!res.ok) throw toApiError(res.status, body, text);
     return body as T;
   }
@@ -137,6 +164,19 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+function authError(body: unknown, sent: boolean): ApiError {
+  const server = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
+  const what = sent
+    ? "the broker refused the credentials given: check them, or"
+    : "the broker requires credentials:";
+  return new ApiError(
+    "UNAUTHORIZED",
+    `${what} ${AUTH_HINT}${server ? ` (${String(server)})` : ""}`,
+    401,
+    false,
+  );
 }
 
 function toApiError(status: number, body: unknown, text: string): ApiError {

@@ -14,6 +14,7 @@ import { deleteRecordsCommand } from "./commands/delete-records.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { dumpLogCommand } from "./commands/dump-log.ts";
 import { groupsCommand } from "./commands/groups.ts";
+import { passwdCommand } from "./commands/passwd.ts";
 import { perfCommand } from "./commands/perf.ts";
 import { produceCommand } from "./commands/produce.ts";
 import { topicsCommand } from "./commands/topics.ts";
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   dumpLogCommand,
   perfCommand,
   doctorCommand,
+  passwdCommand,
 ];
 
 export function topLevelHelp(): string {
@@ -46,12 +48,14 @@ export function topLevelHelp(): string {
     COMMANDS.map((c) => line(c.name, c.summary)).join("") +
     line("version", "print the version") +
     "\nClient commands reach a running broker over HTTP: --url URL, $EDDY_URL, or the\n" +
-    "address the broker wrote to <data-dir>/listeners.json (default ./eddy-data).\n\n" +
+    "address the broker wrote to <data-dir>/listeners.json (default ./eddy-data); or over\n" +
+    "the Kafka protocol with --bootstrap-server HOST:PORT (Eddy's or any Kafka broker).\n\n" +
     "Examples:\n" +
     "  eddy serve --data-dir ./eddy-data --http-listen 127.0.0.1:8080\n" +
     "  eddy topics --create --topic telemetry --partitions 3\n" +
     "  echo 'hello' | eddy produce --topic telemetry\n" +
-    "  eddy consume --topic telemetry --from-beginning --max-messages 1\n\n" +
+    "  eddy consume --topic telemetry --from-beginning --max-messages 1\n" +
+    "  eddy topics --list --bootstrap-server 127.0.0.1:9092\n\n" +
     "Run `eddy <command> --help` for a command's options.\n"
   );
 }

@@ -1,9 +1,9 @@
 /** `eddy configs` — like kafka-configs.sh for topics: describe and alter. */
 import { parseCommandArgs, parseKeyValues } from "../args.ts";
-import type { ConfigEntryJson } from "../api.ts";
+import type { ConfigEntry } from "../backend.ts";
 import { table } from "../format.ts";
 import type { Ctx } from "../io.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, type Command, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, type Command, withBackend } from "./command.ts";
 
 const HELP = `Usage: eddy configs --topic T (--describe | --alter [--add-config k=v[,k=v]] [--delete-config k[,k]])
 
@@ -47,8 +47,8 @@ export const configsCommand: Command = {
     if (!topic) throw args.usage("--topic is required");
     const action = args.action(["describe", "alter"] as const);
     if (action === "describe") {
-      const api = await connect(args, ctx);
-      await printConfigs(ctx, topic, await api.getConfigs(topic));
+      const entries = await withBackend(args, ctx, (api) => api.getConfigs(topic));
+      await printConfigs(ctx, topic, entries);
       return 0;
     }
     const set = Object.fromEntries(parseKeyValues("configs", "--add-config", args.list("add-config", true)));
@@ -56,14 +56,13 @@ export const configsCommand: Command = {
     if (Object.keys(set).length === 0 && reset.length === 0) {
       throw args.usage("--alter needs --add-config k=v and/or --delete-config k");
     }
-    const api = await connect(args, ctx);
-    await api.alterConfigs(topic, set, reset);
+    await withBackend(args, ctx, (api) => api.alterConfigs(topic, set, reset));
     await ctx.out(`Completed updating config for topic ${topic}.\n`);
     return 0;
   },
 };
 
-async function printConfigs(ctx: Ctx, topic: string, entries: ConfigEntryJson[]): Promise<void> {
+async function printConfigs(ctx: Ctx, topic: string, entries: ConfigEntry[]): Promise<void> {
   await ctx.out(`Configs for topic ${topic}:\n`);
   const rows = [...entries]
     .sort((a, b) => a.name.localeCompare(b.name))

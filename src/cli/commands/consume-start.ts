@@ -1,5 +1,5 @@
 /** Where `eddy consume` starts reading each partition. */
-import type { Api } from "../api.ts";
+import type { CliBackend } from "../backend.ts";
 import { ApiError } from "../client.ts";
 
 export interface StartOptions {
@@ -15,7 +15,7 @@ export interface StartOptions {
  * Explicit --offset wins; else the group's committed offset; else earliest
  * with --from-beginning, latest without (Kafka's console consumer defaults).
  */
-export async function startOffsets(api: Api, opts: StartOptions): Promise<Map<number, number>> {
+export async function startOffsets(api: CliBackend, opts: StartOptions): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   const committed = new Map<number, number>();
   if (opts.group !== undefined && opts.offset === undefined) {
@@ -34,7 +34,7 @@ export async function startOffsets(api: Api, opts: StartOptions): Promise<Map<nu
     else if (opts.offset === undefined && c !== undefined) out.set(p, c);
     else {
       const at = opts.offset ?? (opts.fromBeginning ? "earliest" : "latest");
-      out.set(p, (await api.listOffset(opts.topic, p, at)).offset);
+      out.set(p, await api.listOffset(opts.topic, p, at));
     }
   }
   return out;

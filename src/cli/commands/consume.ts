@@ -2,13 +2,16 @@
  * `eddy consume` — a console consumer like kafka-console-consumer.sh. Reads
  * every partition (or one) with long polls, prints records as lines, follows
  * live until --max-messages, --timeout-ms without records, or Ctrl-C. With
- * --group it starts from the group's committed offsets and commits as it goes.
+ * --group it starts from the group's committed offsets and commits as it goes;
+ * over --bootstrap-server it joins the group as a real member (join, sync,
+ * heartbeat, commit), so it shares the partitions with other members such as
+ * kcat -G (unless --partition or --offset pins it to one partition).
  */
 import { boolProperty, parseCommandArgs, parseIntArg, parseKeyValues, unescapeSeparator } from "../args.ts";
-import type { Api, RecordJson } from "../api.ts";
+import type { CliBackend, ConsumedRecord } from "../backend.ts";
 import { ApiError } from "../client.ts";
 import type { Ctx } from "../io.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, type Command, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, type Command, withBackend } from "./command.ts";
 import { startOffsets } from "./consume-start.ts";
 
 const HELP = `Usage: eddy consume --topic T [options]
@@ -21,7 +24,9 @@ every partition is read. Follows new records until --max-messages,
   --from-beginning            start at the earliest offset (default: only new records)
   --offset N|earliest|latest  where to start (a number needs --partition)
   --partition N               read only this partition
-  --group G                   start from G's committed offsets and commit as records print
+  --group G                   start from G's committed offsets and commit as records print;
+                              with --bootstrap-server, join G as a member (partitions are
+                              shared with the group's other consumers)
   --max-messages N            exit after N records
   --timeout-ms N              exit when no record arrives for N ms
   --property k=v              output format, as in Kafka:
@@ -65,7 +70,7 @@ const OPTIONS = {
 /** Longest single long poll; shorter when --timeout-ms is. */
 const POLL_MS = 1000;
 
-type Formatter = (r: RecordJson, partition: number) => string;
+type Formatter = (r: ConsumedRecord, partition: number) => string;
 
 export const consumeCommand: Command = {
   name: "consume",
@@ -90,112 +95,107 @@ export const consumeCommand: Command = {
     }
     const format = makeFormatter(parseKeyValues("consume", "--property", args.list("property"), PROPERTIES));
 
-    const api = await connect(args, ctx);
-    const described = await api.describeTopic(topic);
-    const partitions = described.partitions.map((p) => p.partition).sort((a, b) => a - b);
-    if (onlyPartition !== undefined && !partitions.includes(onlyPartition)) {
-      throw new ApiError(
-        "PARTITION_NOT_FOUND",
-        `topic ${topic} has no partition ${onlyPartition} (it has ${partitions.length})`,
-        404,
-        false,
-      );
-    }
-    const chosen = onlyPartition !== undefined ? [onlyPartition] : partitions;
-    const starts = await startOffsets(api, {
-      topic,
-      partitions: chosen,
-      group,
-      offset,
-      fromBeginning: args.flag("from-beginning"),
-    });
-
-    const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    let printed = 0;
-    let lastActivity = performance.now();
-    let idleTimer: ReturnType<typeof setInterval> | undefined;
-    if (timeoutMs !== undefined) {
-      idleTimer = setInterval(
-        () => {
-          if (performance.now() - lastActivity >= timeoutMs) stop.abort();
-        },
-        Math.min(timeoutMs, 100),
-      );
-    }
-    const pollMs = Math.min(POLL_MS, timeoutMs ?? POLL_MS);
-    const poll = async (partition: number) => {
-      let next = starts.get(partition)!;
-      while (!stop.signal.aborted) {
-        let res: Awaited<ReturnType<Api["readRecords"]>>;
-        try {
-          const want = maxMessages !== undefined ? Math.max(1, Math.min(500, maxMessages - printed)) : 500;
-          res = await api.readRecords(
-            topic,
-            partition,
-            { offset: next, maxRecords: want, maxWaitMs: pollMs },
-            stop.signal,
-          );
-        } catch (err) {
-          if (stop.signal.aborted) return;
-          if (err instanceof ApiError && err.code === "OFFSET_OUT_OF_RANGE") {
-            next = await resetOutOfRange(api, ctx, topic, partition, next);
-            continue;
-          }
-          throw err;
-        }
-        if (stop.signal.aborted) return;
-        let out = "";
-        let lastOffset = -1;
-        for (const r of res.records) {
-          if (r.offset < next) continue;
-          if (maxMessages !== undefined && printed >= maxMessages) break;
-          out += format(r, partition);
-          printed++;
-          lastOffset = r.offset;
-        }
-        if (lastOffset >= 0) {
-          lastActivity = performance.now();
-          if (maxMessages !== undefined && printed >= maxMessages) stop.abort();
-          await ctx.out(out);
-          next = lastOffset + 1;
-          if (group !== undefined) await api.commitOffsets(group, [{ topic, partition, offset: next }]);
-        } else if (res.nextOffset > next) {
-          next = res.nextOffset; // skipped control records or compacted gaps
-        }
-      }
-    };
-    try {
-      // The first failing poll stops the others, then its error is reported.
-      const results = await Promise.allSettled(
-        chosen.map((p) =>
-          poll(p).catch((err) => {
-            stop.abort();
-            throw err;
-          }),
-        ),
-      );
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
-    } finally {
-      if (idleTimer) clearInterval(idleTimer);
-      ctx.signal.removeEventListener("abort", onAbort);
-    }
-    ctx.err(`Processed a total of ${printed} message${printed === 1 ? "" : "s"}`);
-    return 0;
+    const fromBeginning = args.flag("from-beginning");
+    return withBackend(args, ctx, (api) =>
+      consumeWith(api, ctx, {
+        topic,
+        onlyPartition,
+        group,
+        maxMessages,
+        timeoutMs,
+        offset,
+        fromBeginning,
+        format,
+      }),
+    );
   },
 };
 
-async function resetOutOfRange(api: Api, ctx: Ctx, topic: string, partition: number, offset: number) {
-  const earliest = (await api.listOffset(topic, partition, "earliest")).offset;
-  const to = offset < earliest ? earliest : (await api.listOffset(topic, partition, "latest")).offset;
-  ctx.err(`offset ${offset} of ${topic}-${partition} is out of range; continuing at ${to}`);
-  return to;
+interface ConsumeOptions {
+  topic: string;
+  onlyPartition: number | undefined;
+  group: string | undefined;
+  maxMessages: number | undefined;
+  timeoutMs: number | undefined;
+  offset: "earliest" | "latest" | number | undefined;
+  fromBeginning: boolean;
+  format: Formatter;
 }
 
-const b64 = (s: string | null): Uint8Array | null =>
-  s === null ? null : new Uint8Array(Buffer.from(s, "base64"));
+async function consumeWith(api: CliBackend, ctx: Ctx, o: ConsumeOptions): Promise<number> {
+  const { topic, onlyPartition, group, maxMessages, timeoutMs, format } = o;
+  const partitions = await api.partitionsOf(topic);
+  if (onlyPartition !== undefined && !partitions.includes(onlyPartition)) {
+    throw new ApiError(
+      "PARTITION_NOT_FOUND",
+      `topic ${topic} has no partition ${onlyPartition} (it has ${partitions.length})`,
+      404,
+      false,
+    );
+  }
+  // A group member (join/sync/heartbeat) where the transport has one; else read assigned partitions.
+  const subscribe =
+    api.groupMembership && group !== undefined && onlyPartition === undefined && o.offset === undefined;
+  const chosen = onlyPartition !== undefined ? [onlyPartition] : partitions;
+  const assignment = subscribe
+    ? "subscribe"
+    : await startOffsets(api, {
+        topic,
+        partitions: chosen,
+        group,
+        offset: o.offset,
+        fromBeginning: o.fromBeginning,
+      });
+
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  let printed = 0;
+  let lastActivity = performance.now();
+  let idleTimer: ReturnType<typeof setInterval> | undefined;
+  if (timeoutMs !== undefined) {
+    idleTimer = setInterval(
+      () => {
+        if (performance.now() - lastActivity >= timeoutMs) stop.abort();
+      },
+      Math.min(timeoutMs, 100),
+    );
+  }
+  const reader = await api.openReader({
+    topic,
+    assignment,
+    group,
+    fromBeginning: o.fromBeginning,
+    maxRecords: () => (maxMessages !== undefined ? Math.max(1, Math.min(500, maxMessages - printed)) : 500),
+    pollMs: Math.min(POLL_MS, timeoutMs ?? POLL_MS),
+    warn: (m) => ctx.err(m),
+    signal: stop.signal,
+  });
+  try {
+    for await (const batch of reader.batches()) {
+      let out = "";
+      let lastOffset = -1;
+      for (const r of batch.records) {
+        if (maxMessages !== undefined && printed >= maxMessages) break;
+        out += format(r, batch.partition);
+        printed++;
+        lastOffset = r.offset;
+      }
+      if (lastOffset < 0) continue;
+      lastActivity = performance.now();
+      if (maxMessages !== undefined && printed >= maxMessages) stop.abort();
+      await ctx.out(out);
+      if (group !== undefined) await reader.commit(batch.partition, lastOffset + 1);
+    }
+  } finally {
+    if (idleTimer) clearInterval(idleTimer);
+    ctx.signal.removeEventListener("abort", onAbort);
+    await reader.close();
+  }
+  ctx.err(`Processed a total of ${printed} message${printed === 1 ? "" : "s"}`);
+  return 0;
+}
+
 const text = new TextDecoder();
 
 function makeFormatter(props: Map<string, string>): Formatter {
@@ -211,10 +211,7 @@ function makeFormatter(props: Map<string, string>): Formatter {
   const hSep = unescapeSeparator(props.get("headers.separator") ?? ",");
   const hkSep = unescapeSeparator(props.get("headers.key.separator") ?? ":");
   const nullLiteral = props.get("null.literal") ?? "null";
-  const show = (s: string | null) => {
-    const bytes = b64(s);
-    return bytes === null ? nullLiteral : text.decode(bytes);
-  };
+  const show = (bytes: Uint8Array | null) => (bytes === null ? nullLiteral : text.decode(bytes));
   return (r, partition) => {
     let line = "";
     if (printTs) line += `CreateTime:${r.timestamp}${keySep}`;

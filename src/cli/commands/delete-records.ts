@@ -1,6 +1,6 @@
 /** `eddy delete-records` — like kafka-delete-records.sh: advance a partition's log start offset. */
 import { parseCommandArgs } from "../args.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, type Command, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, type Command, withBackend } from "./command.ts";
 
 const HELP = `Usage: eddy delete-records --topic T --partition P --offset N
 
@@ -34,10 +34,10 @@ export const deleteRecordsCommand: Command = {
     const partition = args.requiredInt("partition", { min: 0 });
     const latest = args.string("offset") === "latest";
     const offset = latest ? undefined : args.requiredInt("offset", { min: 0 });
-    const api = await connect(args, ctx);
-    const before = offset ?? (await api.listOffset(topic, partition, "latest")).offset;
-    const res = await api.deleteRecords(topic, partition, before);
-    const low = res.lowWatermark ?? res.logStartOffset ?? before;
+    const low = await withBackend(args, ctx, async (api) => {
+      const before = offset ?? (await api.listOffset(topic, partition, "latest"));
+      return api.deleteRecords(topic, partition, before);
+    });
     await ctx.out(`Partition: ${topic}-${partition}\tlow_watermark: ${low}\n`);
     return 0;
   },

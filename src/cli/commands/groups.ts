@@ -1,8 +1,8 @@
 /** `eddy groups` — like kafka-consumer-groups.sh: list, describe (lag), reset offsets, delete. */
 import { type Args, parseCommandArgs, parseIntArg } from "../args.ts";
-import type { ResetTo } from "../api.ts";
+import type { ResetTo } from "../backend.ts";
 import { table } from "../format.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, type Command, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, type Command, withBackend } from "./command.ts";
 
 const HELP = `Usage: eddy groups (--list | --describe | --reset-offsets | --delete) [options]
 
@@ -51,22 +51,19 @@ export const groupsCommand: Command = {
     const args = parseCommandArgs("groups", argv, OPTIONS);
     const action = args.action(["list", "describe", "reset-offsets", "delete"] as const);
     if (action === "list") {
-      const api = await connect(args, ctx);
-      const groups = await api.listGroups();
+      const groups = await withBackend(args, ctx, (api) => api.listGroups());
       await ctx.out(groups.map((g) => `${g}\n`).join(""));
       return 0;
     }
     const group = args.required("group");
     if (action === "describe") {
-      const api = await connect(args, ctx);
-      const parts = await api.describeGroup(group);
+      const parts = await withBackend(args, ctx, (api) => api.describeGroup(group));
       const rows = parts.map((p) => [group, p.topic, p.partition, p.committedOffset, p.logEndOffset, p.lag]);
       await ctx.out(table(["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"], rows));
       return 0;
     }
     if (action === "delete") {
-      const api = await connect(args, ctx);
-      await api.deleteGroup(group);
+      await withBackend(args, ctx, (api) => api.deleteGroup(group));
       await ctx.out(`Deleted the committed offsets of group ${group}.\n`);
       return 0;
     }
@@ -74,13 +71,9 @@ export const groupsCommand: Command = {
     const to = resetTarget(args);
     if (args.flag("execute") && args.flag("dry-run")) throw args.usage("give either --execute or --dry-run");
     const dryRun = !args.flag("execute");
-    const api = await connect(args, ctx);
-    const res = await api.resetOffsets(group, {
-      topic,
-      to,
-      dryRun,
-      ...(partitions ? { partitions } : {}),
-    });
+    const res = await withBackend(args, ctx, (api) =>
+      api.resetOffsets(group, { topic, to, dryRun, ...(partitions ? { partitions } : {}) }),
+    );
     const rows = res.partitions.map((p) => [group, res.topic, p.partition, p.previousOffset, p.newOffset]);
     await ctx.out(table(["GROUP", "TOPIC", "PARTITION", "PREVIOUS-OFFSET", "NEW-OFFSET"], rows));
     if (dryRun) ctx.err("Dry run: nothing was committed. Add --execute to apply these offsets.");

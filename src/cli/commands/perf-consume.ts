@@ -4,9 +4,10 @@
  * throughput and fetch latency (the round trip of each read request).
  */
 import { parseCommandArgs } from "../args.ts";
+import type { CliBackend } from "../backend.ts";
 import type { Ctx } from "../io.ts";
 import { Progress } from "../progress.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, withBackend } from "./command.ts";
 import { LatencyStats, progressText, summaryLine, type Summary } from "./perf-stats.ts";
 
 export const PERF_CONSUME_HELP = `Usage: eddy perf consume --topic T --messages N [options]
@@ -37,8 +38,18 @@ export async function perfConsume(argv: string[], ctx: Ctx): Promise<number> {
   const messages = args.requiredInt("messages", { min: 1 });
   const fetchSize = args.int("fetch-size", { min: 1, max: 10_000 }) ?? 1000;
   const timeoutMs = args.int("timeout", { min: 1 }) ?? 10_000;
-  const api = await connect(args, ctx);
-  const partitions = (await api.describeTopic(topic)).partitions.map((p) => p.partition);
+  return withBackend(args, ctx, (api) => run(api, ctx, { topic, messages, fetchSize, timeoutMs }));
+}
+
+async function run(
+  api: CliBackend,
+  ctx: Ctx,
+  o: { topic: string; messages: number; fetchSize: number; timeoutMs: number },
+): Promise<number> {
+  const { topic, messages, fetchSize, timeoutMs } = o;
+  const partitions = await api.partitionsOf(topic);
+  const starts = new Map<number, number>();
+  for (const p of partitions) starts.set(p, await api.listOffset(topic, p, "earliest"));
 
   const stats: Summary = { records: 0, bytes: 0, elapsedMs: 0, latency: new LatencyStats() };
   const progress = new Progress({ stream: ctx.stderr, total: messages, describe: () => progressText(stats) });
@@ -57,52 +68,37 @@ export async function perfConsume(argv: string[], ctx: Ctx): Promise<number> {
     },
     Math.min(timeoutMs, 200),
   );
-
-  const read = async (partition: number) => {
-    let offset = (await api.listOffset(topic, partition, "earliest")).offset;
-    while (!stop.signal.aborted && stats.records < messages) {
-      const t0 = performance.now();
-      let res: Awaited<ReturnType<typeof api.readRecords>>;
-      try {
-        const want = Math.max(1, Math.min(fetchSize, messages - stats.records));
-        res = await api.readRecords(
-          topic,
-          partition,
-          { offset, maxRecords: want, maxWaitMs: 500 },
-          stop.signal,
-        );
-      } catch (err) {
-        if (stop.signal.aborted) return;
-        throw err;
-      }
-      const n = Math.min(res.records.length, messages - stats.records);
+  const reader = await api.openReader({
+    topic,
+    assignment: starts,
+    maxRecords: () => Math.max(1, Math.min(fetchSize, messages - stats.records)),
+    pollMs: 500,
+    warn: (m) => ctx.err(m),
+    signal: stop.signal,
+  });
+  // Fetch latency: the time from asking for more to receiving the batch.
+  let asked = performance.now();
+  try {
+    for await (const batch of reader.batches()) {
+      const n = Math.min(batch.records.length, messages - stats.records);
       if (n > 0) {
-        stats.latency.add(performance.now() - t0, n);
+        stats.latency.add(performance.now() - asked, n);
         for (let i = 0; i < n; i++) {
-          const r = res.records[i]!;
-          stats.bytes += b64Size(r.key) + b64Size(r.value);
+          const r = batch.records[i]!;
+          stats.bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
         }
         stats.records += n;
         stats.elapsedMs = performance.now() - start;
         lastProgress = performance.now();
         progress.update(stats.records);
       }
-      offset = res.nextOffset;
       if (stats.records >= messages) stop.abort();
+      asked = performance.now();
     }
-  };
-  try {
-    await Promise.all(
-      partitions.map((p) =>
-        read(p).catch((err) => {
-          stop.abort();
-          throw err;
-        }),
-      ),
-    );
   } finally {
     clearInterval(watchdog);
     ctx.signal.removeEventListener("abort", onAbort);
+    await reader.close();
   }
   stats.elapsedMs = performance.now() - start;
   progress.finish();
@@ -114,11 +110,4 @@ export async function perfConsume(argv: string[], ctx: Ctx): Promise<number> {
   }
   await ctx.out(summaryLine("consumed", stats));
   return 0;
-}
-
-/** Decoded size of a base64 string without decoding it. */
-function b64Size(s: string | null): number {
-  if (s === null) return 0;
-  const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
-  return Math.floor((s.length * 3) / 4) - pad;
 }

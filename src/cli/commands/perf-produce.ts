@@ -5,10 +5,10 @@
  * Latency is a request's round trip, counted for every record in it.
  */
 import { type Args, parseCommandArgs } from "../args.ts";
-import type { Acks, Api } from "../api.ts";
+import type { Acks, CliBackend, ProduceRecord } from "../backend.ts";
 import { type Ctx, sleep } from "../io.ts";
 import { Progress } from "../progress.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, withBackend } from "./command.ts";
 import { LatencyStats, progressText, summaryLine, type Summary } from "./perf-stats.ts";
 import { parseAcks } from "./produce.ts";
 
@@ -53,9 +53,24 @@ export async function perfProduce(argv: string[], ctx: Ctx): Promise<number> {
   const batchSize = batchSizeFor(args, recordSize);
   const inFlight = args.int("max-in-flight", { min: 1, max: 64 }) ?? 4;
   const acks = parseAcks(args.string("acks"), (m) => args.usage(m));
-  const api = await connect(args, ctx);
-  await api.describeTopic(topic); // fail fast with TOPIC_NOT_FOUND
+  return withBackend(args, ctx, async (api) => {
+    await api.partitionsOf(topic); // fail fast with TOPIC_NOT_FOUND
+    return run(api, ctx, { topic, numRecords, recordSize, throughput, batchSize, inFlight, acks });
+  });
+}
 
+interface PerfProduceOptions {
+  topic: string;
+  numRecords: number;
+  recordSize: number;
+  throughput: number;
+  batchSize: number;
+  inFlight: number;
+  acks: Acks;
+}
+
+async function run(api: CliBackend, ctx: Ctx, o: PerfProduceOptions): Promise<number> {
+  const { topic, numRecords, recordSize, throughput, batchSize, inFlight, acks } = o;
   const payload = randomText(recordSize);
   const stats: Summary = { records: 0, bytes: 0, elapsedMs: 0, latency: new LatencyStats() };
   const progress = new Progress({
@@ -107,13 +122,13 @@ function batchSizeFor(args: Args, recordSize: number): number {
 }
 
 async function sendBatch(
-  api: Api,
+  api: CliBackend,
   b: { topic: string; n: number; payload: string; acks: Acks },
 ): Promise<number> {
-  const records = new Array(b.n);
+  const records: ProduceRecord[] = new Array(b.n);
   for (let i = 0; i < b.n; i++) records[i] = { value: b.payload };
   const t0 = performance.now();
-  await api.produce(b.topic, { records, valueEncoding: "string", acks: b.acks });
+  await api.produce(b.topic, records, b.acks);
   return performance.now() - t0;
 }
 

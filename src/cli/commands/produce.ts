@@ -6,9 +6,10 @@
  * stdin (backpressure) instead of filling memory.
  */
 import { boolProperty, parseCommandArgs, parseKeyValues, unescapeSeparator } from "../args.ts";
-import type { Acks, Api, ProduceRecordJson } from "../api.ts";
+import type { Acks, CliBackend, ProduceRecord } from "../backend.ts";
+import type { Ctx } from "../io.ts";
 import { readLines } from "../lines.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, type Command, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, type Command, withBackend } from "./command.ts";
 
 const HELP = `Usage: eddy produce --topic T [options] < lines
 
@@ -99,85 +100,95 @@ export const produceCommand: Command = {
       nullMarker: props.get("null.marker"),
     };
     if (fmt.keySeparator === "") throw args.usage("key.separator must not be empty");
-    const api = await connect(args, ctx);
-    await api.ping(); // say "no broker" before waiting on stdin
     const verbose = args.flag("verbose");
-    const started = performance.now();
-
-    const sender = new BatchSender(api, topic, acks, (msg) => {
-      if (verbose) ctx.err(msg);
+    return withBackend(args, ctx, async (api) => {
+      await api.ping(); // say "no broker" before waiting on stdin
+      return produceLines(api, ctx, { topic, partition, acks, batchSize, lingerMs, fmt, verbose });
     });
-    let buffer: ProduceRecordJson[] = [];
-    let bufferBytes = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let lineNo = 0;
-    const flush = () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      if (buffer.length === 0) return sender.idle();
-      const batch = buffer;
-      buffer = [];
-      bufferBytes = 0;
-      return sender.send(batch);
-    };
-    try {
-      for await (const line of readLines(ctx.stdin, ctx.signal)) {
-        lineNo++;
-        const rec = parseLine(line, fmt, lineNo);
-        if (partition !== undefined) rec.partition = partition;
-        buffer.push(rec);
-        bufferBytes += line.length + 32;
-        if (buffer.length >= batchSize || bufferBytes >= MAX_BATCH_BYTES) {
-          await flush(); // waits for the request: backpressure on stdin
-        } else if (!timer) {
-          timer = setTimeout(() => void flush(), lingerMs);
-        }
-        sender.throwIfFailed();
-      }
-      await flush();
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
-    await sender.idle();
-    sender.throwIfFailed();
-    const secs = (performance.now() - started) / 1000;
-    ctx.err(
-      `Produced ${sender.sent} record${sender.sent === 1 ? "" : "s"} to topic ${topic} in ${secs.toFixed(2)} s`,
-    );
-    return 0;
   },
 };
+
+interface ProduceLinesOptions {
+  topic: string;
+  partition: number | undefined;
+  acks: Acks;
+  batchSize: number;
+  lingerMs: number;
+  fmt: LineFormat;
+  verbose: boolean;
+}
+
+async function produceLines(api: CliBackend, ctx: Ctx, o: ProduceLinesOptions): Promise<number> {
+  const { topic, partition, acks, batchSize, lingerMs, fmt, verbose } = o;
+  const started = performance.now();
+
+  const sender = new BatchSender(api, topic, acks, (msg) => {
+    if (verbose) ctx.err(msg);
+  });
+  let buffer: ProduceRecord[] = [];
+  let bufferBytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lineNo = 0;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (buffer.length === 0) return sender.idle();
+    const batch = buffer;
+    buffer = [];
+    bufferBytes = 0;
+    return sender.send(batch);
+  };
+  try {
+    for await (const line of readLines(ctx.stdin, ctx.signal)) {
+      lineNo++;
+      const rec = parseLine(line, fmt, lineNo);
+      if (partition !== undefined) rec.partition = partition;
+      buffer.push(rec);
+      bufferBytes += line.length + 32;
+      if (buffer.length >= batchSize || bufferBytes >= MAX_BATCH_BYTES) {
+        await flush(); // waits for the request: backpressure on stdin
+      } else if (!timer) {
+        timer = setTimeout(() => void flush(), lingerMs);
+      }
+      sender.throwIfFailed();
+    }
+    await flush();
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  await sender.idle();
+  sender.throwIfFailed();
+  const secs = (performance.now() - started) / 1000;
+  ctx.err(
+    `Produced ${sender.sent} record${sender.sent === 1 ? "" : "s"} to topic ${topic} in ${secs.toFixed(2)} s`,
+  );
+  return 0;
+}
 
 /** Sends batches strictly one after another; remembers the first failure. */
 class BatchSender {
   sent = 0;
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown = null;
-  private readonly api: Api;
+  private readonly api: CliBackend;
   private readonly topic: string;
   private readonly acks: Acks;
   private readonly log: (msg: string) => void;
 
-  constructor(api: Api, topic: string, acks: Acks, log: (msg: string) => void) {
+  constructor(api: CliBackend, topic: string, acks: Acks, log: (msg: string) => void) {
     this.api = api;
     this.topic = topic;
     this.acks = acks;
     this.log = log;
   }
 
-  send(records: ProduceRecordJson[]): Promise<void> {
+  send(records: ProduceRecord[]): Promise<void> {
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {
-        const res = await this.api.produce(this.topic, {
-          records,
-          keyEncoding: "string",
-          valueEncoding: "string",
-          headerEncoding: "string",
-          acks: this.acks,
-        });
+        const offsets = await this.api.produce(this.topic, records, this.acks);
         this.sent += records.length;
-        for (const [p, range] of offsetRanges(res.records ?? [])) {
+        for (const [p, range] of offsetRanges(offsets)) {
           this.log(`sent ${range.count} record(s) to partition ${p}: offsets ${range.first}..${range.last}`);
         }
       } catch (err) {
@@ -196,9 +207,9 @@ class BatchSender {
   }
 }
 
-function parseLine(line: string, fmt: LineFormat, lineNo: number): ProduceRecordJson {
+function parseLine(line: string, fmt: LineFormat, lineNo: number): ProduceRecord {
   let rest = line;
-  const rec: ProduceRecordJson = { value: null };
+  const rec: ProduceRecord = { value: null };
   if (fmt.parseHeaders) {
     const i = rest.indexOf(fmt.headersDelimiter);
     if (i < 0)

@@ -1,9 +1,9 @@
 /** `eddy topics` — like kafka-topics.sh: create, list, describe, delete, alter. */
 import { parseCommandArgs, parseKeyValues } from "../args.ts";
-import type { TopicJson } from "../api.ts";
+import type { TopicDescription } from "../backend.ts";
 import { formatBytes, table } from "../format.ts";
 import type { Ctx } from "../io.ts";
-import { CLIENT_HELP, CLIENT_OPTIONS, type Command, connect } from "./command.ts";
+import { CLIENT_HELP, CLIENT_OPTIONS, type Command, withBackend } from "./command.ts";
 
 const HELP = `Usage: eddy topics (--create | --list | --describe | --delete | --alter) [options]
 
@@ -49,33 +49,33 @@ export const topicsCommand: Command = {
         const partitions = args.int("partitions", { min: 1 });
         const rf = args.int("replication-factor", { min: 1 });
         const configs = Object.fromEntries(parseKeyValues("topics", "--config", args.list("config")));
-        const api = await connect(args, ctx);
-        const t = await api.createTopic({
-          name: topic,
-          ...(partitions !== undefined ? { partitions } : {}),
-          ...(rf !== undefined ? { replicationFactor: rf } : {}),
-          ...(Object.keys(configs).length > 0 ? { configs } : {}),
-        });
-        await ctx.out(`Created topic ${t.name ?? topic}.\n`);
+        await withBackend(args, ctx, (api) =>
+          api.createTopic({
+            name: topic,
+            ...(partitions !== undefined ? { partitions } : {}),
+            ...(rf !== undefined ? { replicationFactor: rf } : {}),
+            ...(Object.keys(configs).length > 0 ? { configs } : {}),
+          }),
+        );
+        await ctx.out(`Created topic ${topic}.\n`);
         return 0;
       }
       case "list": {
-        const api = await connect(args, ctx);
-        const topics = await api.listTopics();
+        const topics = await withBackend(args, ctx, (api) => api.listTopics());
         await ctx.out(topics.map((t) => `${t.name}\n`).join(""));
         return 0;
       }
       case "describe": {
         const only = args.string("topic");
-        const api = await connect(args, ctx);
-        const names = only ? [only] : (await api.listTopics()).map((t) => t.name);
-        for (const name of names) await printTopic(ctx, await api.describeTopic(name));
+        await withBackend(args, ctx, async (api) => {
+          const names = only ? [only] : (await api.listTopics()).map((t) => t.name);
+          for (const name of names) await printTopic(ctx, await api.describeTopic(name));
+        });
         return 0;
       }
       case "delete": {
         const topic = args.required("topic", "to delete a topic");
-        const api = await connect(args, ctx);
-        await api.deleteTopic(topic);
+        await withBackend(args, ctx, (api) => api.deleteTopic(topic));
         await ctx.out(`Deleted topic ${topic}.\n`);
         return 0;
       }
@@ -85,16 +85,15 @@ export const topicsCommand: Command = {
           throw args.usage("change configs with `eddy configs --topic T --alter --add-config k=v`");
         }
         const count = args.requiredInt("partitions", { min: 1 }, "(the new partition count)");
-        const api = await connect(args, ctx);
-        const t = await api.createPartitions(topic, count);
-        await ctx.out(`Topic ${topic} now has ${t.partitions?.length ?? count} partitions.\n`);
+        const n = await withBackend(args, ctx, (api) => api.createPartitions(topic, count));
+        await ctx.out(`Topic ${topic} now has ${n} partitions.\n`);
         return 0;
       }
     }
   },
 };
 
-async function printTopic(ctx: Ctx, t: TopicJson): Promise<void> {
+async function printTopic(ctx: Ctx, t: TopicDescription): Promise<void> {
   const overrides = Object.entries(t.overrides ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
@@ -110,7 +109,7 @@ async function printTopic(ctx: Ctx, t: TopicJson): Promise<void> {
       p.logStartOffset,
       p.logEndOffset,
       p.highWatermark,
-      formatBytes(p.sizeBytes),
+      p.sizeBytes === null ? "-" : formatBytes(p.sizeBytes),
     ]);
   await ctx.out(table(["PARTITION", "LEADER", "LOG-START", "LOG-END", "HIGH-WATERMARK", "SIZE"], rows));
 }
