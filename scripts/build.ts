@@ -1,14 +1,18 @@
 /**
- * Build the single `eddy` executable with `bun build --compile`.
+ * Build the single `eddy` executable with `Bun.build({ compile })` (minified,
+ * with bytecode). Through the API, not the `bun build` CLI: the mirror's Kafka
+ * client needs bridges/mirror/build-plugin.ts, or the binary dies at start with
+ * ENOENT /$bunfs/dist/native.wasm.
  *
  *   bun run build                       # dist/eddy (linux-x64) and dist/eddy-linux-arm64
  *   bun scripts/build.ts --target x64   # only one target (x64 | arm64 | all)
+ *   bun scripts/build.ts --target x64 --outfile /tmp/eddy   # somewhere else (one target)
  *
  * The version comes from package.json (src/version.ts imports it; the bundle
  * inlines it). A target that is not this machine's needs Bun's runtime for
  * that platform: for a pinned build it is fetched with `npm pack
  * @oven/bun-linux-<arch>@<pinned version>` into node_modules/.cache and passed
- * as --compile-executable-path (see ../shared/BUN-NOTES.md).
+ * as the compile executablePath (see ../shared/BUN-NOTES.md).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -47,11 +51,20 @@ const TARGETS: Target[] = [
   },
 ];
 
-const { values } = parseArgs({ options: { target: { type: "string", default: "all" } } });
+const { values } = parseArgs({
+  options: { target: { type: "string", default: "all" }, outfile: { type: "string" } },
+});
 const wanted = values.target === "all" ? TARGETS : TARGETS.filter((t) => t.name === values.target);
 if (wanted.length === 0) {
   console.error(`build: unknown --target '${values.target}' (x64, arm64 or all)`);
   process.exit(2);
+}
+if (values.outfile !== undefined) {
+  if (wanted.length !== 1) {
+    console.error("build: --outfile needs one --target (x64 or arm64)");
+    process.exit(2);
+  }
+  wanted[0] = { ...wanted[0]!, outfile: path.resolve(values.outfile) };
 }
 
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
@@ -96,7 +109,7 @@ function runtimeFor(target: Target): string | null {
 
 /** Bun.build (not the `bun build` CLI): @platformatic/kafka needs the plugin (bridges/mirror/build-plugin.ts). */
 async function build(target: Target): Promise<number> {
-  const outfile = path.join(root, target.outfile);
+  const outfile = path.resolve(root, target.outfile);
   fs.mkdirSync(path.dirname(outfile), { recursive: true });
   const runtime = runtimeFor(target);
   const started = performance.now();

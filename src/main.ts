@@ -1,6 +1,7 @@
 /**
  * Eddy's entry point and composition root: the only file that wires the
- * storage engine, metadata, broker, listeners (and later bridges) together.
+ * storage engine, metadata, broker, listeners and bridges (MQTT, CoAP, the
+ * mirror) together.
  *
  *   eddy                      serve with the embedded defaults
  *   eddy serve [options]      serve (see `eddy serve --help`)
@@ -15,25 +16,47 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { type BrokerApi, createBroker } from "./broker/index.ts";
+import { type BrokerApi, type ClusterOptions, createBroker } from "./broker/index.ts";
+import { FileRaftStorage } from "./cluster/raft/file-storage.ts";
 import { runCli } from "./cli/index.ts";
 import { formatBanner } from "./config/banner.ts";
 import { CONFIG_ERROR_EXIT_CODE, ConfigError } from "./config/errors.ts";
 import { parseServeArgs, SERVE_USAGE } from "./config/flags.ts";
 import { formatHostPort, parseHostPort } from "./config/listen.ts";
-import { type LoadedConfig, loadConfig } from "./config/load.ts";
+import { type LoadedConfig, listenerHasAuth, loadConfig } from "./config/load.ts";
 import type { EddyConfig } from "./config/schema.ts";
 import { isEddyError } from "./errors.ts";
 import { createHttpApp } from "./http/app.ts";
-import { startHttpServer } from "./http/server.ts";
+import type { HealthCheck } from "./http/routes/health.ts";
+import type { MirrorAdmin } from "./http/routes/mirror.ts";
+import type { MqttAdmin } from "./http/routes/mqtt.ts";
+import { startHttpServer, type WebSocketHook } from "./http/server.ts";
 import { type KafkaListener, startKafkaListener } from "./kafka/server.ts";
 import { createFileLogStore } from "./log/file-store.ts";
 import { openMetadataStore } from "./metadata/index.ts";
+import { type PeerNetwork, startPeerNetwork } from "./replication/peers.ts";
 import { createBrokerMetrics } from "./observability/broker-metrics.ts";
+import { attachMirrorMetrics, attachMqttMetrics } from "./observability/bridge-metrics.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
-import { systemClock } from "./util/clock.ts";
+import type { MetricsRegistry } from "./observability/metrics.ts";
+import { createMirrorHealth } from "./observability/mirror-health.ts";
+import { type Clock, systemClock } from "./util/clock.ts";
+import { CredentialStore } from "./util/credentials.ts";
 import { acquireDirLock } from "./util/lock-file.ts";
 import { VERSION } from "./version.ts";
+import {
+  compileMapping,
+  disconnectClient,
+  explain,
+  listClients,
+  listSessions,
+  type MqttListener,
+  type MqttMappingConfig,
+  mqttWebSocketUpgrade,
+  startMqttListener,
+} from "../bridges/mqtt/index.ts";
+import { type CoapListener, startCoapListener } from "../bridges/coap/index.ts";
+import { type Mirror, mirrorLinksSchema, startMirror } from "../bridges/mirror/index.ts";
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
@@ -58,6 +81,7 @@ async function serve(argv: readonly string[]): Promise<number> {
       return 0;
     }
     loaded = loadConfig({ configFile: args.configFile, env: process.env, flags: args.settings });
+    checkBridgeConfig(loaded.config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`eddy: ${err.message}\n`);
@@ -90,6 +114,12 @@ async function serve(argv: readonly string[]): Promise<number> {
       nodeId: config.node_id,
       listeners: running.listeners,
       startupMs: performance.now() - startedAt,
+      authenticated: Object.keys(running.listeners).filter((n) => listenerHasAuth(config, n)),
+      tls: [
+        config.http.tls_cert_file ? "http" : "",
+        config.kafka.tls_cert_file ? "kafka" : "",
+        running.listeners.mqtt_tls ? "mqtt_tls" : "",
+      ].filter(Boolean),
     }),
   );
   return waitForShutdown(running, logger);
@@ -122,6 +152,9 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
 
     const clock = systemClock;
     const metrics = createBrokerMetrics();
+    // Cluster mode: Raft storage and the peer network come up before the broker and go down after it.
+    const peers = config.cluster.peers.length > 0 ? await openPeers(config, dataDir, logger) : null;
+    if (peers) undo.push(() => peers.close());
     const metadata = openMetadataStore({ path: path.join(dataDir, "metadata.db") });
     undo.push(() => metadata.close());
     const logStore = await createFileLogStore({
@@ -148,6 +181,7 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
         topicConfigs: topicDefaults(config),
       },
       diskFull: minFree > 0 ? diskGuard(dataDir, minFree) : undefined,
+      cluster: peers ? clusterOptions(config, peers) : undefined,
     });
     // The broker now owns the log store and the metadata store: its close() closes both.
     undo.splice(-2, 2, () => broker.close());
@@ -155,6 +189,14 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
     undo.push(() => detach());
 
     const listeners: Record<string, string> = {};
+    if (peers) {
+      peers.network.serve(broker.peerRoutes());
+      listeners.peer = peers.network.url;
+    }
+    // Bridges first: the HTTP listener serves their WebSocket and status endpoints.
+    const bridges = await startBridges({ config, broker, logger, clock, registry: metrics.registry });
+    undo.push(() => bridges.close());
+    const credentials = credentialStore(config);
     if (config.listeners.http) {
       const hp = parseHostPort(config.listeners.http)!;
       const shutdown = new AbortController();
@@ -167,17 +209,26 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
         shutdownSignal: shutdown.signal,
         version: VERSION,
         dataDir: config.data_dir,
+        credentials,
+        metricsRequireAuth: config.auth.metrics_require_auth,
+        ...bridges.http,
       });
-      const server = await startHttpServer({ app, host: hp.host, port: hp.port, shutdown });
+      const h = config.http;
+      const tls = h.tls_cert_file ? { certFile: h.tls_cert_file, keyFile: h.tls_key_file } : null;
+      const websocket = bridges.websocket;
+      const server = await startHttpServer({ app, host: hp.host, port: hp.port, shutdown, tls, websocket });
       undo.push(() => server.stop());
+      // Shutdown: the bridges (MQTT over WebSocket included) close before the HTTP server stops.
+      undo.push(() => bridges.close());
       listeners.http = formatHostPort({ host: hp.host, port: server.port });
     }
 
     if (config.listeners.kafka) {
-      const kafka = await startKafka(config, broker, logger);
+      const kafka = await startKafka(config, broker, logger, credentials);
       undo.push(() => kafka.close());
       listeners.kafka = formatHostPort({ host: kafka.host, port: kafka.port });
     }
+    Object.assign(listeners, bridges.listeners);
 
     const listenersFile = path.join(dataDir, "listeners.json");
     writeFileAtomic(listenersFile, `${JSON.stringify(listeners, null, 2)}\n`);
@@ -190,14 +241,84 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
   }
 }
 
+interface Peers {
+  raft: FileRaftStorage;
+  network: PeerNetwork;
+  close(): Promise<void>;
+}
+
+/** Cluster mode: Raft's storage under <data_dir>/raft and the peer listener and client. */
+async function openPeers(config: EddyConfig, dataDir: string, logger: Logger): Promise<Peers> {
+  const c = config.cluster;
+  if (config.listeners.peer === null) {
+    throw new Error("listeners.peer is off but cluster.peers is set: give the peer listener an address");
+  }
+  const hp = parseHostPort(config.listeners.peer ?? "127.0.0.1:9093")!;
+  const raft = await FileRaftStorage.open(path.join(dataDir, "raft"));
+  let network: PeerNetwork;
+  try {
+    network = startPeerNetwork({
+      nodeId: config.node_id,
+      peers: c.peers,
+      host: hp.host,
+      port: hp.port,
+      secret: c.secret,
+      tlsFiles: {
+        certFile: c.tls_cert_file || undefined,
+        keyFile: c.tls_key_file || undefined,
+        caFile: c.tls_ca_file || undefined,
+      },
+      logger: logger.child({ component: "peer" }),
+    });
+  } catch (err) {
+    await raft.close();
+    throw err;
+  }
+  return {
+    raft,
+    network,
+    close: async () => {
+      await network.close();
+      await raft.close();
+    },
+  };
+}
+
+function clusterOptions(config: EddyConfig, peers: Peers): ClusterOptions {
+  const c = config.cluster;
+  const kafka = c.peers.flatMap((p) => {
+    const hp = p.kafka ? parseHostPort(p.kafka) : null;
+    return hp ? [[p.id, hp] as const] : [];
+  });
+  return {
+    voters: c.peers.map((p) => (p.witness ? { id: p.id, witness: true } : { id: p.id })),
+    raftStorage: peers.raft,
+    rpc: peers.network.rpc,
+    electionTimeoutMs: c.election_timeout_ms,
+    heartbeatIntervalMs: c.heartbeat_interval_ms,
+    replicaLagTimeMaxMs: c.replica_lag_time_max_ms,
+    replicaFetchMaxWaitMs: c.replica_fetch_wait_max_ms,
+    preferredLeaderCheckMs: c.preferred_leader_check_ms,
+    kafkaAddresses: new Map(kafka),
+  };
+}
+
 /** The Kafka listener, with TLS and SASL from the config. */
-async function startKafka(config: EddyConfig, broker: BrokerApi, logger: Logger): Promise<KafkaListener> {
+async function startKafka(
+  config: EddyConfig,
+  broker: BrokerApi,
+  logger: Logger,
+  credentials: CredentialStore,
+): Promise<KafkaListener> {
   const hp = parseHostPort(config.listeners.kafka!)!;
   const k = config.kafka;
   if ((k.tls_cert_file === "") !== (k.tls_key_file === "")) {
     throw new Error("kafka.tls_cert_file and kafka.tls_key_file must be set together (or neither)");
   }
-  const users = new Map(Object.entries(k.sasl.users));
+  // [auth.users] sign in over SASL too: plain-text passwords with every mechanism, hashed ones with PLAIN.
+  const users = new Map([...credentials.plaintextPasswords(), ...Object.entries(k.sasl.users)]);
+  const verifyPlain =
+    credentials.userCount > 0 ? (u: string, p: string) => credentials.verifyPassword(u, p) : undefined;
   return startKafkaListener({
     broker,
     host: hp.host,
@@ -206,10 +327,15 @@ async function startKafka(config: EddyConfig, broker: BrokerApi, logger: Logger)
     logger: logger.child({ component: "kafka" }),
     clock: systemClock,
     tls: k.tls_cert_file ? { certFile: k.tls_cert_file, keyFile: k.tls_key_file } : null,
-    sasl: users.size > 0 ? { mechanisms: k.sasl.mechanisms, users } : null,
+    sasl: users.size > 0 || verifyPlain ? { mechanisms: k.sasl.mechanisms, users, verifyPlain } : null,
     maxFrameBytes: k.max_request_bytes,
     brokerConfigs: kafkaBrokerConfigs(config),
   });
+}
+
+/** Users and API tokens from [auth], shared by the HTTP API and the Kafka listener's SASL. */
+function credentialStore(config: EddyConfig): CredentialStore {
+  return new CredentialStore({ users: config.auth.users, tokens: config.auth.tokens });
 }
 
 /** Broker settings under their Kafka names, for DescribeConfigs (read-only: they come from eddy.toml). */
@@ -301,6 +427,250 @@ function waitForShutdown(running: Running, logger: Logger): Promise<number> {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
+}
+
+// ---------------------------------------------------------------------------
+// Bridges: MQTT (TCP, TLS, WebSocket at /mqtt), CoAP, the mirror.
+
+/**
+ * Bridge settings the schema cannot check alone: [[mirror.links]] against the
+ * mirror's own schema, MQTT mapping rules against the MQTT bridge. Throws a
+ * ConfigError (exit 2) naming each key path, like every other config error.
+ */
+function checkBridgeConfig(config: EddyConfig): void {
+  const issues: string[] = [];
+  const links = mirrorLinksSchema.safeParse(config.mirror.links);
+  if (!links.success) {
+    for (const issue of links.error.issues) {
+      issues.push(`${["mirror", "links", ...issue.path.map(String)].join(".")}: ${issue.message}`);
+    }
+  }
+  try {
+    compileMapping(mqttMapping(config));
+  } catch (err) {
+    issues.push(
+      `mqtt.rules / mqtt.reverse / mqtt.default_topic: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+}
+
+function mqttMapping(config: EddyConfig): MqttMappingConfig {
+  const m = config.mqtt;
+  return {
+    rules: m.rules.map((r) => ({
+      filter: r.filter,
+      topic: r.topic,
+      ...(r.key !== undefined ? { key: r.key } : {}),
+    })),
+    reverse: m.reverse.map((r) => ({ topic: r.topic, mqttTopic: r.mqtt_topic, qos: r.qos })),
+    defaultTopic: m.default_topic === "" ? null : m.default_topic,
+  };
+}
+
+interface Bridges {
+  /** Bound addresses for the banner and listeners.json (mqtt, mqtt_tls, coap). */
+  listeners: Record<string, string>;
+  /** createHttpApp options: operator views and the mirror's health check. */
+  http: {
+    mqtt?: MqttAdmin;
+    coap?: { observers(): number; address(): string };
+    mirror: MirrorAdmin;
+    healthChecks: Record<string, HealthCheck>;
+  };
+  /** MQTT over WebSocket on the HTTP listener, when MQTT runs. */
+  websocket?: WebSocketHook;
+  /** Idempotent: MQTT (saves sessions), CoAP, the mirror — all before the broker closes. */
+  close(): Promise<void>;
+}
+
+async function startBridges(d: {
+  config: EddyConfig;
+  broker: BrokerApi;
+  logger: Logger;
+  clock: Clock;
+  registry: MetricsRegistry;
+}): Promise<Bridges> {
+  const { config, broker, logger, clock, registry } = d;
+  const steps: Array<() => Promise<void> | void> = [];
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      for (const step of steps.splice(0).reverse()) {
+        try {
+          await step();
+        } catch (err) {
+          logger.error("bridge shutdown step failed", {
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
+      }
+    })();
+    return closing;
+  };
+  const out: Bridges = { listeners: {}, http: { mirror: { links: () => [] }, healthChecks: {} }, close };
+  try {
+    if (config.listeners.mqtt) {
+      const mqtt = await startMqtt(config, broker, logger, clock);
+      steps.push(() => mqtt.close());
+      const bridge = mqtt.bridge;
+      steps.push(
+        attachMqttMetrics(registry, () => ({
+          connections: bridge.connections.size,
+          sessions: bridge.sessions.size,
+          retained: bridge.retained.size,
+          ...bridge.stats,
+        })),
+      );
+      out.listeners.mqtt = formatHostPort({ host: mqtt.host, port: mqtt.port });
+      if (mqtt.tlsPort !== null) {
+        const tlsHost = parseHostPort(config.mqtt.tls_listen!)!.host;
+        out.listeners.mqtt_tls = formatHostPort({ host: tlsHost, port: mqtt.tlsPort });
+      }
+      out.http.mqtt = {
+        clients: () => listClients(bridge),
+        sessions: () => listSessions(bridge),
+        disconnect: (clientId) => disconnectClient(bridge, clientId),
+        explain: (topic) => explain(bridge, topic),
+      };
+      out.websocket = {
+        path: "/mqtt",
+        upgrade: (req) => mqttWebSocketUpgrade(req),
+        handlers: mqtt.websocket as unknown as WebSocketHook["handlers"],
+      };
+    }
+    if (config.listeners.coap) {
+      const coap = await startCoap(config, broker, logger, clock, registry);
+      steps.push(() => coap.close());
+      const address = formatHostPort({ host: coap.host, port: coap.port });
+      out.listeners.coap = address;
+      out.http.coap = { observers: () => coap.observers(), address: () => address };
+    }
+    if (config.mirror.links.length > 0) {
+      const mirror = await startMirror({
+        broker,
+        links: mirrorLinksSchema.parse(config.mirror.links),
+        logger,
+        clock,
+        sourceId: config.mirror.source_id || undefined,
+      });
+      steps.push(() => mirror.close());
+      steps.push(attachMirrorMetrics(registry, () => mirror.status()));
+      out.http.mirror = { links: () => mirror.status() };
+      out.http.healthChecks.mirror = mirrorHealthCheck(mirror, clock, steps);
+    }
+    return out;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** /health's "mirror" check: down links and links whose lag keeps rising; lag sampled every 5 s. */
+function mirrorHealthCheck(
+  mirror: Mirror,
+  clock: Clock,
+  steps: Array<() => Promise<void> | void>,
+): HealthCheck {
+  const health = createMirrorHealth({ clock, read: () => mirror.status() });
+  const timer = setInterval(() => health.sample(), 5000);
+  timer.unref();
+  steps.push(() => clearInterval(timer));
+  return () => health.check();
+}
+
+async function startMqtt(
+  config: EddyConfig,
+  broker: BrokerApi,
+  logger: Logger,
+  clock: Clock,
+): Promise<MqttListener> {
+  const hp = parseHostPort(config.listeners.mqtt!)!;
+  const m = config.mqtt;
+  let tls: { cert: string; key: string; host: string; port: number } | undefined;
+  if (m.tls_cert_file && m.tls_listen) {
+    const tlsHp = parseHostPort(m.tls_listen)!;
+    tls = {
+      cert: readPem(m.tls_cert_file, "mqtt.tls_cert_file"),
+      key: readPem(m.tls_key_file, "mqtt.tls_key_file"),
+      host: tlsHp.host,
+      port: tlsHp.port,
+    };
+  }
+  try {
+    return await startMqttListener({
+      broker,
+      host: hp.host,
+      port: hp.port,
+      logger,
+      clock,
+      mapping: mqttMapping(config),
+      maxPacketSize: m.max_packet_bytes,
+      maxConnections: m.max_connections,
+      ...(m.max_session_expiry_ms >= 0
+        ? { maxSessionExpiry: Math.floor(m.max_session_expiry_ms / 1000) }
+        : {}),
+      ...(m.keep_alive_override_ms >= 0
+        ? { serverKeepAlive: Math.min(65_535, Math.ceil(m.keep_alive_override_ms / 1000)) }
+        : {}),
+      tls,
+    });
+  } catch (err) {
+    throw listenError(err, "MQTT", config.listeners.mqtt!, "--mqtt-listen (or --mqtt-tls-listen)");
+  }
+}
+
+async function startCoap(
+  config: EddyConfig,
+  broker: BrokerApi,
+  logger: Logger,
+  clock: Clock,
+  registry: MetricsRegistry,
+): Promise<CoapListener> {
+  const hp = parseHostPort(config.listeners.coap!)!;
+  const c = config.coap;
+  try {
+    return await startCoapListener({
+      broker,
+      logger,
+      clock,
+      host: hp.host,
+      port: hp.port,
+      prefix: c.prefix,
+      maxBodyBytes: c.max_body_bytes,
+      rateLimit:
+        c.rate_limit_per_second > 0
+          ? { ratePerSecond: c.rate_limit_per_second, burst: c.rate_limit_burst }
+          : false,
+      metrics: registry,
+    });
+  } catch (err) {
+    throw listenError(err, "CoAP", config.listeners.coap!, "--coap-listen");
+  }
+}
+
+/** A bind failure as a message that says what to do. */
+function listenError(err: unknown, what: string, address: string, flag: string): Error {
+  if (isEddyError(err)) return err;
+  const code = (err as { code?: unknown }).code;
+  const why =
+    code === "EADDRINUSE" ? "the address is in use" : err instanceof Error ? err.message : String(err);
+  return new Error(
+    `cannot listen for ${what} on ${address}: ${why}; choose another address with ${flag} or "off"`,
+    {
+      cause: err,
+    },
+  );
+}
+
+function readPem(file: string, key: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(
+      `cannot read ${key} '${file}': ${(err as Error).message}; point it at a PEM file eddy can read`,
+    );
+  }
 }
 
 if (import.meta.main) {

@@ -112,11 +112,15 @@ export class EchoVerifier {
     return until !== undefined && until > this.clock.monotonic();
   }
 
+  /** The largest response (payload + 16 bytes of header and options) this source may get now. */
+  responseLimit(peer: Peer, requestBytes: number): number {
+    if (this.isVerified(peer)) return Number.POSITIVE_INFINITY;
+    return Math.max(this.o.freeBytes, requestBytes * this.o.amplificationFactor);
+  }
+
   /** The response itself, or 4.01 + Echo when it would amplify for an unverified source. */
   guard(peer: Peer, requestBytes: number, res: ResponseSpec): ResponseSpec | undefined {
-    const size = (res.payload?.length ?? 0) + 16;
-    if (size <= this.o.freeBytes || size <= requestBytes * this.o.amplificationFactor) return undefined;
-    if (this.isVerified(peer)) return undefined;
+    if ((res.payload?.length ?? 0) + 16 <= this.responseLimit(peer, requestBytes)) return undefined;
     const echo = { number: OptionNumber.ECHO, value: this.value(peer, Math.floor(this.clock.now() / 1000)) };
     return diagnostic(Code.UNAUTHORIZED, "repeat the request with this Echo option", [echo]);
   }

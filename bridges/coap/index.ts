@@ -2,21 +2,30 @@
  * The CoAP bridge: a UDP listener (Bun.udpSocket) in front of the sans-IO
  * message layer, the pub/sub resources and Observe. `src/main.ts` wires it:
  *
- *   const coap = await startCoapListener({ broker, host, port: 5683, logger });
+ *   const coap = await startCoapListener({ broker, host, port: 5683, logger, metrics });
  *   ...; await coap.close();
  *
  * Datagrams above `maxDatagramBytes` are dropped before decoding; bodies above
  * `maxBodyBytes` are refused (4.13, Size1). See router.ts for the pipeline.
+ * Publishes are micro-batched per topic (publish-batcher.ts); outgoing
+ * datagrams leave in sendMany chunks (outbox.ts); topic properties persist
+ * in `__coap_topics` (resources/topic-props-store.ts), loaded before the
+ * socket opens; `metrics` (optional) gets the counters of metrics.ts.
+ * `rateLimit: false` turns the per-source limit off (benchmarks, trusted nets).
  */
 import type { BrokerApi } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import type { MetricsRegistry } from "../../src/observability/metrics.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
 import { EchoVerifier, type EchoOptions, RateLimiter, type RateLimitOptions } from "./abuse.ts";
 import { Block1Assembler } from "./block.ts";
 import { TransmissionDefaults } from "./codec/constants.ts";
 import { MessageLayer } from "./message-layer.ts";
+import { CoapMetrics, DropReason } from "./metrics.ts";
 import { ObserveManager } from "./observe.ts";
-import { TopicPropsStore } from "./resources/topic-config.ts";
+import { Outbox } from "./outbox.ts";
+import { PublishBatcher } from "./publish-batcher.ts";
+import { TopicPropsStore } from "./resources/topic-props-store.ts";
 import { createRouter, KNOWN_CRITICAL_OPTIONS } from "./router.ts";
 import { systemTimers, type Timers } from "./timers.ts";
 
@@ -49,6 +58,18 @@ export interface CoapListenerOptions {
   maxHistoryRecords?: number;
   maxHistoryBytes?: number;
   random?: () => number;
+  /** Register the listener's metrics (responses by code, observers, drops, rate limiting) here. */
+  metrics?: MetricsRegistry;
+  /**
+   * Remembered exchanges for deduplication (bounded; oldest out). Default 50 000: at
+   * 50k requests/s that covers about one second, not EXCHANGE_LIFETIME (247 s); a
+   * retransmission older than that is executed again.
+   */
+  maxExchanges?: number;
+  /** Keep topic properties in the internal topic `__coap_topics` across restarts. Default true. */
+  persistTopicProps?: boolean;
+  /** Publishes per broker produce call (micro-batching). Default 1000. */
+  maxPublishBatch?: number;
 }
 
 export interface CoapListener {
@@ -56,6 +77,8 @@ export interface CoapListener {
   port: number;
   /** Live observations (for metrics and tests). */
   observers(): number;
+  /** The listener's counters (also exported through the `metrics` registry when given). */
+  readonly counters: CoapMetrics;
   close(): Promise<void>;
 }
 
@@ -66,9 +89,22 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
   const random = o.random ?? Math.random;
   const maxDatagram = o.maxDatagramBytes ?? 1500;
   const maxBlockSzx = o.maxBlockSzx ?? 6;
-  const props = new TopicPropsStore();
+  const props = new TopicPropsStore(o.persistTopicProps === false ? undefined : o.broker);
+  await props.load();
+  const counters = new CoapMetrics();
   let send: (address: string, port: number, bytes: Uint8Array) => void = () => {};
 
+  const echo =
+    o.echo === false
+      ? undefined
+      : new EchoVerifier(clock, {
+          amplificationFactor: 3,
+          freeBytes: 64,
+          echoFreshnessMs: 60_000,
+          verifiedTtlMs: 3_600_000,
+          secret: Math.floor(random() * 0xffffffff),
+          ...o.echo,
+        });
   let observe: ObserveManager | undefined;
   const layer = new MessageLayer({
     clock,
@@ -82,6 +118,9 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     send: (peer, bytes) => send(peer.address, peer.port, bytes),
     handle: (req) => router(req),
     onReset: (peer, token) => observe?.onReset(peer, token),
+    onResponse: (code) => counters.response(code),
+    onMalformed: () => counters.drop(DropReason.MALFORMED),
+    maxExchanges: o.maxExchanges ?? 50_000,
   });
   observe = new ObserveManager({
     broker: o.broker,
@@ -92,8 +131,12 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     maxObservers: o.maxObservers ?? 10_000,
     observerCheckMs: o.observerCheckMs ?? 86_400_000,
     conEvery: o.conEvery ?? 100,
-    maxPayload: 1 << (maxBlockSzx + 4),
     maxPayloadSzx: maxBlockSzx,
+    echo,
+    backlog: () => outbox.queued,
+    onDropped: (n) => {
+      counters.droppedNotifications += n;
+    },
   });
   const router = createRouter({
     broker: o.broker,
@@ -101,6 +144,10 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     prefix: o.prefix ?? "ps",
     props,
     observe,
+    publisher: new PublishBatcher({ broker: o.broker, maxBatchRecords: o.maxPublishBatch }),
+    onRateLimited: () => {
+      counters.rateLimited++;
+    },
     blocks: new Block1Assembler({
       maxBodyBytes: o.maxBodyBytes ?? 64 * 1024,
       lifetimeMs: TransmissionDefaults.EXCHANGE_LIFETIME,
@@ -111,17 +158,7 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
       o.rateLimit === false
         ? undefined
         : new RateLimiter(clock, o.rateLimit ?? { ratePerSecond: 1000, burst: 2000 }),
-    echo:
-      o.echo === false
-        ? undefined
-        : new EchoVerifier(clock, {
-            amplificationFactor: 3,
-            freeBytes: 64,
-            echoFreshnessMs: 60_000,
-            verifiedTtlMs: 3_600_000,
-            secret: Math.floor(random() * 0xffffffff),
-            ...o.echo,
-          }),
+    echo,
     maxBlockSzx,
     maxHistoryRecords: o.maxHistoryRecords ?? 100,
     maxHistoryBytes: o.maxHistoryBytes ?? 256 * 1024,
@@ -134,10 +171,14 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     socket: {
       data(_s, buf, port, address) {
         if (buf.length > maxDatagram) {
+          counters.drop(DropReason.OVERSIZED);
           logger.debug("coap: dropped oversized datagram", { address, port, bytes: buf.length });
           return;
         }
         layer.receive({ address, port }, buf);
+      },
+      drain() {
+        outbox.drain();
       },
       error(_s, err) {
         // ICMP errors (a peer that went away) surface here; CoAP's own timeouts handle them.
@@ -145,17 +186,24 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
       },
     },
   });
-  send = (address, port, bytes) => {
-    if (!socket.closed) socket.send(bytes, port, address);
-  };
+  const outbox = new Outbox({
+    sendMany: (packets) => (socket.closed ? packets.length / 3 : socket.sendMany(packets)),
+    onDrop: (n) => counters.drop(DropReason.OUTBOX_FULL, n),
+  });
+  send = (address, port, bytes) => outbox.send(address, port, bytes);
+  const detachMetrics = o.metrics ? counters.attach(o.metrics, () => observe.count) : () => {};
   logger.info("coap listener started", { host: socket.hostname, port: socket.port });
   return {
     host: socket.hostname,
     port: socket.port,
     observers: () => observe.count,
+    counters,
     async close() {
+      detachMetrics();
       observe.close();
       layer.close();
+      outbox.flushAll();
+      outbox.clear();
       socket.close();
     },
   };

@@ -18,7 +18,6 @@
  * - A RST matching a NON we sent (an Observe notification) is reported to `onReset`.
  */
 import {
-  codeString,
   type CoapMessage,
   type CoapOption,
   Code,
@@ -30,6 +29,7 @@ import { CoapParseError, decodeMessage } from "./codec/decode.ts";
 import { encodeMessage } from "./codec/encode.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import { ExpiringMap } from "./expiring-map.ts";
 import type { TimerHandle, Timers } from "./timers.ts";
 
 export interface Peer {
@@ -62,6 +62,10 @@ export interface MessageLayerOptions {
   knownOptions: ReadonlySet<number>;
   /** A peer reset a message we sent (token of that message). */
   onReset?(peer: Peer, token: Uint8Array): void;
+  /** A response to a request left (metrics). */
+  onResponse?(code: number): void;
+  /** An undecodable datagram arrived (metrics). */
+  onMalformed?(): void;
   random?: () => number;
   ackTimeoutMs?: number;
   ackRandomFactor?: number;
@@ -74,7 +78,6 @@ export interface MessageLayerOptions {
 }
 
 interface Exchange {
-  expiresAt: number;
   /** The bytes to replay for a duplicate (piggybacked ACK, NON response), once known. */
   reply: Uint8Array | undefined;
   /** An empty ACK went out (separate response). */
@@ -90,9 +93,16 @@ interface Pending {
 }
 
 export class MessageLayer {
-  private readonly exchanges = new Map<string, Exchange>();
+  private readonly exchanges: ExpiringMap<Exchange>;
   private readonly pending = new Map<string, Pending>();
-  private readonly sentNon = new Map<string, { token: Uint8Array; expiresAt: number }>();
+  /**
+   * NON messages we sent, by message id (ids are ours and sequential, so the
+   * last 65 536 NON messages each own their slot): peer key, token, expiry.
+   */
+  private readonly nonPeer: Array<string | undefined> = new Array(0x10000);
+  private readonly nonToken: Array<Uint8Array | undefined> = new Array(0x10000);
+  private readonly nonExpires = new Float64Array(0x10000);
+  private lastSweep = Number.NEGATIVE_INFINITY;
   private nextMid: number;
   private closed = false;
   private readonly random: () => number;
@@ -104,6 +114,7 @@ export class MessageLayer {
     this.nextMid = Math.floor(this.random() * 0x10000);
     this.lifetime = o.exchangeLifetimeMs ?? TransmissionDefaults.EXCHANGE_LIFETIME;
     this.maxExchanges = o.maxExchanges ?? 10_000;
+    this.exchanges = new ExpiringMap(this.maxExchanges);
   }
 
   get exchangeCount(): number {
@@ -126,6 +137,7 @@ export class MessageLayer {
     try {
       msg = decodeMessage(bytes);
     } catch (err) {
+      this.o.onMalformed?.();
       if (err instanceof CoapParseError && err.header?.type === MessageType.CON)
         this.reset(peer, err.header.messageId);
       this.o.logger.debug("coap: dropped malformed datagram", {
@@ -155,13 +167,8 @@ export class MessageLayer {
     const badOption = msg.options.find(
       (opt) => isCriticalOption(opt.number) && !this.o.knownOptions.has(opt.number),
     );
-    const ex: Exchange = {
-      expiresAt: this.o.clock.monotonic() + this.lifetime,
-      reply: undefined,
-      ackSent: false,
-      done: false,
-    };
-    this.remember(key, ex);
+    const ex: Exchange = { reply: undefined, ackSent: false, done: false };
+    this.exchanges.set(key, ex, this.now + this.lifetime);
     if (badOption) {
       if (msg.type === MessageType.NON) {
         ex.done = true;
@@ -212,6 +219,7 @@ export class MessageLayer {
   private finish(peer: Peer, req: CoapMessage, ex: Exchange, spec: ResponseSpec): void {
     ex.done = true;
     if (this.closed) return;
+    this.o.onResponse?.(spec.code);
     const base = {
       code: spec.code,
       token: req.token,
@@ -229,7 +237,6 @@ export class MessageLayer {
       ex.reply = bytes;
       this.o.send(peer, bytes);
     }
-    this.o.logger.debug("coap: response", { peer: peerKey(peer), code: codeString(spec.code) });
   }
 
   private onDuplicate(peer: Peer, msg: CoapMessage, ex: Exchange): void {
@@ -252,19 +259,28 @@ export class MessageLayer {
       p.resolve(msg.type === MessageType.ACK ? "ack" : "reset");
     }
     if (msg.type === MessageType.RST) {
-      const non = this.sentNon.get(key);
-      if (non) {
-        this.sentNon.delete(key);
-        this.o.onReset?.(peer, non.token);
+      const id = msg.messageId;
+      const token = this.nonToken[id];
+      if (token && this.nonPeer[id] === peerKey(peer) && this.nonExpires[id]! > this.o.clock.monotonic()) {
+        this.nonToken[id] = undefined;
+        this.nonPeer[id] = undefined;
+        this.o.onReset?.(peer, token);
       }
     }
   }
 
   /** Send a CON message; retransmit until ACK/RST or MAX_RETRANSMIT. */
   sendConfirmable(peer: Peer, m: Omit<CoapMessage, "type" | "messageId">): Promise<DeliveryOutcome> {
+    return this.sendConfirmableEncoded(peer, (messageId) =>
+      encodeMessage({ ...m, type: MessageType.CON, messageId }),
+    );
+  }
+
+  /** Send a CON message the caller encodes for the message id it is given. */
+  sendConfirmableEncoded(peer: Peer, encode: (messageId: number) => Uint8Array): Promise<DeliveryOutcome> {
     if (this.closed) return Promise.resolve("closed");
     const messageId = this.allocateMessageId();
-    const bytes = encodeMessage({ ...m, type: MessageType.CON, messageId });
+    const bytes = encode(messageId);
     const key = `${peerKey(peer)}#${messageId}`;
     const ackTimeout = this.o.ackTimeoutMs ?? TransmissionDefaults.ACK_TIMEOUT;
     const factor = this.o.ackRandomFactor ?? TransmissionDefaults.ACK_RANDOM_FACTOR;
@@ -292,35 +308,38 @@ export class MessageLayer {
 
   /** Send a NON message; a RST for it is reported to onReset with its token. */
   sendNonConfirmable(peer: Peer, m: Omit<CoapMessage, "type" | "messageId">): void {
-    if (this.closed) return;
-    const messageId = this.allocateMessageId();
-    const key = `${peerKey(peer)}#${messageId}`;
-    this.sentNon.set(key, { token: m.token, expiresAt: this.o.clock.monotonic() + this.lifetime });
-    if (this.sentNon.size > this.maxExchanges) {
-      const oldest = this.sentNon.keys().next().value;
-      if (oldest !== undefined) this.sentNon.delete(oldest);
-    }
-    this.o.send(peer, encodeMessage({ ...m, type: MessageType.NON, messageId }));
+    this.sendNonEncoded(peer, m.token, (messageId) =>
+      encodeMessage({ ...m, type: MessageType.NON, messageId }),
+    );
   }
 
-  private remember(key: string, ex: Exchange): void {
-    this.exchanges.set(key, ex);
-    if (this.exchanges.size > this.maxExchanges) {
-      const oldest = this.exchanges.keys().next().value;
-      if (oldest !== undefined) this.exchanges.delete(oldest);
-    }
+  /**
+   * Send a NON message the caller encodes for the message id it is given
+   * (notification fan-out patches a pre-encoded template); `key` is the peer's key if known.
+   */
+  sendNonEncoded(
+    peer: Peer,
+    token: Uint8Array,
+    encode: (messageId: number) => Uint8Array,
+    key?: string,
+  ): void {
+    if (this.closed) return;
+    const messageId = this.allocateMessageId();
+    this.nonPeer[messageId] = key ?? peerKey(peer);
+    this.nonToken[messageId] = token;
+    this.nonExpires[messageId] = this.o.clock.monotonic() + this.lifetime;
+    this.o.send(peer, encode(messageId));
   }
+
+  /** The monotonic time of the last swept datagram, refreshed at most every ms by receive. */
+  private now = 0;
 
   private sweep(): void {
     const now = this.o.clock.monotonic();
-    for (const [key, ex] of this.exchanges) {
-      if (ex.expiresAt > now) break;
-      this.exchanges.delete(key);
-    }
-    for (const [key, n] of this.sentNon) {
-      if (n.expiresAt > now) break;
-      this.sentNon.delete(key);
-    }
+    this.now = now;
+    if (now - this.lastSweep < 1) return;
+    this.lastSweep = now;
+    this.exchanges.sweep(now);
   }
 
   private emptyAck(peer: Peer, messageId: number): void {
@@ -359,6 +378,7 @@ export class MessageLayer {
     }
     this.pending.clear();
     this.exchanges.clear();
-    this.sentNon.clear();
+    this.nonToken.fill(undefined);
+    this.nonPeer.fill(undefined);
   }
 }

@@ -7,34 +7,64 @@
  *   after answering); deregister: GET + Observe 1 with the same token, a RST
  *   to a notification, or a CON notification that times out (§3.6, §4.2, §4.5).
  * - Sequence numbers: 24-bit, increasing per observation (§3.4, §4.4).
- * - Notifications are NON, except that at least every `observerCheckMs`
- *   (the topic's observer-check property, default 24 h per §4.5) or every
- *   `conEvery` notifications one goes as CON, to find observers that are gone;
- *   at most one CON notification is outstanding per observer.
- * - One read cursor per (topic, partition): broker.onAppend wakes it and the
- *   records read are fanned out to all observers of the topic.
+ * - Positions: each observer owes itself a next offset per partition, set at
+ *   registration to the high watermark its response reflected (never a record
+ *   from before), or to the end of a `?offset=N` / `?since=` replay page. A
+ *   record is sent to an observer only at or after its position, so nothing
+ *   is sent twice; an observer behind the shared cursor is caught up by its
+ *   own reads from the log (see catch-up.ts), so nothing is skipped.
+ * - One read cursor per (topic, partition): broker.onAppend wakes it and each
+ *   record read is encoded once (codec/template.ts) and fanned out to the
+ *   observers with only token, message id and Observe value patched in.
+ * - Flow control (§4.5.1): notifications are NON, except that at least every
+ *   `observerCheckMs` (the topic's observer-check, default 24 h) or every
+ *   `conEvery` notifications one goes as CON; at most one CON is outstanding
+ *   per observer, and while it is, at most `conEvery` NON follow it. Past
+ *   that the observer is saturated: live notifications keep only the newest
+ *   state (intermediate ones are dropped and counted), sent when the CON is
+ *   acknowledged; catch-up reads wait instead (the log is their buffer).
+ * - Large values go as block 0 of a Block2 transfer with ETag (partition,
+ *   offset); the observer's follow-up GETs are served that same record
+ *   (`blockSource`). For a source not verified by Echo, the block size is cut
+ *   so that a notification stays within the amplification limit (RFC 9175 §2.4).
  */
 import type { BrokerApi, StoredRecord } from "../../src/broker/index.ts";
-import { isEddyError } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Clock } from "../../src/util/clock.ts";
-import { type CoapOption, Code, OptionNumber } from "./codec/constants.ts";
+import type { EchoVerifier } from "./abuse.ts";
+import { catchUp } from "./catch-up.ts";
+import { type CoapOption, Code, MessageType, OptionNumber } from "./codec/constants.ts";
 import { encodeBlock, uintOption } from "./codec/options.ts";
-import { etagOf } from "./block.ts";
+import { encodeFromTemplate, makeTemplate, type NotificationTemplate } from "./codec/template.ts";
 import type { MessageLayer, Peer } from "./message-layer.ts";
 import { peerKey } from "./message-layer.ts";
-import type { TopicPropsStore } from "./resources/topic-config.ts";
-import { recordContentFormat } from "./resources/records.ts";
+import type { TopicPropsStore } from "./resources/topic-props-store.ts";
+import { recordContentFormat, recordEtag } from "./resources/records.ts";
+import { readSharedCursor } from "./shared-cursor.ts";
 
 export interface Observer {
   key: string;
   peer: Peer;
+  peerKey: string;
   token: Uint8Array;
   topic: string;
   seq: number;
   lastConAt: number;
   sinceCon: number;
   conInFlight: boolean;
+  /** NON notifications sent since the outstanding CON. */
+  unconfirmed: number;
+  /** Next offset owed, per partition (undefined: everything on it is new). */
+  pos: number[];
+  /** Partitions with a catch-up read running. */
+  catchingUp: Set<number>;
+  /** The newest state held back while saturated. */
+  held: Prepared | undefined;
+  /** Resolved when the outstanding CON is settled (catch-up waits on these). */
+  waiters: Array<() => void>;
+  /** Size of the registration request, for the amplification limit. */
+  requestBytes: number;
+  removed: boolean;
 }
 
 export interface ObserveOptions {
@@ -44,33 +74,56 @@ export interface ObserveOptions {
   logger: Logger;
   props: TopicPropsStore;
   maxObservers: number;
-  /** Default seconds-between-CON check, when the topic has no observer-check. */
+  /** Default interval between CON notifications when the topic has no observer-check. */
   observerCheckMs: number;
   conEvery: number;
-  /** Largest notification payload; larger values go as block 0 of a Block2 transfer. */
-  maxPayload: number;
+  /** Largest block size exponent for notifications (6 = 1024 bytes). */
   maxPayloadSzx: number;
+  echo?: EchoVerifier | undefined;
+  /** Datagrams waiting to be sent; the shared cursor waits while it is long. */
+  backlog?(): number;
+  /** Intermediate states dropped for saturated observers (metrics). */
+  onDropped?(n: number): void;
 }
 
-interface Cursor {
-  next: number;
-  reading: boolean;
-  again: boolean;
+/** One record, encoded lazily once per block size. */
+export interface Prepared {
+  partition: number;
+  record: StoredRecord;
+  templates: Array<NotificationTemplate | undefined>;
+}
+
+export interface Registration {
+  peer: Peer;
+  token: Uint8Array;
+  topic: string;
+  /** Next offset per partition the observer is owed (the response's high watermarks or replay ends). */
+  positions: number[];
+  requestBytes: number;
 }
 
 export const observerKey = (peer: Peer, token: Uint8Array): string =>
   `${peerKey(peer)}#${Buffer.from(token).toString("hex")}`;
 
+export interface Cursor {
+  next: number;
+  reading: boolean;
+  again: boolean;
+}
+
 export class ObserveManager {
   private readonly observers = new Map<string, Observer>();
-  private readonly byTopic = new Map<string, Set<Observer>>();
-  private readonly cursors = new Map<string, Cursor>();
+  readonly byTopic = new Map<string, Set<Observer>>();
+  readonly cursors = new Map<string, Cursor>();
+  /** (peer, topic) → the record whose block 0 that peer got last. */
+  private readonly blocks = new Map<string, { partition: number; offset: number }>();
   private readonly unsubscribe: () => void;
-  private closed = false;
+  private registrations = 0;
+  closed = false;
 
-  constructor(private readonly o: ObserveOptions) {
+  constructor(readonly o: ObserveOptions) {
     this.unsubscribe = o.broker.onAppend((e) => {
-      if (this.byTopic.has(e.topic)) void this.pump(e.topic, e.partition);
+      if (this.byTopic.has(e.topic)) void readSharedCursor(this, e.topic, e.partition);
     });
   }
 
@@ -83,38 +136,52 @@ export class ObserveManager {
   }
 
   /**
-   * Add (or refresh) an observation; `highWatermarks` are the partitions' ends
-   * the registration response reflects. Returns the Observe value for the
-   * response, or undefined when the limit is reached (answer without Observe).
+   * Add (or refresh) an observation. Returns the Observe value for the
+   * response, or undefined when a limit is reached (answer without Observe).
    */
-  register(peer: Peer, token: Uint8Array, topic: string, highWatermarks: number[]): number | undefined {
-    const key = observerKey(peer, token);
+  register(r: Registration): number | undefined {
+    const key = observerKey(r.peer, r.token);
     const existing = this.observers.get(key);
-    if (existing && existing.topic === topic) return this.nextSeq(existing);
     if (existing) this.remove(key);
-    const max = this.o.props.get(topic).maxSubscribers;
-    if (this.observers.size >= this.o.maxObservers || (max !== undefined && this.countFor(topic) >= max))
+    const max = this.o.props.get(r.topic).maxSubscribers;
+    if (this.observers.size >= this.o.maxObservers || (max !== undefined && this.countFor(r.topic) >= max))
       return undefined;
     const ob: Observer = {
       key,
-      peer,
-      token,
-      topic,
-      seq: 0,
+      peer: r.peer,
+      peerKey: peerKey(r.peer),
+      token: r.token,
+      topic: r.topic,
+      seq: existing?.topic === r.topic ? existing.seq : 0,
       lastConAt: this.o.clock.monotonic(),
-      sinceCon: 0,
+      // Stagger the CON schedule: observers registered together would otherwise all
+      // get their CON in the same fan-out, and their ACKs arrive as one burst.
+      sinceCon: this.registrations++ % this.o.conEvery,
       conInFlight: false,
+      unconfirmed: 0,
+      pos: [...r.positions],
+      catchingUp: new Set(),
+      held: undefined,
+      waiters: [],
+      requestBytes: r.requestBytes,
+      removed: false,
     };
     this.observers.set(key, ob);
-    let set = this.byTopic.get(topic);
+    let set = this.byTopic.get(r.topic);
     if (!set) {
       set = new Set();
-      this.byTopic.set(topic, set);
+      this.byTopic.set(r.topic, set);
     }
     set.add(ob);
-    highWatermarks.forEach((hw, p) => {
-      if (!this.cursors.has(`${topic}#${p}`))
-        this.cursors.set(`${topic}#${p}`, { next: hw, reading: false, again: false });
+    r.positions.forEach((pos, p) => {
+      const ckey = `${r.topic}#${p}`;
+      const cursor = this.cursors.get(ckey);
+      // Reads start on the next turn, after the registration response has gone out.
+      if (!cursor) {
+        // A new cursor starts at the position; a replay position is behind the end, so read.
+        this.cursors.set(ckey, { next: pos, reading: false, again: false });
+        setImmediate(() => void readSharedCursor(this, r.topic, p));
+      } else if (pos < cursor.next) setImmediate(() => void catchUp(this, ob, p));
     });
     return this.nextSeq(ob);
   }
@@ -126,6 +193,21 @@ export class ObserveManager {
   /** The peer reset a notification. */
   onReset(peer: Peer, token: Uint8Array): void {
     this.remove(observerKey(peer, token));
+  }
+
+  /** The record whose block 0 this peer got last for the topic (Block2 follow-ups read it). */
+  blockSource(peer: Peer, topic: string): { partition: number; offset: number } | undefined {
+    return this.blocks.get(`${peerKey(peer)}#${topic}`);
+  }
+
+  rememberBlock(peer: Peer, topic: string, partition: number, offset: number): void {
+    const key = `${peerKey(peer)}#${topic}`;
+    this.blocks.delete(key);
+    this.blocks.set(key, { partition, offset });
+    if (this.blocks.size > Math.max(1000, this.o.maxObservers)) {
+      const oldest = this.blocks.keys().next().value;
+      if (oldest !== undefined) this.blocks.delete(oldest);
+    }
   }
 
   /** The topic (or its data) went away: tell observers with a final 4.04 and drop them (§3.2). */
@@ -142,10 +224,12 @@ export class ObserveManager {
     for (const k of [...this.cursors.keys()]) if (k.startsWith(`${topic}#`)) this.cursors.delete(k);
   }
 
-  private remove(key: string): boolean {
+  remove(key: string): boolean {
     const ob = this.observers.get(key);
     if (!ob) return false;
+    ob.removed = true;
     this.observers.delete(key);
+    for (const w of ob.waiters.splice(0)) w();
     const set = this.byTopic.get(ob.topic);
     set?.delete(ob);
     if (set && set.size === 0) {
@@ -160,90 +244,129 @@ export class ObserveManager {
     return ob.seq;
   }
 
-  private async pump(topic: string, partition: number): Promise<void> {
-    const ckey = `${topic}#${partition}`;
-    let cursor = this.cursors.get(ckey);
-    if (!cursor) {
-      // A partition added after the registration: everything on it is new.
-      cursor = { next: 0, reading: false, again: false };
-      this.cursors.set(ckey, cursor);
-    }
-    if (cursor.reading) {
-      cursor.again = true;
-      return;
-    }
-    cursor.reading = true;
-    try {
-      do {
-        cursor.again = false;
-        for (;;) {
-          if (this.closed || !this.byTopic.has(topic)) return;
-          let res: Awaited<ReturnType<BrokerApi["readRecords"]>>;
-          try {
-            res = await this.o.broker.readRecords({ topic, partition, offset: cursor.next, maxRecords: 200 });
-          } catch (err) {
-            if (isEddyError(err) && err.code === "OFFSET_OUT_OF_RANGE") {
-              cursor.next = this.o.broker.partitionState(topic, partition).logStartOffset;
-              continue;
-            }
-            throw err;
-          }
-          for (const r of res.records) this.fanOut(topic, partition, r);
-          if (res.nextOffset <= cursor.next) break;
-          cursor.next = res.nextOffset;
-          if (res.nextOffset >= res.highWatermark) break;
-        }
-      } while (cursor.again);
-    } catch (err) {
-      this.o.logger.warn("coap: observe read failed", { topic, partition, error: (err as Error).message });
-    } finally {
-      cursor.reading = false;
+  prepare(partition: number, record: StoredRecord): Prepared {
+    return { partition, record, templates: [] };
+  }
+
+  /**
+   * Records [from, to) of a partition, read by the shared cursor: each
+   * observer gets those at or after its position; one behind `from` is caught up.
+   */
+  fanOutRange(topic: string, partition: number, from: number, to: number, records: StoredRecord[]): void {
+    const set = this.byTopic.get(topic);
+    if (!set) return;
+    const prepared = records.map((r) => this.prepare(partition, r));
+    for (const ob of set) {
+      const pos = ob.pos[partition] ?? 0;
+      if (pos >= to) continue;
+      if (pos < from || ob.catchingUp.has(partition)) {
+        void catchUp(this, ob, partition);
+        continue;
+      }
+      for (const p of prepared) if (p.record.offset >= pos) this.deliver(ob, p, false);
+      ob.pos[partition] = to;
     }
   }
 
-  private fanOut(topic: string, _partition: number, record: StoredRecord): void {
-    const set = this.byTopic.get(topic);
-    if (!set) return;
-    const value = record.value ?? new Uint8Array(0);
-    const cf = recordContentFormat(record);
-    const base: CoapOption[] = [];
-    if (cf !== undefined) base.push(uintOption(OptionNumber.CONTENT_FORMAT, cf));
-    let payload = value;
-    if (value.length > this.o.maxPayload) {
-      payload = value.slice(0, 1 << (this.o.maxPayloadSzx + 4));
-      base.push({
-        number: OptionNumber.BLOCK2,
-        value: encodeBlock({ num: 0, more: true, szx: this.o.maxPayloadSzx }),
-      });
-      base.push(uintOption(OptionNumber.SIZE2, value.length));
-      base.push({ number: OptionNumber.ETAG, value: etagOf(value) });
+  /** Is the observer saturated (a CON outstanding and `conEvery` NON after it)? */
+  saturated(ob: Observer): boolean {
+    return ob.conInFlight && ob.unconfirmed >= this.o.conEvery;
+  }
+
+  /** Wait until the observer's outstanding CON settles. */
+  settled(ob: Observer): Promise<void> {
+    if (!ob.conInFlight || ob.removed) return Promise.resolve();
+    return new Promise((resolve) => ob.waiters.push(resolve));
+  }
+
+  /** Send one notification to one observer, under flow control. */
+  deliver(ob: Observer, p: Prepared, fromCatchUp: boolean): void {
+    if (ob.removed) return;
+    if (this.saturated(ob) && !fromCatchUp) {
+      if (ob.held) this.o.onDropped?.(1);
+      ob.held = p;
+      return;
     }
+    const template = this.template(ob, p);
     const now = this.o.clock.monotonic();
-    for (const ob of set) {
-      const options = [uintOption(OptionNumber.OBSERVE, this.nextSeq(ob)), ...base];
-      const msg = { code: Code.CONTENT, token: ob.token, options, payload };
+    const checkMs = (this.o.props.get(ob.topic).observerCheck ?? 0) * 1000 || this.o.observerCheckMs;
+    const seq = this.nextSeq(ob);
+    if (!ob.conInFlight && (now - ob.lastConAt >= checkMs || ob.sinceCon + 1 >= this.o.conEvery)) {
+      ob.conInFlight = true;
+      ob.sinceCon = 0;
+      ob.unconfirmed = 0;
+      void this.o.layer
+        .sendConfirmableEncoded(ob.peer, (mid) =>
+          encodeFromTemplate(template, MessageType.CON, mid, ob.token, seq),
+        )
+        .then((outcome) => this.settle(ob, outcome));
+    } else {
       ob.sinceCon++;
-      const checkMs = (this.o.props.get(topic).observerCheck ?? 0) * 1000 || this.o.observerCheckMs;
-      if (!ob.conInFlight && (now - ob.lastConAt >= checkMs || ob.sinceCon >= this.o.conEvery)) {
-        ob.conInFlight = true;
-        ob.sinceCon = 0;
-        void this.o.layer.sendConfirmable(ob.peer, msg).then((outcome) => {
-          ob.conInFlight = false;
-          ob.lastConAt = this.o.clock.monotonic();
-          if (outcome === "reset" || outcome === "timeout") {
-            this.o.logger.debug("coap: observer gone", { peer: peerKey(ob.peer), topic, outcome });
-            this.remove(ob.key);
-          }
-        });
-      } else {
-        this.o.layer.sendNonConfirmable(ob.peer, msg);
-      }
+      if (ob.conInFlight) ob.unconfirmed++;
+      this.o.layer.sendNonEncoded(
+        ob.peer,
+        ob.token,
+        (mid) => encodeFromTemplate(template, MessageType.NON, mid, ob.token, seq),
+        ob.peerKey,
+      );
     }
+  }
+
+  private settle(ob: Observer, outcome: string): void {
+    ob.conInFlight = false;
+    ob.unconfirmed = 0;
+    ob.lastConAt = this.o.clock.monotonic();
+    if (outcome === "reset" || outcome === "timeout") {
+      this.o.logger.debug("coap: observer gone", { peer: ob.peerKey, topic: ob.topic, outcome });
+      this.remove(ob.key);
+      return;
+    }
+    for (const w of ob.waiters.splice(0)) w();
+    const held = ob.held;
+    ob.held = undefined;
+    if (held && !ob.removed) this.deliver(ob, held, false);
+  }
+
+  /** The notification template for this observer's block size (amplification limit). */
+  private template(ob: Observer, p: Prepared): NotificationTemplate {
+    let szx = this.o.maxPayloadSzx;
+    const value = p.record.value ?? new Uint8Array(0);
+    if (this.o.echo) {
+      // Unverified source: only a block-wise notification can be cut to the amplification limit.
+      const limit = this.o.echo.responseLimit(ob.peer, ob.requestBytes);
+      if (value.length + 16 > limit) while (szx > 0 && (1 << (szx + 4)) + 16 > limit) szx--;
+    }
+    const large = value.length > 1 << (szx + 4);
+    const slot = large ? szx : 7;
+    let t = p.templates[slot];
+    if (!t) {
+      t = this.buildTemplate(p, large ? szx : undefined);
+      p.templates[slot] = t;
+    }
+    if (large) this.rememberBlock(ob.peer, ob.topic, p.partition, p.record.offset);
+    return t;
+  }
+
+  private buildTemplate(p: Prepared, szx: number | undefined): NotificationTemplate {
+    const value = p.record.value ?? new Uint8Array(0);
+    const cf = recordContentFormat(p.record);
+    const options: CoapOption[] = [
+      { number: OptionNumber.ETAG, value: recordEtag(p.partition, p.record.offset) },
+    ];
+    if (cf !== undefined) options.push(uintOption(OptionNumber.CONTENT_FORMAT, cf));
+    if (szx === undefined) return makeTemplate(Code.CONTENT, options, value);
+    options.push({ number: OptionNumber.BLOCK2, value: encodeBlock({ num: 0, more: true, szx }) });
+    options.push(uintOption(OptionNumber.SIZE2, value.length));
+    return makeTemplate(Code.CONTENT, options, value.subarray(0, 1 << (szx + 4)));
   }
 
   close(): void {
     this.closed = true;
     this.unsubscribe();
+    for (const ob of this.observers.values()) {
+      ob.removed = true;
+      for (const w of ob.waiters.splice(0)) w();
+    }
     this.observers.clear();
     this.byTopic.clear();
     this.cursors.clear();

@@ -14,9 +14,10 @@ import { Code, OptionNumber } from "./codec/constants.ts";
 import { encodedSize } from "./codec/encode.ts";
 import type { InboundRequest, ResponseSpec } from "./message-layer.ts";
 import type { ObserveManager } from "./observe.ts";
+import type { PublishBatcher } from "./publish-batcher.ts";
 import { type CoapRequest, diagnostic, errorResponse, toRequest } from "./request.ts";
 import { wellKnownCore } from "./resources/discovery.ts";
-import type { TopicPropsStore } from "./resources/topic-config.ts";
+import type { TopicPropsStore } from "./resources/topic-props-store.ts";
 import { handleTopicData } from "./resources/topic-data.ts";
 import { handleCollection, handleTopic } from "./resources/topics.ts";
 
@@ -37,12 +38,14 @@ export interface RouterOptions {
   prefix: string;
   props: TopicPropsStore;
   observe: ObserveManager;
+  publisher: PublishBatcher;
   blocks: Block1Assembler;
   rate: RateLimiter | undefined;
   echo: EchoVerifier | undefined;
   maxBlockSzx: number;
   maxHistoryRecords: number;
   maxHistoryBytes: number;
+  onRateLimited?(): void;
 }
 
 export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise<ResponseSpec> {
@@ -56,6 +59,8 @@ export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise
       return wellKnownCore(o.broker, o.props, o.prefix, req);
     if (a !== o.prefix || rest.length > 0)
       return diagnostic(Code.NOT_FOUND, `no such resource; try GET /.well-known/core`);
+    if (b?.startsWith("__") || (b === "data" && c?.startsWith("__")))
+      return diagnostic(Code.FORBIDDEN, "internal topics (__*) are not reachable over CoAP");
     if (b === undefined) return handleCollection(topics, req);
     if (b === "data" && c !== undefined) return handleTopicData(data, req, c);
     if (c === undefined) return handleTopic(topics, req, b);
@@ -64,7 +69,10 @@ export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise
 
   return async ({ peer, message }) => {
     const wait = o.rate?.take(peer) ?? 0;
-    if (wait > 0) return o.rate!.tooMany(wait);
+    if (wait > 0) {
+      o.onRateLimited?.();
+      return o.rate!.tooMany(wait);
+    }
     o.echo?.observeRequest(peer, message.options);
     const body = o.blocks.accept(peer, message);
     if (!body.done) return body.response;

@@ -10,6 +10,11 @@
  *   partition_mapping = "same"                 # or "by-key"
  *   priorities = { alarms = 10 }               # higher drains first after an outage
  *
+ *   [mirror.links.downlink]                    # optional: central topics down to the edge
+ *   topics = ["commands"]                      # central names, or /regex/
+ *   edge_naming = "identity"                   # or "prefix": "{edge_prefix}.{topic}"
+ *   start_position = "latest"
+ *
  * Keys are snake_case like the rest of eddy.toml; parse with
  * `parseMirrorLinks` (errors name the key path and the bad value).
  */
@@ -72,6 +77,24 @@ const batchSchema = z
   })
   .strict();
 
+/** Central topics mirrored down into the edge broker (e.g. `commands` for devices). */
+const downlinkSchema = z
+  .object({
+    /** Central topics: names or /regex/. Internal topics (`__…`) are never mirrored. */
+    topics: z.array(topicSelector).min(1),
+    /** Edge topic name: the central name ("identity"), or "{edge_prefix}.{topic}" ("prefix"). */
+    edge_naming: z.enum([RemoteNaming.IDENTITY, RemoteNaming.PREFIX]).default(RemoteNaming.IDENTITY),
+    /** Prefix for edge_naming = "prefix"; default: the link name. */
+    edge_prefix: z.string().regex(NAME, "use 1-64 letters, digits, '.', '_' or '-'").optional(),
+    /** Where a central partition without stored progress starts (latest: old commands are not replayed). */
+    start_position: z.enum([StartPosition.EARLIEST, StartPosition.LATEST]).default(StartPosition.LATEST),
+    /** Longest wait of one fetch at central when there is nothing new. */
+    poll_wait_ms: z.number().int().min(0).max(30_000).default(500),
+  })
+  .strict();
+
+export type MirrorDownlinkConfig = z.output<typeof downlinkSchema>;
+
 export const mirrorLinkSchema = z
   .object({
     name: z.string().regex(NAME, "use 1-64 letters, digits, '.', '_' or '-'"),
@@ -80,8 +103,8 @@ export const mirrorLinkSchema = z
     client_id: z.string().min(1).optional(),
     tls: tlsSchema.optional(),
     sasl: saslSchema.optional(),
-    /** Edge topics to mirror: names or /regex/. Internal topics (`__…`) are never mirrored. */
-    topics: z.array(topicSelector).min(1),
+    /** Edge topics to mirror: names or /regex/. Internal topics (`__…`) are never mirrored. Empty: downlink only. */
+    topics: z.array(topicSelector).default([]),
     /** `{source.id}` in remote names; default: the edge broker's cluster id. */
     source_id: z.string().regex(NAME, "use 1-64 letters, digits, '.', '_' or '-'").optional(),
     remote_naming: z.enum([RemoteNaming.PREFIX, RemoteNaming.IDENTITY]).default(RemoteNaming.PREFIX),
@@ -107,8 +130,14 @@ export const mirrorLinkSchema = z
     max_backoff_ms: z.number().int().min(1).default(10_000),
     /** How many records at the tail of a remote partition to scan for already-mirrored records after an outage or restart. */
     reconcile_scan_records: z.number().int().min(0).default(100_000),
+    /** Central topics mirrored down to the edge (optional). */
+    downlink: downlinkSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((link) => link.topics.length > 0 || link.downlink !== undefined, {
+    message: "a link needs topics to mirror up or a [downlink] table (or both)",
+    path: ["topics"],
+  });
 
 export type MirrorLinkConfig = z.output<typeof mirrorLinkSchema>;
 export type MirrorLinkInput = z.input<typeof mirrorLinkSchema>;
@@ -154,6 +183,13 @@ export function topicMatcher(selectors: readonly string[]): (topic: string) => b
 /** The central topic an edge topic goes to. */
 export function remoteTopicName(config: MirrorLinkConfig, sourceId: string, topic: string): string {
   return config.remote_naming === RemoteNaming.IDENTITY ? topic : `${sourceId}.${topic}`;
+}
+
+/** The edge topic a central topic comes down into. */
+export function downlinkEdgeTopic(config: MirrorLinkConfig, topic: string): string {
+  const d = config.downlink;
+  if (d === undefined || d.edge_naming === RemoteNaming.IDENTITY) return topic;
+  return `${d.edge_prefix ?? config.name}.${topic}`;
 }
 
 function compiles(pattern: string): boolean {

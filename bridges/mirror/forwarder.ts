@@ -22,8 +22,15 @@ import type { Logger } from "../../src/observability/logger.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import { type MirrorLinkConfig, PartitionMapping, StartPosition } from "./config.ts";
 import type { SendGate } from "./gate.ts";
+import { sleep } from "./sleep.ts";
 import type { ProgressStore } from "./progress.ts";
-import { HEADER_OFFSET, HEADER_SOURCE, type RemoteCluster, type RemoteMessage } from "./remote.ts";
+import {
+  HEADER_OFFSET,
+  HEADER_SOURCE,
+  HEADER_TOPIC_ID,
+  type RemoteCluster,
+  type RemoteMessage,
+} from "./remote.ts";
 import { type MirrorError, type MirrorPartitionStatus, MirrorState, type SkippedRange } from "./status.ts";
 
 const IDLE_POLL_MS = 500;
@@ -39,10 +46,14 @@ export interface ForwarderDeps {
   clock: Clock;
   /** `{source.id}` of this edge. */
   sourceId: string;
+  /** Called once when the edge partition is gone (topic deleted); the forwarder has stopped. */
+  onGone?: () => void;
 }
 
 export interface ForwarderTarget {
   topic: string;
+  /** The edge topic's id (tells a re-created topic of the same name apart). */
+  topicId: string;
   partition: number;
   remoteTopic: string;
   priority: number;
@@ -61,6 +72,7 @@ export class PartitionForwarder {
   private backoffMs: number;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
+  private ready: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly source: Buffer;
   private readonly owner: string;
@@ -75,13 +87,23 @@ export class PartitionForwarder {
     this.backoffMs = d.config.retry_backoff_ms;
   }
 
-  start(): void {
-    this.loop ??= this.run();
+  /** Start forwarding; resolves once the retention floor is set (the central cluster need not answer). */
+  start(): Promise<void> {
+    if (this.ready === undefined) {
+      let initialised!: () => void;
+      this.ready = new Promise<void>((resolve) => {
+        initialised = resolve;
+      });
+      this.loop = this.run(initialised);
+    }
+    return this.ready;
   }
 
-  async stop(): Promise<void> {
+  /** Stop; with `releaseFloor` also drop this link's retention floor (the link is going away). */
+  async stop(opts: { releaseFloor?: boolean } = {}): Promise<void> {
     this.abort.abort();
     await this.loop;
+    if (opts.releaseFloor) this.releaseFloor();
   }
 
   status(): MirrorPartitionStatus {
@@ -126,14 +148,33 @@ export class PartitionForwarder {
     return this.d.config.partition_mapping === PartitionMapping.SAME;
   }
 
-  private async run(): Promise<void> {
+  private async run(initialised: () => void): Promise<void> {
     try {
-      await this.init();
+      try {
+        await this.init();
+      } finally {
+        initialised();
+      }
       await this.reconcile();
       while (!this.stopped) await this.step();
     } catch (err) {
       if (this.stopped) return;
+      if (isGone(err)) {
+        this.abort.abort();
+        this.releaseFloor();
+        this.log.info("edge topic deleted; its mirror forwarder stopped", { mirroredOffset: this.next });
+        this.d.onGone?.();
+        return;
+      }
       this.fail(err, "mirror forwarder stopped on an unexpected error; restart the link");
+    }
+  }
+
+  private releaseFloor(): void {
+    try {
+      this.d.broker.setRetentionFloor(this.target.topic, this.target.partition, this.owner, null);
+    } catch {
+      // the topic is gone (or the broker closing): nothing is held
     }
   }
 
@@ -155,6 +196,7 @@ export class PartitionForwarder {
   private async reconcile(): Promise<void> {
     const t = this.target;
     while (!this.stopped) {
+      this.d.broker.partitionState(t.topic, t.partition); // throws once the edge topic is deleted
       try {
         const need = this.sameMapping() ? t.partition + 1 : 1;
         const info = await this.d.remote.ensureTopic(t.remoteTopic, need);
@@ -167,6 +209,7 @@ export class PartitionForwarder {
           topic: t.remoteTopic,
           partitions: this.sameMapping() ? [t.partition] : range(info.partitions),
           source: this.source.toString(),
+          edgeTopicId: t.topicId,
           scanLimit: this.d.config.reconcile_scan_records,
         });
         if (found !== null && found + 1 > this.next) {
@@ -206,8 +249,18 @@ export class PartitionForwarder {
         signal: this.abort.signal,
       });
     } catch (err) {
-      if (isEddyError(err) && err.code === ErrorCode.OFFSET_OUT_OF_RANGE) return; // checkSkipped moves on
-      throw err;
+      if (!isEddyError(err) || err.code !== ErrorCode.OFFSET_OUT_OF_RANGE) throw err;
+      // Below the log start: checkSkipped moves on next time. Past the end: the edge log lost records
+      // we had already mirrored (restored from an older backup?); wait for new ones, never spin.
+      const { highWatermark } = this.d.broker.partitionState(t.topic, t.partition);
+      if (this.next > highWatermark) {
+        this.fail(
+          err,
+          `the edge log ends at ${highWatermark}, before the mirrored position ${this.next}; records up to ${this.next} are not sent again`,
+        );
+      }
+      await sleep(IDLE_POLL_MS, this.abort.signal);
+      return;
     }
     if (this.stopped) return;
     if (page.records.length === 0) {
@@ -288,19 +341,24 @@ export class PartitionForwarder {
     const partition = this.sameMapping() ? t.partition : undefined;
     const srcKey = Buffer.from(HEADER_SOURCE);
     const offKey = Buffer.from(HEADER_OFFSET);
+    const tidKey = Buffer.from(HEADER_TOPIC_ID);
+    const tid = Buffer.from(t.topicId);
     let bytes = 0;
     const messages = records.map((r): RemoteMessage => {
       const headers = new Map<Buffer, Buffer>();
       for (const h of r.headers) {
+        // A Buffer per key keeps repeated header keys apart; null values stay null on the wire.
         const key = Buffer.from(h.key);
-        const value = h.value ? asBuffer(h.value) : Buffer.alloc(0);
-        headers.set(key, value);
-        bytes += key.length + value.length;
+        const value = h.value === null ? null : asBuffer(h.value);
+        headers.set(key, value as Buffer);
+        bytes += key.length + (value?.length ?? 0);
       }
       const offset = Buffer.from(String(r.offset));
       headers.set(srcKey, this.source);
       headers.set(offKey, offset);
-      bytes += srcKey.length + this.source.length + offKey.length + offset.length;
+      headers.set(tidKey, tid);
+      bytes +=
+        srcKey.length + this.source.length + offKey.length + offset.length + tidKey.length + tid.length;
       bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 16;
       return {
         topic: t.remoteTopic,
@@ -331,23 +389,16 @@ export class PartitionForwarder {
   }
 }
 
+function isGone(err: unknown): boolean {
+  return (
+    isEddyError(err) && (err.code === ErrorCode.TOPIC_NOT_FOUND || err.code === ErrorCode.PARTITION_NOT_FOUND)
+  );
+}
+
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -8,9 +8,10 @@ import type { BrokerApi } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import { type MirrorLinkConfig, remoteTopicName, topicMatcher } from "./config.ts";
+import { Downlink } from "./downlink.ts";
 import { PartitionForwarder } from "./forwarder.ts";
 import { SendGate } from "./gate.ts";
-import type { ProgressStore } from "./progress.ts";
+import { type ProgressStore, progressKey } from "./progress.ts";
 import { RemoteCluster } from "./remote.ts";
 import { linkState, type MirrorLinkStatus, MirrorState } from "./status.ts";
 
@@ -28,6 +29,8 @@ export class MirrorLink {
   private readonly gate: SendGate;
   private readonly forwarders = new Map<string, PartitionForwarder>();
   private readonly matches: (topic: string) => boolean;
+  private readonly downlink: Downlink | undefined;
+  private readonly loopWarned = new Set<string>();
   private readonly log: Logger;
   private timer: ReturnType<typeof setInterval> | undefined;
   private discovering: Promise<void> | undefined;
@@ -42,10 +45,22 @@ export class MirrorLink {
       clock: d.clock,
     });
     this.matches = topicMatcher(d.config.topics);
+    if (d.config.downlink) {
+      this.downlink = new Downlink({
+        broker: d.broker,
+        remote: this.remote,
+        progress: d.progress,
+        config: d.config,
+        logger: d.logger,
+        clock: d.clock,
+      });
+    }
   }
 
+  /** Resolves once every selected edge partition has its retention floor (central need not answer). */
   async start(): Promise<void> {
-    await this.discover();
+    await this.discoverUplink();
+    this.downlink?.start();
     this.timer = setInterval(() => void this.discover(), this.d.config.discovery_interval_ms);
     (this.timer as { unref?: () => void }).unref?.();
     this.log.info("mirror link started", {
@@ -54,8 +69,12 @@ export class MirrorLink {
     });
   }
 
-  /** Look for newly matching topics and partitions now. */
-  discover(): Promise<void> {
+  /** Look for newly matching topics and partitions now (edge topics to mirror up, central topics to mirror down). */
+  async discover(): Promise<void> {
+    await Promise.all([this.discoverUplink(), this.downlink?.discover()]);
+  }
+
+  private discoverUplink(): Promise<void> {
     this.discovering ??= this.discoverOnce().finally(() => {
       this.discovering = undefined;
     });
@@ -63,6 +82,7 @@ export class MirrorLink {
   }
 
   status(): MirrorLinkStatus {
+    const downlink = this.downlink?.status();
     const partitions = [...this.forwarders.values()]
       .map((f) => f.status())
       .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
@@ -73,20 +93,25 @@ export class MirrorLink {
     return {
       name: this.d.config.name,
       bootstrapServers: this.d.config.bootstrap_servers,
-      state: linkState(partitions, MirrorState.IDLE),
+      state: linkState([...partitions, ...(downlink ?? [])], MirrorState.IDLE),
       partitions,
       lagRecords: partitions.reduce((sum, p) => sum + p.lagRecords, 0),
       skippedRecords: partitions.reduce((sum, p) => sum + p.skippedRecords, 0),
       lastError: lastError ?? null,
+      ...(downlink ? { downlink } : {}),
     };
   }
 
+  /** Stop forwarding and release this link's retention floors. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.discovering;
     // stop() aborts at once; then release senders waiting at the gate.
-    const stopping = [...this.forwarders.values()].map((f) => f.stop());
+    const stopping = [
+      ...[...this.forwarders.values()].map((f) => f.stop({ releaseFloor: true })),
+      this.downlink?.stop(),
+    ];
     this.gate.close(new Error(`mirror link '${this.d.config.name}' is closing`));
     await Promise.all(stopping);
     await this.remote.close();
@@ -96,7 +121,23 @@ export class MirrorLink {
     if (this.closed) return;
     try {
       const topics = (await this.d.broker.listTopics()).filter((t) => this.matches(t.name));
+      const started: Promise<void>[] = [];
       for (const topic of topics) {
+        const remoteTopic = remoteTopicName(this.d.config, this.d.sourceId, topic.name);
+        if (this.downlink?.mirrorsCentralTopic(remoteTopic)) {
+          // Mirroring it up would feed the downlink's own source topic: a loop.
+          if (!this.loopWarned.has(topic.name)) {
+            this.loopWarned.add(topic.name);
+            this.log.warn(
+              "edge topic not mirrored up: its central name is a downlink source of the same link",
+              {
+                topic: topic.name,
+                remoteTopic,
+              },
+            );
+          }
+          continue;
+        }
         for (let partition = 0; partition < topic.partitions; partition++) {
           const key = `${topic.name}/${partition}`;
           if (this.closed || this.forwarders.has(key)) continue;
@@ -110,20 +151,31 @@ export class MirrorLink {
               logger: this.d.logger,
               clock: this.d.clock,
               sourceId: this.d.sourceId,
+              onGone: () => this.forget(key, topic.name, partition),
             },
             {
               topic: topic.name,
+              topicId: topic.id,
               partition,
-              remoteTopic: remoteTopicName(this.d.config, this.d.sourceId, topic.name),
+              remoteTopic,
               priority: this.d.config.priorities[topic.name] ?? 0,
             },
           );
           this.forwarders.set(key, forwarder);
-          forwarder.start();
+          started.push(forwarder.start());
         }
       }
+      await Promise.all(started);
     } catch (err) {
       if (!this.closed) this.log.warn("mirror topic discovery failed; will retry", { err });
     }
+  }
+
+  /** The edge topic was deleted: drop the forwarder and its progress (a re-created topic starts afresh). */
+  private forget(key: string, topic: string, partition: number): void {
+    this.forwarders.delete(key);
+    this.d.progress.remove(progressKey(this.d.config.name, topic, partition)).catch((err: unknown) => {
+      this.log.warn("could not remove the progress of a deleted edge topic", { topic, partition, err });
+    });
   }
 }

@@ -5,6 +5,13 @@
  * where `offset` is the next edge offset the link owes (everything below it
  * was acknowledged by the central cluster with acks=all). Written with
  * acks=all after each acknowledged send; the latest record per key wins.
+ *
+ * Downlink partitions (central → edge) use key `down:{link}/{topic}/{partition}`
+ * (central topic) and value `{"offset": n, "edge": e, "at": ms}`: `offset` is
+ * the next central offset owed to the edge, `edge` the edge high watermark
+ * right after the append that delivered everything below `offset` (records
+ * the edge holds past `edge` are checked for duplicates on resume).
+ * A deleted partition's entry is removed with a tombstone.
  */
 import type { BrokerApi } from "../../src/broker/index.ts";
 import { EddyError, ErrorCode, isEddyError } from "../../src/broker/index.ts";
@@ -16,8 +23,18 @@ export function progressKey(link: string, topic: string, partition: number): str
   return `${link}/${topic}/${partition}`;
 }
 
+export function downlinkProgressKey(link: string, topic: string, partition: number): string {
+  return `down:${link}/${topic}/${partition}`;
+}
+
+export interface ProgressEntry {
+  offset: number;
+  /** Downlink only: the edge high watermark when `offset` was saved. */
+  edge?: number;
+}
+
 export class ProgressStore {
-  private readonly offsets = new Map<string, number>();
+  private readonly offsets = new Map<string, ProgressEntry>();
   private readonly encoder = new TextEncoder();
 
   private constructor(
@@ -34,15 +51,23 @@ export class ProgressStore {
   }
 
   get(link: string, topic: string, partition: number): number | undefined {
-    return this.offsets.get(progressKey(link, topic, partition));
+    return this.offsets.get(progressKey(link, topic, partition))?.offset;
   }
 
   /** Persist (fsync'd under the topic's durability) before resolving. Never moves backwards. */
-  async save(link: string, topic: string, partition: number, offset: number): Promise<void> {
-    const key = progressKey(link, topic, partition);
+  save(link: string, topic: string, partition: number, offset: number): Promise<void> {
+    return this.saveEntry(progressKey(link, topic, partition), { offset });
+  }
+
+  entry(key: string): ProgressEntry | undefined {
+    return this.offsets.get(key);
+  }
+
+  /** Persist an entry under any key; never moves `offset` backwards. */
+  async saveEntry(key: string, entry: ProgressEntry): Promise<void> {
     const known = this.offsets.get(key);
-    if (known !== undefined && known >= offset) return;
-    const value = JSON.stringify({ offset, at: this.clock.now() });
+    if (known !== undefined && known.offset >= entry.offset) return;
+    const value = JSON.stringify({ ...entry, at: this.clock.now() });
     await this.broker.produce({
       topic: PROGRESS_TOPIC,
       partition: 0,
@@ -50,7 +75,19 @@ export class ProgressStore {
       records: [{ key: this.encoder.encode(key), value: this.encoder.encode(value) }],
     });
     const now = this.offsets.get(key);
-    if (now === undefined || now < offset) this.offsets.set(key, offset);
+    if (now === undefined || now.offset < entry.offset) this.offsets.set(key, entry);
+  }
+
+  /** Forget a partition's position (its edge topic was deleted): a tombstone, so compaction drops it. */
+  async remove(key: string): Promise<void> {
+    if (!this.offsets.has(key)) return;
+    this.offsets.delete(key); // at once: a forwarder started meanwhile must not resume from it
+    await this.broker.produce({
+      topic: PROGRESS_TOPIC,
+      partition: 0,
+      acks: -1,
+      records: [{ key: this.encoder.encode(key), value: null }],
+    });
   }
 
   private async ensureTopic(): Promise<void> {
@@ -98,11 +135,17 @@ export class ProgressStore {
   }
 }
 
-function parseValue(text: string): number | null {
+function parseValue(text: string): ProgressEntry | null {
   try {
-    const v = JSON.parse(text) as { offset?: unknown };
-    return typeof v.offset === "number" && Number.isSafeInteger(v.offset) && v.offset >= 0 ? v.offset : null;
+    const v = JSON.parse(text) as { offset?: unknown; edge?: unknown };
+    if (!isOffset(v.offset)) return null;
+    if (v.edge !== undefined && !isOffset(v.edge)) return null;
+    return v.edge === undefined ? { offset: v.offset } : { offset: v.offset, edge: v.edge };
   } catch {
     return null;
   }
+}
+
+function isOffset(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }

@@ -6,16 +6,20 @@
  *
  * Every mirrored record carries two headers, `eddy.mirror.src`
  * (`{source.id}/{topic}/{partition}`) and `eddy.mirror.offset` (the edge
- * offset, decimal). The producer is recreated after a failed send (its
+ * offset, decimal), and `eddy.mirror.topic_id` (the edge topic's id, so that
+ * a deleted and re-created edge topic is not mistaken for the old one;
+ * records without it match on the source alone). The producer is recreated after a failed send (its
  * sequence state is then unknown); callers pass the generation they sent
  * with so that one failure recreates it once.
  */
-import { Admin, Consumer, type MessageToProduce, Producer } from "@platformatic/kafka";
+import { Admin, Consumer, type MessageToProduce, Producer, UserError } from "@platformatic/kafka";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { MirrorLinkConfig } from "./config.ts";
+import { type FetchedPartition, type FetchWant, fetchPartitions, trackTopics } from "./remote-fetch.ts";
 
 export const HEADER_SOURCE = "eddy.mirror.src";
 export const HEADER_OFFSET = "eddy.mirror.offset";
+export const HEADER_TOPIC_ID = "eddy.mirror.topic_id";
 const SCAN_CHUNK_RECORDS = 500;
 const ZERO_UUID = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
 
@@ -29,6 +33,7 @@ export class RemoteCluster {
   private producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   private readonly admin: Admin;
   private readonly reader: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  private downReader: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
   private gen = 0;
   private readonly ready = new Map<string, Promise<RemoteTopicInfo>>();
 
@@ -90,8 +95,11 @@ export class RemoteCluster {
     topic: string;
     partitions: number[];
     source: string;
+    /** The edge topic's id: records carrying another id belong to an earlier topic of the same name. */
+    edgeTopicId: string;
     scanLimit: number;
   }): Promise<number | null> {
+    trackTopics(this.reader, [opts.topic]);
     const meta = await this.deadline(
       "metadata",
       this.reader.metadata({ topics: [opts.topic], forceUpdate: true }),
@@ -109,8 +117,59 @@ export class RemoteCluster {
     return best;
   }
 
+  /** Names of the central cluster's topics (internal ones left out). */
+  async listTopics(): Promise<string[]> {
+    return this.deadline("metadata", this.admin.listTopics({ includeInternals: false }));
+  }
+
+  /** Partition count of a central topic (0 if it does not exist). */
+  topicPartitions(topic: string): Promise<number> {
+    return this.partitionCount(topic, false);
+  }
+
+  /** Earliest or latest offset of one central partition (ListOffsets; latest = the high watermark). */
+  async offsetOf(topic: string, partition: number, which: "earliest" | "latest"): Promise<number> {
+    const offsets = await this.deadline(
+      "listOffsets",
+      this.reader.listOffsets({
+        topics: [topic],
+        partitions: { [topic]: [partition] },
+        timestamp: which === "earliest" ? -2n : -1n,
+      }),
+    );
+    const value = offsets.get(topic)?.[partition];
+    if (value === undefined)
+      throw new Error(`central cluster gave no ${which} offset for ${topic}-${partition}`);
+    return Number(value);
+  }
+
+  /**
+   * Downlink reads: each want at its offset, read_committed, waiting up to
+   * `maxWaitMs` for data. Uses its own connection (the downlink's fetches
+   * never interleave with the tail scans of uplink forwarders).
+   */
+  fetch(
+    wants: readonly FetchWant[],
+    opts: { maxWaitMs: number; maxBytes: number },
+  ): Promise<FetchedPartition[]> {
+    this.downReader ??= new Consumer({
+      ...this.baseOptions("downlink"),
+      groupId: `eddy-mirror-${this.config.name}-downlink`,
+    });
+    return fetchPartitions(this.downReader, wants, {
+      maxWaitMs: opts.maxWaitMs,
+      partitionMaxBytes: opts.maxBytes,
+      deadline: (what, p) => this.deadline(what, p, opts.maxWaitMs),
+    });
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([this.producer.close(true), this.admin.close(), this.reader.close(true)]);
+    await Promise.allSettled([
+      this.producer.close(true),
+      this.admin.close(),
+      this.reader.close(true),
+      ...(this.downReader ? [this.downReader.close(true)] : []),
+    ]);
   }
 
   private async scanPartition(o: {
@@ -118,6 +177,7 @@ export class RemoteCluster {
     partition: number;
     leader: number;
     source: string;
+    edgeTopicId: string;
     scanLimit: number;
   }): Promise<number | null> {
     const probe = await this.fetchAt(o, 0, 1);
@@ -134,7 +194,8 @@ export class RemoteCluster {
         if (page.records.length === 0) break;
         for (const r of page.records) {
           if (r.offset < at || r.offset >= end) continue;
-          if (r.source === o.source && (best === null || r.edgeOffset > best)) best = r.edgeOffset;
+          const ours = r.source === o.source && (r.topicId === null || r.topicId === o.edgeTopicId);
+          if (ours && (best === null || r.edgeOffset > best)) best = r.edgeOffset;
         }
         at = Math.max(at + 1, page.records[page.records.length - 1]!.offset + 1);
       }
@@ -154,7 +215,7 @@ export class RemoteCluster {
   ): Promise<{
     logStartOffset: number;
     highWatermark: number;
-    records: Array<{ offset: number; source: string | null; edgeOffset: number }>;
+    records: Array<{ offset: number; source: string | null; topicId: string | null; edgeOffset: number }>;
   }> {
     let response: FetchResponseLike;
     try {
@@ -189,17 +250,24 @@ export class RemoteCluster {
     }
     const p = response.responses[0]?.partitions[0];
     if (!p) return { logStartOffset: 0, highWatermark: 0, records: [] };
-    const records: Array<{ offset: number; source: string | null; edgeOffset: number }> = [];
+    const records: Array<{
+      offset: number;
+      source: string | null;
+      topicId: string | null;
+      edgeOffset: number;
+    }> = [];
     for (const batch of p.records ?? []) {
       for (const r of batch.records) {
         let source: string | null = null;
+        let topicId: string | null = null;
         let edgeOffset = -1;
         for (const [k, v] of r.headers) {
           const key = k?.toString();
           if (key === HEADER_SOURCE) source = v?.toString() ?? null;
+          else if (key === HEADER_TOPIC_ID) topicId = v?.toString() ?? null;
           else if (key === HEADER_OFFSET) edgeOffset = Number(v?.toString() ?? -1);
         }
-        records.push({ offset: Number(batch.firstOffset) + r.offsetDelta, source, edgeOffset });
+        records.push({ offset: Number(batch.firstOffset) + r.offsetDelta, source, topicId, edgeOffset });
       }
     }
     return { logStartOffset: Number(p.logStartOffset), highWatermark: Number(p.highWatermark), records };
@@ -250,8 +318,8 @@ export class RemoteCluster {
    * says "down". A late outcome of an abandoned call is dropped: callers
    * reset the producer and reconcile before sending again.
    */
-  private deadline<T>(what: string, call: Promise<T>): Promise<T> {
-    const ms = this.config.request_timeout_ms;
+  private deadline<T>(what: string, call: Promise<T>, extraMs = 0): Promise<T> {
+    const ms = this.config.request_timeout_ms + extraMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -319,5 +387,7 @@ interface FetchResponseLike {
 
 function isUnknownTopic(err: unknown): boolean {
   const inner = (err as { errors?: Array<{ apiId?: string }> }).errors ?? [];
-  return inner.some((e) => e.apiId === "UNKNOWN_TOPIC_OR_PARTITION");
+  if (inner.some((e) => e.apiId === "UNKNOWN_TOPIC_OR_PARTITION")) return true;
+  // The client turns UNKNOWN_TOPIC_OR_PARTITION in Metadata into a bare UserError("Unknown topic <name>.").
+  return err instanceof UserError && err.message.startsWith("Unknown topic ");
 }

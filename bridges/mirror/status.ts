@@ -58,18 +58,48 @@ export interface MirrorPartitionStatus {
   lastSentAt: number | null;
 }
 
+/**
+ * One central partition mirrored down to the edge. `mirroredOffset` is the
+ * next central offset owed to the edge: every record below it is durable in
+ * the edge topic.
+ */
+export interface MirrorDownlinkPartitionStatus {
+  /** Central topic. */
+  remoteTopic: string;
+  partition: number;
+  edgeTopic: string;
+  state: MirrorState;
+  mirroredOffset: number;
+  /** Central high watermark at the last fetch (null before the first answer). */
+  remoteHighWatermark: number | null;
+  lagRecords: number;
+  receivedRecords: number;
+  receivedBytes: number;
+  /** Central offsets deleted by central retention before the edge got them. */
+  skippedRecords: number;
+  skipped: SkippedRange[];
+  lastError: MirrorError | null;
+  lastReceivedAt: number | null;
+}
+
 export interface MirrorLinkStatus {
   name: string;
   bootstrapServers: string[];
   /** down if any partition is down; else connecting, forwarding, idle in that order. */
   state: MirrorState;
   partitions: MirrorPartitionStatus[];
+  /** Uplink only (edge → central); downlink lag is per downlink partition. */
   lagRecords: number;
   skippedRecords: number;
   lastError: MirrorError | null;
+  /** Central partitions mirrored down to the edge (absent without a [downlink] table). */
+  downlink?: MirrorDownlinkPartitionStatus[];
 }
 
-export function linkState(partitions: readonly MirrorPartitionStatus[], fallback: MirrorState): MirrorState {
+export function linkState(
+  partitions: ReadonlyArray<{ state: MirrorState }>,
+  fallback: MirrorState,
+): MirrorState {
   if (partitions.length === 0) return fallback;
   for (const s of [MirrorState.DOWN, MirrorState.CONNECTING, MirrorState.FORWARDING] as const) {
     if (partitions.some((p) => p.state === s)) return s;

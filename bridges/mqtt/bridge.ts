@@ -17,9 +17,10 @@ import type { MqttAuth } from "./auth.ts";
 import type { Connection } from "./connection.ts";
 import { type LogFollower, partitionKey } from "./log-follower.ts";
 import type { TopicMapping } from "./mapping.ts";
+import { MessageWindows } from "./message-window.ts";
 import { type MqttMessage, messageToRecord } from "./message.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { ProduceBatcher } from "./produce-batcher.ts";
+import { ProduceBatcher, type StoreDone } from "./produce-batcher.ts";
 import { Reason } from "./reason-codes.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { Session, type Subscription } from "./session.ts";
@@ -52,6 +53,7 @@ export class MqttBridge {
   readonly stats = newStats();
   private readonly store: SessionStore;
   private readonly batcher: ProduceBatcher;
+  private readonly windows: MessageWindows;
   private readonly wills = new Map<string, { timer: ReturnType<typeof setTimeout>; fire: () => void }>();
   private readonly deletedKeys = new Set<string>();
   private unlisten: (() => void) | null = null;
@@ -67,6 +69,7 @@ export class MqttBridge {
     this.visible = new Set(deps.mapping.visibleTopics);
     this.store = new SessionStore(deps.broker, deps.options.produceTimeoutMs);
     this.batcher = new ProduceBatcher(deps.broker, deps.options.produceTimeoutMs);
+    this.windows = new MessageWindows(deps.broker, deps.mapping);
   }
 
   /** Create the topics the mapping names and the internal ones, load retained messages and sessions. */
@@ -120,7 +123,12 @@ export class MqttBridge {
   }
 
   private followerDeps(): ConstructorParameters<typeof SharedGroup>[2] {
-    return { broker: this.deps.broker, mapping: this.deps.mapping, logger: this.deps.logger };
+    return {
+      broker: this.deps.broker,
+      mapping: this.deps.mapping,
+      logger: this.deps.logger,
+      windows: this.windows,
+    };
   }
 
   /** The shared group for ($share/group/filter), created on first use. */
@@ -165,18 +173,35 @@ export class MqttBridge {
   }
 
   /**
-   * Store a message: append it to its mapped stream topic (and to
-   * __mqtt_retained when retained); resolves once durable when `durable`.
+   * publish() with a callback, for the inbound hot path (QoS 0/1 without
+   * retain: one record, no promise per message). `done(null)` once durable.
    */
-  async publish(msg: MqttMessage, durable: boolean): Promise<void> {
+  storeMessage(msg: MqttMessage, done: StoreDone): void {
+    if (msg.retain) {
+      this.publish(msg).then(() => done(null), done);
+      return;
+    }
+    const target = this.deps.mapping.forward(msg.topic);
+    if (!target) {
+      done(new UnmappedTopicError(`no mapping rule takes MQTT topic '${msg.topic}'`));
+      return;
+    }
+    this.batcher.enqueue(target.topic, messageToRecord(msg, target.key), done);
+  }
+
+  /**
+   * Store a message: append it to its mapped stream topic (and to
+   * __mqtt_retained when retained); resolves once durable under the topic's policy.
+   */
+  async publish(msg: MqttMessage): Promise<void> {
     const target = this.deps.mapping.forward(msg.topic);
     if (!target) throw new UnmappedTopicError(`no mapping rule takes MQTT topic '${msg.topic}'`);
     const writes: Array<Promise<void>> = [];
     // A retained zero-byte payload only clears the retained message; it is not forwarded as data.
     if (!(msg.retain && msg.payload.length === 0)) {
-      writes.push(this.batcher.submit(target.topic, messageToRecord(msg, target.key), durable));
+      writes.push(this.batcher.submit(target.topic, messageToRecord(msg, target.key)));
     }
-    if (msg.retain) writes.push(this.batcher.submit(RETAINED_TOPIC, this.retained.record(msg), true));
+    if (msg.retain) writes.push(this.batcher.submit(RETAINED_TOPIC, this.retained.record(msg)));
     await Promise.all(writes);
     if (msg.retain) this.retained.apply(msg);
   }
@@ -186,7 +211,7 @@ export class MqttBridge {
     this.cancelWill(clientId);
     const fire = () => {
       this.wills.delete(clientId);
-      this.publish({ ...will, timestamp: this.deps.clock.now() }, true).catch((err) =>
+      this.publish({ ...will, timestamp: this.deps.clock.now() }).catch((err) =>
         this.deps.logger.warn("mqtt will message not stored", { clientId, err }),
       );
     };

@@ -13,6 +13,8 @@ import { FrameError, Framer } from "./framing.ts";
 import { dispatch } from "./handlers/index.ts";
 import type { MqttMessage } from "./message.ts";
 import type { ResolvedOptions } from "./options.ts";
+import { parseFrame } from "./packet-parser.ts";
+import { parsePlainPublish } from "./publish-parser.ts";
 import { MqttProtocolError, Reason } from "./reason-codes.ts";
 import type { Session, SessionLink } from "./session.ts";
 import { type RawSocket, WriteQueue } from "./write-queue.ts";
@@ -50,15 +52,17 @@ export class Connection implements SessionLink {
   readonly inboundAliases = new Map<number, string>();
   private readonly outboundAliases = new Map<string, number>();
   private readonly framer: Framer;
-  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
   private readonly queue: WriteQueue;
   private readonly inbox: Packet[] = [];
   private processing = false;
+  /** QoS 0 publishes not yet durable (input pauses above options.maxInboundQos0). */
+  private storing = 0;
+  private inputPaused = false;
   /** The server decided to end the connection: ignore further input. */
   private ending = false;
 
   constructor(
-    socket: RawSocket,
+    private readonly socket: RawSocket,
     readonly deps: ConnectionDeps,
     readonly remote: string,
   ) {
@@ -66,11 +70,6 @@ export class Connection implements SessionLink {
     this.queue = new WriteQueue(socket, () => this.session?.drained(), deps.options.writeHighWaterBytes);
     this.lastActivity = deps.bridge.deps.clock.monotonic();
     this.openedAt = this.lastActivity;
-    this.parser.on("packet", (packet: Packet) => this.inbox.push(packet));
-    this.parser.on("error", (err: Error) => {
-      this.inbox.length = 0;
-      this.protocolFailure(Reason.MALFORMED_PACKET, err.message);
-    });
   }
 
   isClosed(): boolean {
@@ -90,7 +89,20 @@ export class Connection implements SessionLink {
       if (this.state === ConnState.AWAITING_CONNECT && this.inbox.length === 0 && !this.processing) {
         if (!this.precheckConnect(bytes)) return;
       }
-      this.parser.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      if (this.state === ConnState.CONNECTED && bytes[0]! >> 4 === 3) {
+        const publish = parsePlainPublish(bytes, this.protocolVersion);
+        if (publish !== null) {
+          this.inbox.push(publish);
+          continue;
+        }
+      }
+      const { packets: parsed, error: malformed } = parseFrame(bytes, this.protocolVersion);
+      for (const packet of parsed) this.inbox.push(packet);
+      if (malformed !== null) {
+        this.inbox.length = 0;
+        this.protocolFailure(Reason.MALFORMED_PACKET, malformed.message);
+        return;
+      }
     }
     if (error === FrameError.TOO_LARGE) {
       this.protocolFailure(Reason.PACKET_TOO_LARGE, "packet exceeds the maximum packet size");
@@ -149,15 +161,40 @@ export class Connection implements SessionLink {
     }
   }
 
-  /** Parser settings follow the negotiated protocol version. */
+  /** Later packets are parsed (and generated) for the negotiated protocol version. */
   setProtocolVersion(version: number): void {
     this.protocolVersion = version;
-    (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = version;
   }
 
   send(packet: Packet): void {
     if (this.state === ConnState.CLOSED) return;
     this.queue.enqueue(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
+  }
+
+  /**
+   * A QoS 0 store started; stop reading the socket while too many are not
+   * yet durable, so a flood cannot outrun the disk or grow memory. Pair with qos0Settled().
+   */
+  qos0Started(): void {
+    this.storing++;
+    if (this.storing >= this.deps.options.maxInboundQos0 && !this.inputPaused && this.socket.pause) {
+      this.inputPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  qos0Settled(): void {
+    this.storing--;
+    if (this.inputPaused && this.storing <= this.deps.options.maxInboundQos0 >> 1) {
+      this.inputPaused = false;
+      if (this.state !== ConnState.CLOSED) this.socket.resume?.();
+    }
+  }
+
+  /** PUBACK / PUBREC / PUBCOMP with reason Success and no properties: 4 bytes, no mqtt-packet (MQTT 5.0 section 3.4.2.1 allows it). */
+  sendPlainAck(type: 4 | 5 | 7, packetId: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.queue.enqueue(new Uint8Array([type << 4, 2, packetId >> 8, packetId & 0xff]));
   }
 
   /** Bytes waiting for the socket. */
@@ -187,6 +224,17 @@ export class Connection implements SessionLink {
       }
     }
     const bytes = mqttPacket.generate(out, { protocolVersion: this.protocolVersion });
+    if (bytes.length > this.clientMaxPacketSize) return false;
+    this.queue.enqueue(bytes);
+    return true;
+  }
+
+  plainPublish(): boolean {
+    return this.protocolVersion !== 5 || this.clientTopicAliasMaximum === 0;
+  }
+
+  sendEncoded(bytes: Uint8Array): boolean {
+    if (this.state !== ConnState.CONNECTED || this.ending) return true;
     if (bytes.length > this.clientMaxPacketSize) return false;
     this.queue.enqueue(bytes);
     return true;

@@ -21,12 +21,16 @@ export class Framer {
 
   constructor(private readonly maxPacketSize: number) {}
 
-  /** Append bytes; return every complete packet (copied) and the first framing error, if any. */
+  /**
+   * Append bytes; return every complete packet and the first framing error, if
+   * any. The chunk is copied once (the transport may reuse it); packets are
+   * views into that copy, so a holder of a long-lived piece should copy it.
+   */
   push(chunk: Uint8Array): FrameResult {
     const packets: Uint8Array[] = [];
     if (this.errored) return { packets, error: null };
     let data: Uint8Array;
-    if (this.buf.length === 0) data = chunk;
+    if (this.buf.length === 0) data = chunk.slice();
     else {
       data = new Uint8Array(this.buf.length + chunk.length);
       data.set(this.buf, 0);
@@ -59,14 +63,14 @@ export class Framer {
         break;
       }
       if (pos + total > data.length) break;
-      packets.push(data.slice(pos, pos + total));
+      packets.push(data.subarray(pos, pos + total));
       pos += total;
     }
     if (error) {
       this.errored = true;
       this.buf = new Uint8Array(0);
     } else {
-      this.buf = pos === data.length ? new Uint8Array(0) : data.slice(pos);
+      this.buf = pos === data.length ? new Uint8Array(0) : data.subarray(pos);
     }
     return { packets, error };
   }

@@ -51,7 +51,11 @@ export async function startMqttListener(opts: MqttBridgeOptions): Promise<MqttLi
     open(socket) {
       socket.setNoDelay?.(true);
       const conn = new Connection(
-        { write: (data, offset, length) => socket.write(data, offset, length) },
+        {
+          write: (data, offset, length) => socket.write(data, offset, length),
+          pause: () => socket.pause(),
+          resume: () => socket.resume(),
+        },
         {
           bridge,
           options,

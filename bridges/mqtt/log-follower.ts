@@ -1,6 +1,7 @@
 /**
  * Follows stream partitions for one consumer (a session or a shared group):
- * one cursor per partition, reading with broker.readRecords when woken by
+ * one cursor per partition, reading through the shared MessageWindows
+ * (message-window.ts: one read and decode per record for all followers) when woken by
  * broker.onAppend or by an acknowledgement, so MQTT delivery order is log
  * order. The consumer decides per record whether it takes it, skips it (no
  * matching subscription) or is full (in-flight window, backpressure) — then
@@ -13,7 +14,8 @@
 import { type BrokerApi, ErrorCode, isEddyError } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { TopicMapping } from "./mapping.ts";
-import { type MqttMessage, recordToMessage } from "./message.ts";
+import type { MqttMessage } from "./message.ts";
+import type { MessageWindows, WindowSlice } from "./message-window.ts";
 
 export interface Cursor {
   topic: string;
@@ -35,11 +37,11 @@ export interface FollowerDeps {
   broker: BrokerApi;
   mapping: TopicMapping;
   logger: Logger;
+  /** Decoded records shared by every follower of a partition. */
+  windows: MessageWindows;
 }
 
 export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
-const BATCH = 256;
 
 export class LogFollower {
   readonly cursors = new Map<string, Cursor>();
@@ -121,9 +123,9 @@ export class LogFollower {
     } while (this.again && !this.closed);
   }
 
-  /** One read from a cursor; true when more may be waiting. */
+  /** One read from a cursor (through the shared message window); true when more may be waiting. */
   private async pumpCursor(cursor: Cursor): Promise<boolean> {
-    const { broker, mapping } = this.deps;
+    const { broker, windows } = this.deps;
     let state: ReturnType<BrokerApi["partitionState"]>;
     try {
       state = broker.partitionState(cursor.topic, cursor.partition);
@@ -134,14 +136,9 @@ export class LogFollower {
     if (cursor.next < state.logStartOffset) cursor.next = state.logStartOffset;
     if (cursor.next >= state.highWatermark) return false;
     const from = cursor.next;
-    let res: Awaited<ReturnType<BrokerApi["readRecords"]>>;
+    let slice: WindowSlice;
     try {
-      res = await broker.readRecords({
-        topic: cursor.topic,
-        partition: cursor.partition,
-        offset: cursor.next,
-        maxRecords: BATCH,
-      });
+      slice = await windows.read(cursor.topic, cursor.partition, from);
     } catch (err) {
       if (isEddyError(err) && err.code === ErrorCode.OFFSET_OUT_OF_RANGE) {
         cursor.next = broker.partitionState(cursor.topic, cursor.partition).logStartOffset;
@@ -151,21 +148,19 @@ export class LogFollower {
     }
     // A shared group may have rewound the cursor while we read: read again from there.
     if (cursor.next !== from) return true;
-    for (const record of res.records) {
+    const { entries } = slice;
+    for (let i = slice.index; i < entries.length; i++) {
       if (this.closed) return false;
-      if (record.offset < cursor.next) continue;
-      const msg = recordToMessage(record, cursor.topic, mapping);
-      if (msg) {
-        const result = this.consumer.offer(msg, record.offset, cursor);
-        if (result === "full") return false;
+      const entry = entries[i]!;
+      if (entry.offset < cursor.next) continue;
+      if (entry.msg !== null && this.consumer.offer(entry.msg, entry.offset, cursor) === "full") {
+        this.changed = true;
+        return false;
       }
-      cursor.next = record.offset + 1;
-      this.changed = true;
+      cursor.next = entry.offset + 1;
     }
-    if (res.records.length === 0 && res.nextOffset > cursor.next) {
-      cursor.next = res.nextOffset;
-      this.changed = true;
-    }
-    return cursor.next < res.highWatermark;
+    if (slice.end > cursor.next) cursor.next = slice.end;
+    if (cursor.next !== from) this.changed = true;
+    return cursor.next < slice.highWatermark;
   }
 }

@@ -18,6 +18,7 @@
  */
 import type { RecordHeader, RecordInput, StoredRecord } from "../../src/broker/index.ts";
 import type { TopicMapping } from "./mapping.ts";
+import type { WireCache } from "./publish-encoder.ts";
 
 export type QoS = 0 | 1 | 2;
 
@@ -37,6 +38,8 @@ export interface MqttMessage {
   /** Seconds from `timestamp`. */
   messageExpiry?: number;
   userProperties: Array<[string, string]>;
+  /** Encoded forms for delivery, filled in by publish-encoder.ts (messages are shared between sessions). */
+  wire?: WireCache;
 }
 
 export const H = {
@@ -58,13 +61,25 @@ const EMPTY = new Uint8Array(0);
 
 const str = (key: string, value: string): RecordHeader => ({ key, value: enc.encode(value) });
 
+/** Header values that repeat on every record, encoded once. */
+const QOS_VALUES = [enc.encode("0"), enc.encode("1"), enc.encode("2")] as const;
+const RETAIN_VALUES = [enc.encode("0"), enc.encode("1")] as const;
+let lastClientId = "";
+let lastClientIdBytes = enc.encode("");
+
 export function messageHeaders(msg: MqttMessage): RecordHeader[] {
   const headers: RecordHeader[] = [
     str(H.TOPIC, msg.topic),
-    str(H.QOS, String(msg.qos)),
-    str(H.RETAIN, msg.retain ? "1" : "0"),
+    { key: H.QOS, value: QOS_VALUES[msg.qos] },
+    { key: H.RETAIN, value: RETAIN_VALUES[msg.retain ? 1 : 0] },
   ];
-  if (msg.clientId !== null) headers.push(str(H.CLIENT_ID, msg.clientId));
+  if (msg.clientId !== null) {
+    if (msg.clientId !== lastClientId) {
+      lastClientId = msg.clientId;
+      lastClientIdBytes = enc.encode(msg.clientId);
+    }
+    headers.push({ key: H.CLIENT_ID, value: lastClientIdBytes });
+  }
   if (msg.contentType !== undefined) headers.push(str(H.CONTENT_TYPE, msg.contentType));
   if (msg.payloadFormatUtf8) headers.push(str(H.PAYLOAD_FORMAT, "1"));
   if (msg.responseTopic !== undefined) headers.push(str(H.RESPONSE_TOPIC, msg.responseTopic));
@@ -109,12 +124,12 @@ export function recordToMessage(
         topic = dec.decode(v);
         break;
       case H.QOS: {
-        const q = Number(dec.decode(v));
+        const q = v.length === 1 ? v[0]! - 0x30 : -1; // "0" | "1" | "2"
         qos = q === 0 || q === 1 || q === 2 ? q : 0;
         break;
       }
       case H.RETAIN:
-        msg.retain = dec.decode(v) === "1";
+        msg.retain = v.length === 1 && v[0] === 0x31; // "1"
         break;
       case H.CLIENT_ID:
         msg.clientId = dec.decode(v);

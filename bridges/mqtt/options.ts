@@ -37,6 +37,8 @@ export interface MqttBridgeOptions {
   sweepIntervalMs?: number;
   /** Stop delivering to a client while this many bytes wait for its socket. Default 1 MiB. */
   writeHighWaterBytes?: number;
+  /** QoS 0 publishes per connection stored but not yet durable before its socket stops being read. Default 1000. */
+  maxInboundQos0?: number;
   /** Produce timeout for acknowledged publishes (ms). Default 30000. */
   produceTimeoutMs?: number;
   /** Partitions for stream topics the bridge creates. Default: the broker's default. */
@@ -91,6 +93,7 @@ export function resolveOptions(o: MqttBridgeOptions): ResolvedOptions {
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
     writeHighWaterBytes: o.writeHighWaterBytes ?? 1024 * 1024,
     produceTimeoutMs: o.produceTimeoutMs ?? 30_000,
+    maxInboundQos0: o.maxInboundQos0 ?? 1000,
     partitions: o.partitions ?? null,
     maxConnections: o.maxConnections ?? 10_000,
     responseInformationPrefix: o.responseInformationPrefix ?? "response/",

@@ -44,7 +44,8 @@ export class RetainedStore {
   /** Apply after the record is durable. */
   apply(msg: MqttMessage): void {
     if (msg.payload.length === 0) this.messages.delete(msg.topic);
-    else this.messages.set(msg.topic, { ...msg, retain: true });
+    // Copied: an inbound payload is a view into the connection's read buffer (framing.ts).
+    else this.messages.set(msg.topic, { ...msg, payload: msg.payload.slice(), retain: true });
   }
 
   /** Retained messages matching a filter, oldest topic first; expired ones are dropped. */

@@ -22,6 +22,7 @@ import {
   partitionKey,
 } from "./log-follower.ts";
 import { type MqttMessage, type QoS, toUserProperties } from "./message.ts";
+import { encodePublish } from "./publish-encoder.ts";
 import type { MqttStats } from "./stats.ts";
 import type { SubscriptionTrie } from "./subscription-trie.ts";
 
@@ -48,6 +49,13 @@ export interface SessionLink {
   writable(): boolean;
   /** Send a PUBLISH (topic alias applied by the link); false when dropped (too large for the client). */
   sendPublish(packet: IPublishPacket): boolean;
+  /**
+   * True when a PUBLISH without properties may go out as encoded by
+   * publish-encoder.ts (no outbound topic aliases in use on this link).
+   */
+  plainPublish(): boolean;
+  /** Send an encoded PUBLISH; false when dropped (too large for the client). */
+  sendEncoded(bytes: Uint8Array): boolean;
   sendPubrel(packetId: number): void;
 }
 
@@ -63,7 +71,10 @@ export interface Inflight extends DeliverySource {
   packetId: number;
   qos: 1 | 2;
   state: "publish" | "pubrel";
-  packet: IPublishPacket;
+  /** The PUBLISH as sent through mqtt-packet, or null when sent by the fast encoder (then `msg`, `retain`). */
+  packet: IPublishPacket | null;
+  msg?: MqttMessage;
+  retain?: boolean;
 }
 
 export interface SessionDeps {
@@ -144,6 +155,7 @@ export class Session implements FollowerConsumer {
     const qos = Math.min(msg.qos, granted) as QoS;
     if (!this.canAccept(qos)) return "full";
     const props: NonNullable<IPublishPacket["properties"]> = {};
+    let hasProps = false;
     if (msg.messageExpiry !== undefined) {
       // Expired messages are not sent [MQTT-3.3.2-5] (to any protocol version); v5 gets what remains [MQTT-3.3.2-6].
       const left = msg.messageExpiry - Math.floor((this.deps.clock.now() - msg.timestamp) / 1000);
@@ -151,9 +163,13 @@ export class Session implements FollowerConsumer {
         this.deps.stats.dropped.expired++;
         return "skip";
       }
-      if (link.protocolVersion === 5) props.messageExpiryInterval = left;
+      if (link.protocolVersion === 5) {
+        props.messageExpiryInterval = left;
+        hasProps = true;
+      }
     }
-    if (link.protocolVersion === 5) {
+    if (link.protocolVersion === 5 && hasV5Properties(msg, subs)) {
+      hasProps = true;
       if (msg.contentType !== undefined) props.contentType = msg.contentType;
       if (msg.payloadFormatUtf8) props.payloadFormatIndicator = true;
       if (msg.responseTopic !== undefined) props.responseTopic = msg.responseTopic;
@@ -163,6 +179,7 @@ export class Session implements FollowerConsumer {
       const ids = subs.flatMap((s) => (s.identifier === undefined ? [] : [s.identifier]));
       if (ids.length > 0) props.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids;
     }
+    if (!hasProps && link.plainPublish()) return this.deliverPlain(link, msg, qos, opts);
     const packet: IPublishPacket = {
       cmd: "publish",
       topic: msg.topic,
@@ -171,7 +188,7 @@ export class Session implements FollowerConsumer {
       dup: false,
       retain: opts.retain,
     };
-    if (Object.keys(props).length > 0) packet.properties = props;
+    if (hasProps) packet.properties = props;
     if (qos === 0) {
       if (link.sendPublish(packet)) this.deps.stats.messagesOut[0]++;
       else this.deps.stats.dropped.tooLarge++;
@@ -186,6 +203,42 @@ export class Session implements FollowerConsumer {
     }
     this.deps.stats.messagesOut[qos]++;
     this.inflight.set(packet.messageId, entry);
+    opts.source.cursor?.outstanding.add(opts.source.offset);
+    return "taken";
+  }
+
+  /** deliver() for a PUBLISH without properties: encoded by publish-encoder.ts, QoS 0 bytes shared. */
+  private deliverPlain(
+    link: SessionLink,
+    msg: MqttMessage,
+    qos: QoS,
+    opts: { retain: boolean; source: DeliverySource },
+  ): OfferResult {
+    const v5 = link.protocolVersion === 5;
+    if (qos === 0) {
+      const bytes = encodePublish(msg, { qos, retain: opts.retain, dup: false, packetId: 0, v5 });
+      if (link.sendEncoded(bytes)) this.deps.stats.messagesOut[0]++;
+      else this.deps.stats.dropped.tooLarge++;
+      return "taken";
+    }
+    const packetId = this.allocatePacketId();
+    const bytes = encodePublish(msg, { qos, retain: opts.retain, dup: false, packetId, v5 });
+    // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
+    if (!link.sendEncoded(bytes)) {
+      this.deps.stats.dropped.tooLarge++;
+      return "skip";
+    }
+    this.deps.stats.messagesOut[qos]++;
+    const entry: Inflight = {
+      ...opts.source,
+      packetId,
+      qos,
+      state: "publish",
+      packet: null,
+      msg,
+      retain: opts.retain,
+    };
+    this.inflight.set(packetId, entry);
     opts.source.cursor?.outstanding.add(opts.source.offset);
     return "taken";
   }
@@ -257,7 +310,11 @@ export class Session implements FollowerConsumer {
     this.disconnectedAt = null;
     for (const entry of this.inflight.values()) {
       if (entry.state === "pubrel") link.sendPubrel(entry.packetId);
-      else link.sendPublish({ ...entry.packet, dup: true });
+      else if (entry.packet) link.sendPublish({ ...entry.packet, dup: true });
+      else if (entry.msg) {
+        const flags = { qos: entry.qos, retain: entry.retain ?? false, dup: true, packetId: entry.packetId };
+        link.sendEncoded(encodePublish(entry.msg, { ...flags, v5: link.protocolVersion === 5 }));
+      }
     }
     this.drainRetained();
     this.deps.onRoom(this);
@@ -291,4 +348,19 @@ export class Session implements FollowerConsumer {
     }
     throw new Error("no free packet identifier");
   }
+}
+
+/** Would an MQTT 5.0 PUBLISH of `msg` to these subscriptions carry properties (besides expiry)? */
+function hasV5Properties(msg: MqttMessage, subs: Subscription[]): boolean {
+  if (
+    msg.contentType !== undefined ||
+    msg.payloadFormatUtf8 ||
+    msg.responseTopic !== undefined ||
+    msg.correlationData !== undefined ||
+    msg.userProperties.length > 0
+  ) {
+    return true;
+  }
+  for (const s of subs) if (s.identifier !== undefined) return true;
+  return false;
 }

@@ -2,6 +2,8 @@
  * A trie of topic filters: insert/remove (filter, id) → value, and match a
  * topic name to every value whose filter matches it, with `+`, `#` and the
  * `$`-topic rule [MQTT-4.7.2-1]. Used per session and per shared group.
+ * Match results are cached per topic name until the trie changes (delivery
+ * matches the same few topics over and over).
  */
 interface Node<V> {
   children: Map<string, Node<V>>;
@@ -13,6 +15,8 @@ const newNode = <V>(): Node<V> => ({ children: new Map(), values: new Map() });
 export class SubscriptionTrie<V> {
   private readonly root: Node<V> = newNode();
   private count = 0;
+  private readonly cache = new Map<string, readonly V[]>();
+  private static readonly CACHE_LIMIT = 4096;
 
   get size(): number {
     return this.count;
@@ -20,6 +24,7 @@ export class SubscriptionTrie<V> {
 
   /** Add or replace the value stored for (filter, id). */
   set(filter: string, id: string, value: V): void {
+    this.cache.clear();
     let node = this.root;
     for (const level of filter.split("/")) {
       let next = node.children.get(level);
@@ -35,6 +40,7 @@ export class SubscriptionTrie<V> {
 
   /** Remove (filter, id); true if it was there. Empty branches are pruned. */
   delete(filter: string, id: string): boolean {
+    this.cache.clear();
     const path: Array<[Node<V>, string]> = [];
     let node = this.root;
     for (const level of filter.split("/")) {
@@ -54,12 +60,16 @@ export class SubscriptionTrie<V> {
     return true;
   }
 
-  /** Every value whose filter matches `topic`. */
-  match(topic: string): V[] {
+  /** Every value whose filter matches `topic` (a shared, cached array: do not modify it). */
+  match(topic: string): readonly V[] {
+    const cached = this.cache.get(topic);
+    if (cached !== undefined) return cached;
     const out: V[] = [];
     const levels = topic.split("/");
     const dollar = topic.startsWith("$");
     this.walk(this.root, levels, 0, dollar, out);
+    if (this.cache.size >= SubscriptionTrie.CACHE_LIMIT) this.cache.clear();
+    this.cache.set(topic, out);
     return out;
   }
 

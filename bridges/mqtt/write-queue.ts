@@ -8,6 +8,9 @@ export interface RawSocket {
   write(data: Uint8Array, offset: number, length: number): number;
   /** Bytes the transport itself buffered (a WebSocket buffers; a Bun TCP socket does not). */
   buffered?(): number;
+  /** Stop / restart reading input (inbound flow control); absent on transports that cannot. */
+  pause?(): void;
+  resume?(): void;
 }
 
 export class WriteQueue {

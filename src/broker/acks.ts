@@ -7,6 +7,7 @@
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { BrokerContext } from "./context.ts";
+import type { Partition } from "./partition.ts";
 import type { TopicState } from "./topics.ts";
 import type { Acks } from "./types.ts";
 
@@ -18,15 +19,37 @@ export function validateAcks(acks: unknown): Acks {
   throw new EddyError(ErrorCode.INVALID_REQUEST, `acks must be 0, 1 or -1 (all), got ${String(acks)}`);
 }
 
-/** With acks=all, refuse before writing when fewer replicas are in sync than min.insync.replicas. */
-export function checkMinInsync(topic: TopicState, acks: Acks): void {
+/**
+ * With acks=all, refuse before writing when fewer replicas are in sync than
+ * min.insync.replicas (the partition's ISR in cluster mode; 1 on a single node).
+ */
+export function checkMinInsync(topic: TopicState, acks: Acks, partition?: Partition): void {
   if (acks !== -1) return;
-  const inSync = 1; // EXTENSION POINT (replication): the partition's ISR size.
+  const inSync = partition?.assignment?.isr.length ?? 1;
+  const min = topic.configs["min.insync.replicas"];
+  if (inSync < min) {
+    const where = partition ? `${topic.record.name}-${partition.id}` : `topic '${topic.record.name}'`;
+    throw new EddyError(
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      `${where} needs ${min} in-sync replicas for acks=all but has ${inSync}: bring replicas back, lower min.insync.replicas or use acks=1`,
+    );
+  }
+}
+
+/**
+ * After an acks=all write committed: if the ISR shrank below
+ * min.insync.replicas meanwhile (Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+ * the record is not on enough replicas: answer NOT_ENOUGH_REPLICAS (the
+ * producer retries; the record may then appear twice, never lost silently).
+ */
+export function checkMinInsyncAfterAppend(topic: TopicState, acks: Acks, partition: Partition): void {
+  if (acks !== -1 || partition.assignment === null) return;
+  const inSync = partition.assignment.isr.length;
   const min = topic.configs["min.insync.replicas"];
   if (inSync < min) {
     throw new EddyError(
       ErrorCode.NOT_ENOUGH_REPLICAS,
-      `topic '${topic.record.name}' needs ${min} in-sync replicas for acks=all but has ${inSync}: lower min.insync.replicas or use acks=1`,
+      `${topic.record.name}-${partition.id} was written, but its in-sync replicas fell to ${inSync}, below min.insync.replicas=${min}, before the write was acknowledged: retry once replicas are back`,
     );
   }
 }

@@ -17,7 +17,7 @@
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import { checkBatch, decodeBatch, isControl, isTransactional } from "../log/record-batch.ts";
-import { checkDisk, checkMinInsync, validateAcks, withTimeout } from "./acks.ts";
+import { checkDisk, checkMinInsync, checkMinInsyncAfterAppend, validateAcks, withTimeout } from "./acks.ts";
 import type { BrokerContext } from "./context.ts";
 import { checkLeaderEpoch } from "./epochs.ts";
 import { isCompacted } from "./topic-configs.ts";
@@ -81,7 +81,7 @@ export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): 
       );
     }
   }
-  checkMinInsync(topic, acks);
+  checkMinInsync(topic, acks, partition);
   checkDisk(ctx);
 
   let info: AppendInfo;
@@ -104,6 +104,7 @@ export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): 
   } else {
     info = await partition.append(batch);
   }
+  req.onAppended?.();
   if (!duplicate) {
     ctx.stats.appendedRecords += info.recordCount;
     ctx.stats.appendedBytes += info.size;
@@ -111,10 +112,11 @@ export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): 
   }
   if (acks !== 0) {
     await withTimeout(
-      partition.waitCommitted(info.lastOffset + 1),
+      partition.waitAcked(info.lastOffset + 1, acks),
       req.timeoutMs,
       `batch to ${name}-${partition.id}`,
     );
+    checkMinInsyncAfterAppend(topic, acks, partition);
   }
   return {
     baseOffset: info.baseOffset,

@@ -19,11 +19,14 @@ import type {
   TxnOffsetCommitOptions,
   TxnOffsetCommitResult,
 } from "../txn/types.ts";
+import { ClusterNode, type ClusterStatus } from "../cluster/cluster-node.ts";
+import type { PeerRouteHandler } from "../cluster/peer-protocol.ts";
 import type { GroupCoordinator } from "../groups/index.ts";
 import { silentLogger } from "../observability/logger.ts";
 import { systemClock } from "../util/clock.ts";
 import { appendBatch } from "./append-batch.ts";
 import type { BrokerContext } from "./context.ts";
+import { checkLeader } from "./epochs.ts";
 import { fetch } from "./fetch.ts";
 import * as groups from "./group-offsets.ts";
 import { createGroupCoordinator } from "./groups.ts";
@@ -44,6 +47,7 @@ import type {
   AppendEvent,
   BrokerApi,
   BrokerStats,
+  ClusterView,
   CreateTopicRequest,
   FetchRequest,
   FetchResult,
@@ -71,6 +75,10 @@ export interface Broker extends BrokerApi {
   runTransactionTimeouts(): Promise<number>;
   /** The transaction coordinator's state, per transactional.id. */
   describeTransactions(): TransactionDescription[];
+  /** Cluster mode: the peer RPC routes to serve over the peer transport (empty on a single node). */
+  peerRoutes(): Map<string, PeerRouteHandler>;
+  /** Cluster mode: Raft role, controller and nodes; null on a single node. */
+  clusterStatus(): ClusterStatus | null;
 }
 
 /**
@@ -104,6 +112,7 @@ class EddyBroker implements Broker {
   private readonly topics: TopicManager;
   private readonly housekeeping: Housekeeping;
   private readonly txn: TransactionCoordinator;
+  private readonly cluster: ClusterNode | null = null;
   readonly groups: GroupCoordinator;
   private readonly listeners = new Set<(event: AppendEvent) => void>();
   /** topic/partition -> owner -> lowest offset the owner still needs (setRetentionFloor). */
@@ -132,9 +141,27 @@ class EddyBroker implements Broker {
       observer,
       onAdvance: (p) => this.onAdvance(p),
       onTopicGone: (topic) => waiters.notifyAll(topic),
+      cluster: options.cluster
+        ? {
+            admin: (req) => this.requireCluster().admin(req),
+            dataNodes: () => this.requireCluster().dataNodes(),
+            forget: (topic) => this.cluster?.replicas.forget(topic),
+          }
+        : undefined,
     });
+    if (options.cluster) {
+      this.cluster = new ClusterNode({
+        nodeId: this.nodeId,
+        options: options.cluster,
+        store: options.metadata,
+        clock,
+        logger,
+        lookup: (topic, partition) => this.topics.get(topic)?.partitions[partition],
+        reconcileTopics: () => this.topics.reconcile(),
+      });
+    }
     this.txn = txns.createCoordinator({
-      metadata: options.metadata,
+      metadata: options.cluster ? nodeScopedProducerIds(options.metadata, this.nodeId) : options.metadata,
       clock,
       logger,
       topics: this.topics,
@@ -166,6 +193,7 @@ class EddyBroker implements Broker {
 
   async start(): Promise<void> {
     await this.topics.openAll();
+    await this.cluster?.start();
     await txns.openTransactions(this.ctx, this.txn);
     this.txn.start();
     this.housekeeping.start();
@@ -262,6 +290,7 @@ class EddyBroker implements Broker {
   async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
     this.guard();
     const p = this.topics.partition(topic, partition);
+    checkLeader(p);
     const hw = p.tracker.highWatermark;
     const before = beforeOffset === -1 ? hw : beforeOffset;
     if (!Number.isSafeInteger(before) || before < 0 || before > hw) {
@@ -391,6 +420,23 @@ class EddyBroker implements Broker {
     return this.housekeeping.runOnce();
   }
 
+  peerRoutes(): Map<string, PeerRouteHandler> {
+    return this.cluster?.routes() ?? new Map();
+  }
+
+  clusterStatus(): ClusterStatus | null {
+    return this.cluster?.status() ?? null;
+  }
+
+  clusterView(): ClusterView | null {
+    return this.cluster?.view() ?? null;
+  }
+
+  private requireCluster(): ClusterNode {
+    if (!this.cluster) throw new EddyError(ErrorCode.INVALID_REQUEST, "this broker is not in a cluster");
+    return this.cluster;
+  }
+
   stats(): BrokerStats {
     return { ...this.ctx.stats };
   }
@@ -411,6 +457,7 @@ class EddyBroker implements Broker {
         this.ctx.logger.error("error while closing the broker", { err });
       }
     };
+    await attempt(() => this.cluster?.stop());
     await attempt(() => this.housekeeping.stop());
     await attempt(() => txns.closeTransactions(this.ctx, this.txn));
     await attempt(() => this.groups.close());
@@ -447,6 +494,18 @@ class EddyBroker implements Broker {
       }
     }
   }
+}
+
+/**
+ * Cluster mode: every node allocates producer ids from its own counter, so
+ * the node id goes into the low bits (ids stay unique across the cluster and
+ * below 2^53 for 2^43 allocations per node).
+ */
+function nodeScopedProducerIds(store: BrokerOptions["metadata"], nodeId: number): BrokerOptions["metadata"] {
+  if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId >= 1024) {
+    throw new EddyError(ErrorCode.INVALID_CONFIG, `node.id ${nodeId} must be 0-1023 in a cluster`);
+  }
+  return { ...store, allocateProducerId: () => store.allocateProducerId() * 1024 + nodeId };
 }
 
 /** The cluster id is created once (22 characters, like Kafka's) and kept in the metadata store. */

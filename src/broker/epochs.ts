@@ -5,8 +5,27 @@
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { Partition } from "./partition.ts";
 
+/** Cluster mode: NOT_LEADER when another node (or none) leads the partition; null when this node leads. */
+export function notLeaderError(partition: Partition): EddyError | null {
+  if (partition.leads) return null;
+  const leader = partition.assignment?.leader ?? -1;
+  const who = leader >= 0 ? `node ${leader} leads it` : "it has no leader right now";
+  return new EddyError(
+    ErrorCode.NOT_LEADER,
+    `this node does not lead ${partition.topic}-${partition.id} (${who}): refresh metadata and retry`,
+    { topic: partition.topic, partition: partition.id, leader },
+  );
+}
+
+export function checkLeader(partition: Partition): void {
+  const err = notLeaderError(partition);
+  if (err) throw err;
+}
+
 /** The error for a mismatching epoch, or null when it matches or is not given (-1 / undefined). */
 export function leaderEpochError(partition: Partition, epoch: number | undefined): EddyError | null {
+  const notLeader = notLeaderError(partition);
+  if (notLeader) return notLeader;
   if (epoch === undefined || epoch < 0 || epoch === partition.leaderEpoch) return null;
   const where = `${partition.topic}-${partition.id}`;
   if (epoch < partition.leaderEpoch) {

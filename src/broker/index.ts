@@ -6,7 +6,9 @@
  */
 export type * from "./types.ts";
 export { type Broker, createBroker, DEFAULT_HOUSEKEEPING_INTERVAL_MS } from "./broker.ts";
-export type { BrokerDefaults, BrokerObserver, BrokerOptions } from "./options.ts";
+export type { BrokerDefaults, BrokerObserver, BrokerOptions, ClusterOptions } from "./options.ts";
+export type { ClusterStatus } from "../cluster/cluster-node.ts";
+export type { PeerCall, PeerRouteHandler, PeerRpc } from "../cluster/peer-protocol.ts";
 export type { HousekeepingReport } from "./housekeeping.ts";
 export {
   normaliseOverrides,

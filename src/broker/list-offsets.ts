@@ -7,10 +7,12 @@
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { TimestampLookup } from "../log/types.ts";
+import { checkLeader } from "./epochs.ts";
 import type { Partition } from "./partition.ts";
 import type { ListOffsetsResult, OffsetSpec } from "./types.ts";
 
 export async function listOffsets(p: Partition, spec: OffsetSpec): Promise<ListOffsetsResult> {
+  checkLeader(p);
   const t = p.tracker;
   const leaderEpoch = p.leaderEpoch;
   if (spec === "earliest") return { offset: t.logStartOffset, timestamp: -1, leaderEpoch };

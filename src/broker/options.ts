@@ -8,7 +8,10 @@ import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import type { GroupCoordinatorOptions } from "../groups/types.ts";
 import type { Timers } from "../groups/timers.ts";
+import type { ClusterOptions } from "../cluster/cluster-node.ts";
 import type { TopicConfigs } from "./types.ts";
+
+export type { ClusterOptions };
 
 export interface BrokerDefaults {
   /** Partitions of a topic created without a count (Kafka num.partitions). Default 1. */
@@ -59,4 +62,10 @@ export interface BrokerOptions {
    * on its own, tests call runTransactionTimeouts()).
    */
   transactions?: { maxTimeoutMs?: number; checkIntervalMs?: number };
+  /**
+   * Cluster mode (src/cluster): metadata agreed by Raft among the peers,
+   * partitions replicated with leaders, followers and ISR. Without it the
+   * broker is a single node, exactly as before.
+   */
+  cluster?: ClusterOptions;
 }

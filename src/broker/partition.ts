@@ -21,7 +21,14 @@ import { type AppendInfo, Durability, type LogConfig, type PartitionLog } from "
 import type { Logger } from "../observability/logger.ts";
 import { SNAPSHOT_EVERY_BYTES, SNAPSHOT_EVERY_CHANGES } from "../txn/producer-snapshot.ts";
 import { type ProducerBatch, ProducerStateManager } from "../txn/producer-state.ts";
-import type { PartitionState } from "./types.ts";
+import type { Acks, PartitionState } from "./types.ts";
+
+/** Cluster mode: who leads this partition and which replicas are in sync (src/cluster/replica-manager.ts). */
+export interface PartitionAssignmentView {
+  leader: number;
+  replicas: number[];
+  isr: number[];
+}
 
 export interface PartitionOptions {
   log: PartitionLog;
@@ -35,8 +42,22 @@ export class Partition {
   readonly topic: string;
   readonly id: number;
   readonly tracker: OffsetTracker;
-  /** Bumped by leader elections once replication exists; 0 on a single node. */
+  /** Bumped by leader elections (cluster mode); 0 on a single node. */
   leaderEpoch = 0;
+  /**
+   * Cluster mode (set by src/cluster/replica-manager.ts). `leads`: this node
+   * leads the partition (always true on a single node). `assignment`: leader,
+   * replicas and ISR as the metadata log says (null on a single node).
+   * `replicationLimit`: an upper bound on the high watermark from replication
+   * — min LEO of the ISR on a leader, the leader's high watermark on a
+   * follower (null on a single node: committed = durable here).
+   * `onLogEnd`: called after every local append (wakes followers' long-polls).
+   */
+  leads = true;
+  assignment: PartitionAssignmentView | null = null;
+  replicationLimit: number | null = null;
+  onLogEnd: (() => void) | null = null;
+  private hwWaiters: Array<{ end: number; resolve: () => void; reject: (err: Error) => void }> = [];
   /** Idempotent/transactional producer state (loaded by the broker on start). */
   readonly producers: ProducerStateManager;
   /** Bytes appended since the last producer-state snapshot. */
@@ -153,7 +174,15 @@ export class Partition {
 
   /** Inside the queue: write, apply producer state (before the LSO is recomputed), track durability. */
   private async appendNow(batch: Uint8Array, apply?: (info: AppendInfo) => void): Promise<AppendInfo> {
-    const info = await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+    // Cluster mode: leadership may have moved while this append waited in the queue.
+    if (!this.leads) {
+      throw new EddyError(
+        ErrorCode.NOT_LEADER,
+        `this node no longer leads ${this.topic}-${this.id}: refresh metadata and retry`,
+      );
+    }
+    // Every batch reaching here had its CRC checked (append-batch.ts) or was encoded by the broker.
+    const info = await this.log.append(batch, { leaderEpoch: this.leaderEpoch, crcVerified: true });
     if (apply) {
       try {
         apply(info);
@@ -164,14 +193,63 @@ export class Partition {
     this.bytesSinceSnapshot += info.size;
     this.refresh();
     this.trackDurability(info.lastOffset + 1);
+    this.onLogEnd?.();
     return info;
   }
 
   /** Resolve once every offset below `end` is committed (durable under the policy and visible). */
   async waitCommitted(end: number): Promise<void> {
     if (this.tracker.highWatermark >= end) return;
+    if (this.replicationLimit !== null) return this.waitHighWatermark(end);
     await this.log.waitDurable(end);
     this.refresh();
+  }
+
+  /**
+   * The producer's acknowledgement: committed for acks=all; with replication,
+   * acks=1 waits only for the leader's own durability (Kafka's acks=1).
+   */
+  async waitAcked(end: number, acks: Acks): Promise<void> {
+    if (acks === 1 && this.replicationLimit !== null) return this.log.waitDurable(end);
+    return this.waitCommitted(end);
+  }
+
+  /** Cluster mode: resolve when the high watermark reaches `end`; rejected by failWaiters (lost leadership). */
+  private waitHighWatermark(end: number): Promise<void> {
+    if (this.tracker.highWatermark >= end) return Promise.resolve();
+    this.trackDurability(end);
+    return new Promise((resolve, reject) => this.hwWaiters.push({ end, resolve, reject }));
+  }
+
+  /** Reject every acks=all wait (this node stopped leading: the records may be truncated). */
+  failWaiters(err: Error): void {
+    const waiters = this.hwWaiters;
+    this.hwWaiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  /**
+   * Cluster mode, follower: append a leader's batch as it is (offsets and
+   * leader epoch kept); its baseOffset must be the log end offset.
+   */
+  appendReplicated(batch: Uint8Array): Promise<AppendInfo> {
+    return this.enqueue(async () => {
+      const info = await this.log.append(batch, { assignOffsets: false });
+      this.bytesSinceSnapshot += info.size;
+      this.refresh();
+      this.trackDurability(info.lastOffset + 1);
+      return info;
+    });
+  }
+
+  /** Cluster mode, follower: drop everything at and above `offset` (divergent tail after a failover). */
+  truncate(offset: number): Promise<void> {
+    return this.enqueue(async () => {
+      if (offset >= this.log.offsets().logEndOffset) return;
+      await this.log.truncateTo(offset);
+      this.durableTarget = Math.min(this.durableTarget, offset);
+      this.refresh();
+    });
   }
 
   /** Re-read the log's offsets and move the tracker (high watermark, LSO, log start). */
@@ -182,11 +260,18 @@ export class Partition {
     t.flushedOffset = o.flushedOffset;
     t.advanceLogStart(o.logStartOffset);
     t.clampToLogEnd();
-    const committed =
+    const durable =
       this.log.config().durability === Durability.FSYNC
         ? Math.min(o.flushedOffset, o.logEndOffset)
         : o.logEndOffset;
+    const committed = Math.min(durable, this.replicationLimit ?? durable);
     const moved = t.advanceHighWatermark(committed);
+    if (moved && this.hwWaiters.length > 0) {
+      const hw = t.highWatermark;
+      const ready = this.hwWaiters.filter((w) => w.end <= hw);
+      this.hwWaiters = this.hwWaiters.filter((w) => w.end > hw);
+      for (const w of ready) w.resolve();
+    }
     const unstable = this.producers.firstUnstableOffset();
     const lso = Math.max(t.logStartOffset, Math.min(unstable ?? t.highWatermark, t.highWatermark));
     const lsoMoved = lso !== t.lastStableOffset;
@@ -220,6 +305,9 @@ export class Partition {
   async close(): Promise<void> {
     await this.drain();
     this.closed = true;
+    this.failWaiters(
+      new EddyError(ErrorCode.SHUTTING_DOWN, `partition ${this.topic}-${this.id} closed: retry`),
+    );
     await this.log.close();
   }
 
@@ -227,6 +315,7 @@ export class Partition {
   async destroy(): Promise<void> {
     await this.drain();
     this.closed = true;
+    this.failWaiters(new EddyError(ErrorCode.TOPIC_NOT_FOUND, `topic '${this.topic}' was deleted`));
     this.destroyed = true;
     await this.log.destroy();
   }

@@ -9,7 +9,8 @@
 import { EddyError, ErrorCode } from "../errors.ts";
 import { encodeBatch } from "../log/record-batch.ts";
 import type { AppendInfo, RecordInput } from "../log/types.ts";
-import { checkDisk, checkMinInsync, validateAcks, withTimeout } from "./acks.ts";
+import { checkDisk, checkMinInsync, checkMinInsyncAfterAppend, validateAcks, withTimeout } from "./acks.ts";
+import { checkLeader } from "./epochs.ts";
 import type { BrokerContext } from "./context.ts";
 import type { Partition } from "./partition.ts";
 import { assignPartitions } from "./partitioner.ts";
@@ -48,7 +49,6 @@ export async function produce(ctx: BrokerContext, req: ProduceRequest): Promise<
       `topic '${name}' is compacted (cleanup.policy=${topic.configs["cleanup.policy"]}): every record needs a key`,
     );
   }
-  checkMinInsync(topic, acks);
 
   const byPartition = new Map<number, number[]>();
   targets.forEach((p, i) => {
@@ -62,15 +62,20 @@ export async function produce(ctx: BrokerContext, req: ProduceRequest): Promise<
     partition: ctx.topics.partition(name, p),
     batches: planBatches(req.records, indexes, { now, maxBytes, topic: name }),
   }));
+  for (const plan of plans) {
+    checkLeader(plan.partition);
+    checkMinInsync(topic, acks, plan.partition);
+  }
 
   checkDisk(ctx);
   const appended = await Promise.all(plans.map((plan) => appendPlan(ctx, plan)));
 
   if (acks !== 0) {
     const commits = appended.map(({ plan, infos }) =>
-      plan.partition.waitCommitted(infos.at(-1)!.lastOffset + 1),
+      plan.partition.waitAcked(infos.at(-1)!.lastOffset + 1, acks),
     );
     await withTimeout(Promise.all(commits), req.timeoutMs, `produce to '${name}'`);
+    for (const { plan } of appended) checkMinInsyncAfterAppend(topic, acks, plan.partition);
   }
 
   const records: ProduceResult["records"] = req.records.map(() => ({ partition: -1, offset: -1 }));

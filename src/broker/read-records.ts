@@ -14,6 +14,7 @@ import { decodeRecords } from "../log/record-batch.ts";
 import type { StoredRecord } from "../log/types.ts";
 import { decodeCommittedRecords } from "../txn/read-committed.ts";
 import type { BrokerContext } from "./context.ts";
+import { checkLeader } from "./epochs.ts";
 import { DEFAULT_PARTITION_MAX_BYTES, nonNegative } from "./fetch.ts";
 import type { Partition } from "./partition.ts";
 import type { BrokerApi, IsolationLevel } from "./types.ts";
@@ -40,6 +41,7 @@ export async function readRecords(ctx: BrokerContext, req: ReadRecordsRequest): 
   let waited = false;
   for (;;) {
     const partition = ctx.topics.partition(req.topic, req.partition);
+    checkLeader(partition);
     const { limit, ...result } = await readOnce(ctx, partition, req.offset, {
       maxRecords,
       maxBytes,

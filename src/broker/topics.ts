@@ -10,6 +10,7 @@ import type { LogStore } from "../log/types.ts";
 import type { MetadataStore, TopicRecord } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
+import type { AdminRequest } from "../cluster/controller.ts";
 import type { SafeObserver } from "./observer.ts";
 import { Partition } from "./partition.ts";
 import {
@@ -28,9 +29,19 @@ import type {
   TopicSummary,
 } from "./types.ts";
 
-/** Until replication exists, the cluster is this node alone. */
-const CLUSTER_SIZE = 1;
 export const MAX_PARTITIONS = 100_000;
+
+/**
+ * Cluster mode: topic admin goes through the controller (the metadata log)
+ * and this node's open topics follow the metadata store (`reconcile`).
+ */
+export interface TopicCluster {
+  /** Resolves once the change is applied and reconciled on this node. */
+  admin(req: AdminRequest): Promise<void>;
+  dataNodes(): number[];
+  /** A topic is going away here: stop replicating it. */
+  forget(topic: string): void;
+}
 
 export interface TopicState {
   record: TopicRecord;
@@ -54,6 +65,7 @@ export interface TopicManagerOptions {
   onAdvance: (partition: Partition) => void;
   /** A topic disappeared (deleted): wake its long-polls. */
   onTopicGone: (topic: string) => void;
+  cluster?: TopicCluster;
 }
 
 export class TopicManager {
@@ -103,14 +115,17 @@ export class TopicManager {
   }
 
   describe(state: TopicState): TopicDescription {
+    // Cluster mode: leader, replicas and ISR as the metadata log says (also before this node took its roles).
+    const assigned = this.o.cluster ? this.o.metadata.listPartitionAssignments(state.record.name) : [];
     const partitions: PartitionInfo[] = state.partitions.map((p) => {
       const t = p.tracker;
+      const a = assigned[p.id] ?? p.assignment;
       return {
         partition: p.id,
-        leader: this.o.nodeId,
-        leaderEpoch: p.leaderEpoch,
-        replicas: [this.o.nodeId],
-        isr: [this.o.nodeId],
+        leader: a ? a.leader : this.o.nodeId,
+        leaderEpoch: assigned[p.id]?.leaderEpoch ?? p.leaderEpoch,
+        replicas: a ? [...a.replicas] : [this.o.nodeId],
+        isr: a ? [...a.isr] : [this.o.nodeId],
         logStartOffset: t.logStartOffset,
         logEndOffset: t.logEndOffset,
         highWatermark: t.highWatermark,
@@ -178,14 +193,30 @@ export class TopicManager {
       );
     }
     const replicationFactor = req.replicationFactor ?? this.o.replicationFactor;
-    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > CLUSTER_SIZE) {
+    const nodes = this.o.cluster?.dataNodes().length ?? 1;
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > nodes) {
       throw new EddyError(
         ErrorCode.INVALID_REQUEST,
-        `topic '${name}': replication factor ${replicationFactor} is not possible with ${CLUSTER_SIZE} node: use 1`,
+        `topic '${name}': replication factor ${replicationFactor} is not possible with ${nodes} data node(s): use 1 to ${nodes}`,
       );
     }
     const overrides = normaliseOverrides(req.configs ?? {});
     const configs = resolveTopicConfigs(this.o.defaultConfigs, overrides);
+    const cluster = this.o.cluster;
+    if (cluster) {
+      this.checkNameFree(name);
+      const record: TopicRecord = {
+        name,
+        id: crypto.randomUUID(),
+        partitions,
+        replicationFactor,
+        configs: overrides,
+        createdAt: this.o.clock.now(),
+      };
+      if (req.validateOnly) return this.describePlanned(record, configs);
+      await cluster.admin({ op: "create-topic", topic: record });
+      return this.describe(this.require(name));
+    }
     return this.withAdminLock(async () => {
       this.checkNameFree(name);
       const record: TopicRecord = {
@@ -221,11 +252,18 @@ export class TopicManager {
       await this.create({ name });
     } catch (err) {
       if (!(err instanceof EddyError && err.code === ErrorCode.TOPIC_EXISTS)) throw err;
+      // Cluster mode: the controller knows the topic; catch up with it before looking again.
+      if (!this.topics.has(name)) await this.o.cluster?.admin({ op: "barrier" });
     }
     return this.require(name);
   }
 
   async delete(name: string): Promise<void> {
+    if (this.o.cluster) {
+      this.require(name);
+      await this.o.cluster.admin({ op: "delete-topic", name });
+      return;
+    }
     await this.withAdminLock(async () => {
       const state = this.require(name);
       this.topics.delete(name);
@@ -244,6 +282,11 @@ export class TopicManager {
     name: string,
     changes: Record<string, string | number | null>,
   ): Promise<TopicDescription> {
+    if (this.o.cluster) {
+      const overrides = this.applyConfigChanges(this.require(name).record.configs, changes);
+      await this.o.cluster.admin({ op: "alter-configs", name, configs: overrides });
+      return this.describe(this.require(name));
+    }
     return this.withAdminLock(async () => {
       const state = this.require(name);
       const overrides = { ...state.record.configs };
@@ -267,6 +310,17 @@ export class TopicManager {
   }
 
   async createPartitions(name: string, count: number): Promise<TopicDescription> {
+    if (this.o.cluster) {
+      const current = this.require(name).partitions.length;
+      if (!Number.isInteger(count) || count <= current || count > MAX_PARTITIONS) {
+        throw new EddyError(
+          ErrorCode.INVALID_PARTITIONS,
+          `topic '${name}' has ${current} partitions: the new count must be an integer above ${current} (at most ${MAX_PARTITIONS})`,
+        );
+      }
+      await this.o.cluster.admin({ op: "create-partitions", name, count });
+      return this.describe(this.require(name));
+    }
     return this.withAdminLock(async () => {
       const state = this.require(name);
       const current = state.partitions.length;
@@ -284,6 +338,69 @@ export class TopicManager {
       state.record = { ...state.record, partitions: count };
       return this.describe(state);
     });
+  }
+
+  /**
+   * Cluster mode: make the open topics match the metadata store (which the
+   * metadata log drives): open new topics and partitions, apply configs, and
+   * delete the data of topics that are gone (or were re-created: other id).
+   */
+  reconcile(): Promise<void> {
+    return this.withAdminLock(async () => {
+      const records = new Map(this.o.metadata.listTopics().map((r) => [r.name, r]));
+      for (const state of this.all()) {
+        const r = records.get(state.record.name);
+        if (r && r.id === state.record.id) continue;
+        const name = state.record.name;
+        this.o.cluster?.forget(name);
+        this.topics.delete(name);
+        this.o.onTopicGone(name);
+        await Promise.allSettled(state.partitions.map((p) => p.destroy()));
+        this.o.observer.onTopicDeleted(name);
+        this.o.logger.info("topic deleted", { topic: name });
+      }
+      for (const r of records.values()) {
+        const state = this.topics.get(r.name);
+        if (!state) {
+          await this.removeLeftoverData(r.name);
+          await this.openTopic(r, this.lenientConfigs(r));
+          this.o.observer.onTopicCreated(r.name, r.partitions);
+          this.o.logger.info("topic created", { topic: r.name, partitions: r.partitions });
+          continue;
+        }
+        if (JSON.stringify(state.record.configs) !== JSON.stringify(r.configs)) {
+          state.configs = this.lenientConfigs(r);
+          const logConfig = toLogConfig(state.configs);
+          for (const p of state.partitions) p.reconfigure(logConfig);
+        }
+        if (r.partitions > state.partitions.length) {
+          const logConfig = toLogConfig(state.configs);
+          const ids = Array.from(
+            { length: r.partitions - state.partitions.length },
+            (_, i) => state.partitions.length + i,
+          );
+          const logs = await Promise.all(ids.map((id) => this.o.logStore.open(r.name, id, logConfig)));
+          state.partitions.push(...logs.map((log) => this.newPartition(log)));
+        }
+        state.record = r;
+      }
+    });
+  }
+
+  private applyConfigChanges(
+    current: Record<string, string>,
+    changes: Record<string, string | number | null>,
+  ): Record<string, string> {
+    const overrides = { ...current };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === null) {
+        if (!Object.hasOwn(TOPIC_CONFIG_SCHEMAS, key)) parseTopicConfig(key, value);
+        delete overrides[key];
+      } else {
+        overrides[key] = String(parseTopicConfig(key, value));
+      }
+    }
+    return overrides;
   }
 
   async closeAll(): Promise<void> {
@@ -310,14 +427,36 @@ export class TopicManager {
     );
     // A tail recovered after a crash becomes visible once it is fsynced again:
     // wait for that here so the broker is ready with every recovered record.
-    await Promise.all(partitions.map((p) => p.waitCommitted(p.tracker.logEndOffset)));
+    // (Cluster mode: durable here is enough; the high watermark follows replication.)
+    await Promise.all(
+      partitions.map((p) =>
+        this.o.cluster
+          ? p.log.waitDurable(p.tracker.logEndOffset).then(() => p.refresh())
+          : p.waitCommitted(p.tracker.logEndOffset),
+      ),
+    );
     const state: TopicState = { record, configs, partitions, keylessCursor: 0 };
     this.topics.set(record.name, state);
     return state;
   }
 
   private newPartition(log: Partition["log"]): Partition {
-    return new Partition({ log, logger: this.o.logger, onAdvance: this.o.onAdvance });
+    const p = new Partition({ log, logger: this.o.logger, onAdvance: this.o.onAdvance });
+    if (this.o.cluster) {
+      // Cluster mode: no role until the metadata log says so (src/cluster/replica-manager.ts).
+      p.leads = false;
+      // The local log may end with records never committed: start from the
+      // last checkpointed high watermark (never above; none = log start).
+      const t = p.tracker;
+      const checkpoint = this.o.metadata.getHighWatermark(p.topic, p.id);
+      const hw = Math.max(t.logStartOffset, Math.min(t.highWatermark, checkpoint));
+      if (hw < t.highWatermark) {
+        t.highWatermark = hw;
+        t.lastStableOffset = Math.min(t.lastStableOffset, hw);
+      }
+      p.replicationLimit = t.highWatermark;
+    }
+    return p;
   }
 
   private checkNameFree(name: string): void {

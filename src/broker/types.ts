@@ -120,11 +120,18 @@ export interface ProduceResult {
 export interface AppendBatchRequest {
   topic: string;
   partition: number;
+  /** Not referenced once appendBatch settles: the Kafka frontend reuses the request's memory (the log copies). */
   batch: Uint8Array;
   acks?: Acks;
   timeoutMs?: number;
   /** Producer-supplied leader epoch check (optional). */
   expectedLeaderEpoch?: number;
+  /**
+   * Called once the batch is in the log (or recognised as a duplicate), before
+   * the acknowledgement wait: a later batch appended after this call lands
+   * after this one (the Kafka frontend starts a connection's next Produce then).
+   */
+  onAppended?: () => void;
 }
 
 export interface AppendBatchResult {
@@ -231,6 +238,19 @@ export interface AppendEvent {
   highWatermark: number;
 }
 
+/** Cluster mode: a node as Kafka clients reach it (address null when not configured). */
+export interface ClusterNodeInfo {
+  id: number;
+  kafkaHost: string | null;
+  kafkaPort: number | null;
+}
+
+/** Cluster mode: the nodes and the current controller (the metadata leader), for Kafka Metadata. */
+export interface ClusterView {
+  controllerId: number | null;
+  nodes: ClusterNodeInfo[];
+}
+
 export interface BrokerStats {
   appendedRecords: number;
   appendedBytes: number;
@@ -319,6 +339,9 @@ export interface BrokerApi {
   endTxn(req: EndTxnOptions): Promise<TxnError>;
   /** Offsets committed to the group only if the transaction commits. */
   txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnOffsetCommitResult>;
+
+  /** Cluster mode: data nodes with their Kafka addresses and the controller; null (or absent) on a single node. */
+  clusterView?(): ClusterView | null;
 
   // Housekeeping
   stats(): BrokerStats;

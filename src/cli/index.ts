@@ -14,6 +14,8 @@ import { deleteRecordsCommand } from "./commands/delete-records.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { dumpLogCommand } from "./commands/dump-log.ts";
 import { groupsCommand } from "./commands/groups.ts";
+import { mirrorCommand } from "./commands/mirror.ts";
+import { mqttCommand } from "./commands/mqtt.ts";
 import { passwdCommand } from "./commands/passwd.ts";
 import { perfCommand } from "./commands/perf.ts";
 import { produceCommand } from "./commands/produce.ts";
@@ -34,6 +36,8 @@ export const COMMANDS: readonly Command[] = [
   dumpLogCommand,
   perfCommand,
   doctorCommand,
+  mqttCommand,
+  mirrorCommand,
   passwdCommand,
 ];
 

@@ -59,6 +59,8 @@ export const KAFKA_ALIASES: Record<string, Omit<KeyTarget, "alias">> = {
   "message.max.bytes": { path: "topic_defaults.max_message_bytes" },
   "log.message.timestamp.type": { path: "topic_defaults.message_timestamp_type" },
   "min.insync.replicas": { path: "topic_defaults.min_insync_replicas" },
+  "replica.lag.time.max.ms": { path: "cluster.replica_lag_time_max_ms" },
+  "replica.fetch.wait.max.ms": { path: "cluster.replica_fetch_wait_max_ms" },
   "retention.ms": { path: "topic_defaults.retention_ms" },
   "retention.bytes": { path: "topic_defaults.retention_bytes" },
   "segment.bytes": { path: "topic_defaults.segment_bytes" },

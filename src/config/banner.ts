@@ -9,6 +9,10 @@ export interface BannerInfo {
   /** Listener name -> actual bound "host:port" (after port 0 was resolved). */
   listeners: Record<string, string>;
   startupMs: number;
+  /** Listeners that require credentials (load.ts listenerHasAuth). */
+  authenticated?: readonly string[];
+  /** Listeners that speak TLS (the http URL becomes https://). */
+  tls?: readonly string[];
 }
 
 export function formatBanner(info: BannerInfo): string {
@@ -19,7 +23,15 @@ export function formatBanner(info: BannerInfo): string {
   if (names.length === 0) lines.push("  listeners  none (all disabled)");
   for (const name of names) {
     const addr = info.listeners[name]!;
-    const url = name === "http" ? `http://${addr}` : addr;
+    const url = name === "http" ? `${info.tls?.includes("http") ? "https" : "http"}://${addr}` : addr;
+    const notes = [
+      info.authenticated?.includes(name) ? "credentials required" : "",
+      info.tls?.includes(name) ? "TLS" : "",
+    ].filter((n) => n !== "");
+    if (notes.length > 0) {
+      lines.push(`  ${name.padEnd(10)} ${url}  (${notes.join(", ")})`);
+      continue;
+    }
     lines.push(`  ${name.padEnd(10)} ${url}`);
   }
   const allLocal = names.every((n) => isLoopbackHost(parseHostPort(info.listeners[n]!)?.host ?? ""));
@@ -30,11 +42,41 @@ export function formatBanner(info: BannerInfo): string {
       "  (or --allow-anonymous) until authentication is configured.",
     );
   } else if (names.length > 0) {
-    lines.push(
-      "  Warning: listeners are open to the network without authentication (auth.allow_anonymous = true).",
+    const open = names.filter(
+      (n) =>
+        !info.authenticated?.includes(n) && !isLoopbackHost(parseHostPort(info.listeners[n]!)?.host ?? ""),
     );
+    if (open.length > 0) {
+      lines.push(
+        `  Warning: ${open.join(", ")} ${open.length === 1 ? "is" : "are"} open to the network without authentication (auth.allow_anonymous = true).`,
+      );
+    }
+    const clear = names.filter(
+      (n) =>
+        info.authenticated?.includes(n) &&
+        !info.tls?.includes(n) &&
+        !isLoopbackHost(parseHostPort(info.listeners[n]!)?.host ?? ""),
+    );
+    if (clear.length > 0) {
+      lines.push(
+        `  WARNING: ${clear.join(", ")} take${clear.length === 1 ? "s" : ""} credentials over the network WITHOUT TLS: passwords and tokens travel in clear text.`,
+        "  Set http.tls_cert_file / http.tls_key_file (kafka.tls_cert_file / kafka.tls_key_file for Kafka).",
+      );
+    }
   }
-  if (info.listeners.http) lines.push(`  Try: eddy topics --list --url http://${info.listeners.http}`);
+  if (info.listeners.http) {
+    const scheme = info.tls?.includes("http") ? "https" : "http";
+    const creds = info.authenticated?.includes("http") ? " --user NAME --password ..." : "";
+    lines.push(`  Try: eddy topics --list --url ${scheme}://${info.listeners.http}${creds}`);
+  }
   if (info.listeners.kafka) lines.push(`  Try: kcat -b ${info.listeners.kafka} -L`);
+  if (info.listeners.http && info.listeners.mqtt) {
+    const ws = info.tls?.includes("http") ? "wss" : "ws";
+    lines.push(`  MQTT over WebSocket: ${ws}://${info.listeners.http}/mqtt (subprotocol mqtt)`);
+  }
+  const mqtt = info.listeners.mqtt ? parseHostPort(info.listeners.mqtt) : null;
+  if (mqtt) lines.push(`  Try: mosquitto_sub -h ${mqtt.host} -p ${mqtt.port} -t '#' -v`);
+  if (info.listeners.coap)
+    lines.push(`  Try: coap-client -m get coap://${info.listeners.coap}/.well-known/core`);
   return `${lines.join("\n")}\n`;
 }

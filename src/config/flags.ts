@@ -26,6 +26,7 @@ const VALUE_FLAGS: Record<string, string> = {
   "log-level": "logging.level",
   "log-format": "logging.format",
   ...Object.fromEntries(LISTENER_NAMES.map((name) => [`${name}-listen`, `listeners.${name}`])),
+  "mqtt-tls-listen": "mqtt.tls_listen",
 };
 
 export const SERVE_USAGE = `Usage: eddy serve [options]
@@ -38,6 +39,14 @@ Options:
       --data-dir DIR         where data lives (default ./eddy-data)
       --http-listen HOST:PORT  HTTP API, /metrics (default 127.0.0.1:8080; port 0 picks a free port)
       --kafka-listen HOST:PORT Kafka protocol (default 127.0.0.1:9092; "off" disables it)
+      --mqtt-listen HOST:PORT  MQTT over TCP (default 127.0.0.1:1883; "off" disables it);
+                             MQTT over WebSocket is served at /mqtt on the HTTP listener
+      --mqtt-tls-listen HOST:PORT
+                             MQTT over TLS (default 127.0.0.1:8883; only with
+                             mqtt.tls_cert_file and mqtt.tls_key_file)
+      --coap-listen HOST:PORT  CoAP over UDP (default 127.0.0.1:5683; "off" disables it)
+      --peer-listen HOST:PORT  peer replication over HTTP/2 (default 127.0.0.1:9093 when
+                             cluster.peers is set; off otherwise)
       --node-id N            this node's id (default 1)
       --log-level LEVEL      debug | info | warn | error
       --log-format FORMAT    json | pretty | auto

@@ -15,7 +15,7 @@ import { formatHostPort, isLoopbackHost, parseHostPort } from "./listen.ts";
 import { configSchema, type EddyConfig, IMPLEMENTED_LISTENERS, LISTENER_NAMES } from "./schema.ts";
 
 /** Environment variables with an EDDY_ prefix that are not config keys. */
-const NON_CONFIG_ENV = new Set(["EDDY_CONFIG", "EDDY_URL"]);
+const NON_CONFIG_ENV = new Set(["EDDY_CONFIG", "EDDY_URL", "EDDY_TOKEN", "EDDY_USER", "EDDY_PASSWORD"]);
 
 export interface LoadConfigOptions {
   /** TOML file to read (from --config or EDDY_CONFIG); null: none. */
@@ -79,6 +79,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   }
   const config = parsed.data;
   checkListeners(config, sources, issues, warnings);
+  checkCluster(config, issues, warnings);
+  checkMqttTls(config, sources, issues);
+  checkTlsPairs(config, issues);
   if (issues.length) throw new ConfigError(issues);
   return { config, configFile, sources, warnings };
 }
@@ -154,13 +157,78 @@ function checkListeners(
       warnings.push(`listeners.${name} is reserved for a later version of Eddy and is ignored`);
       continue;
     }
-    const authenticated = name === "kafka" && Object.keys(config.kafka.sasl.users).length > 0;
+    const authenticated = listenerHasAuth(config, name);
+    if (!isLoopbackHost(hp.host) && authenticated && !listenerHasTls(config, name)) {
+      warnings.push(
+        `listeners.${name}: ${formatHostPort(hp)} is reachable from the network and takes credentials, but without TLS ` +
+          `they cross the network in clear text: set ${name}.tls_cert_file and ${name}.tls_key_file`,
+      );
+    }
     if (!isLoopbackHost(hp.host) && !config.auth.allow_anonymous && !authenticated) {
       const from = sources[`listeners.${name}`] ? ` (set by ${sources[`listeners.${name}`]})` : "";
       issues.push(
         `listeners.${name}: ${formatHostPort(hp)} is reachable from the network but no authentication is configured${from}. ` +
           `To open it anyway, set auth.allow_anonymous = true in eddy.toml (or EDDY_AUTH_ALLOW_ANONYMOUS=true, ` +
           `or --allow-anonymous); to keep it private, bind a loopback address such as 127.0.0.1:${hp.port}`,
+      );
+    }
+  }
+}
+
+/** Users or tokens in [auth] protect the HTTP API and (users) the Kafka listener's SASL; kafka.sasl.users only Kafka. */
+export function listenerHasAuth(config: EddyConfig, name: string): boolean {
+  const users = Object.keys(config.auth.users).length > 0;
+  if (name === "http") return users || Object.keys(config.auth.tokens).length > 0;
+  if (name === "kafka") return users || Object.keys(config.kafka.sasl.users).length > 0;
+  if (name === "peer") return config.cluster.secret !== "" || config.cluster.tls_ca_file !== "";
+  return false;
+}
+
+function listenerHasTls(config: EddyConfig, name: string): boolean {
+  if (name === "http") return config.http.tls_cert_file !== "";
+  if (name === "kafka") return config.kafka.tls_cert_file !== "";
+  if (name === "peer") return config.cluster.tls_cert_file !== "";
+  return false;
+}
+
+function checkCluster(config: EddyConfig, issues: string[], warnings: string[]): void {
+  const peers = config.cluster.peers;
+  if (peers.length === 0) {
+    if (config.listeners.peer) {
+      warnings.push(
+        "listeners.peer is set but cluster.peers is empty: this node runs alone and the peer listener stays off",
+      );
+    }
+    return;
+  }
+  const ids = peers.map((p) => p.id);
+  if (new Set(ids).size !== ids.length)
+    issues.push(`cluster.peers: every peer needs its own id (got ${ids.join(", ")})`);
+  if (peers.length < 2 || peers.length > 5)
+    issues.push(`cluster.peers: a cluster has 2 to 5 nodes (got ${peers.length})`);
+  if (!ids.includes(config.node_id)) {
+    issues.push(
+      `cluster.peers: node_id ${config.node_id} is not among the peers (${ids.join(", ")}): list this node too`,
+    );
+  }
+  if (config.cluster.secret === "" && config.cluster.tls_ca_file === "") {
+    issues.push(
+      "cluster.secret: peers must authenticate: set a shared cluster.secret (or cluster.tls_ca_file for mutual TLS)",
+    );
+  }
+  if ((config.cluster.tls_cert_file === "") !== (config.cluster.tls_key_file === "")) {
+    issues.push(
+      "cluster.tls_cert_file and cluster.tls_key_file: set both (a PEM certificate and its key) or neither",
+    );
+  }
+}
+
+function checkTlsPairs(config: EddyConfig, issues: string[]): void {
+  for (const name of ["http", "kafka"] as const) {
+    const { tls_cert_file: cert, tls_key_file: key } = config[name];
+    if ((cert === "") !== (key === "")) {
+      issues.push(
+        `${name}.tls_cert_file and ${name}.tls_key_file: set both (a PEM certificate and its key) or neither`,
       );
     }
   }
@@ -185,4 +253,24 @@ function show(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** MQTT over TLS: cert and key together; its address follows the same exposure rule as the listeners. */
+function checkMqttTls(config: EddyConfig, sources: Record<string, string>, issues: string[]): void {
+  const m = config.mqtt;
+  if ((m.tls_cert_file === "") !== (m.tls_key_file === "")) {
+    issues.push(
+      "mqtt.tls_cert_file and mqtt.tls_key_file: set both (a PEM certificate and its key) to serve MQTT over TLS, or neither",
+    );
+    return;
+  }
+  if (m.tls_cert_file === "" || !config.listeners.mqtt || !m.tls_listen) return;
+  const hp = parseHostPort(m.tls_listen)!;
+  if (isLoopbackHost(hp.host) || config.auth.allow_anonymous || listenerHasAuth(config, "mqtt")) return;
+  const from = sources["mqtt.tls_listen"] ? ` (set by ${sources["mqtt.tls_listen"]})` : "";
+  issues.push(
+    `mqtt.tls_listen: ${formatHostPort(hp)} is reachable from the network but no authentication is configured${from}. ` +
+      "To open it anyway, set auth.allow_anonymous = true in eddy.toml (or EDDY_AUTH_ALLOW_ANONYMOUS=true, " +
+      `or --allow-anonymous); to keep it private, bind a loopback address such as 127.0.0.1:${hp.port}`,
+  );
 }

@@ -11,6 +11,7 @@
  * values that name a duration (`*_ms`) accept plain numbers or "500ms"/"30s"/"7d".
  */
 import { z } from "zod";
+import { authTokens, authUsers } from "./auth-schema.ts";
 import { parseHostPort } from "./listen.ts";
 
 const BYTE_UNITS: Record<string, number> = {
@@ -126,6 +127,43 @@ const saslUsers = z.preprocess(
   ),
 );
 
+/** An array of tables ([[x]] in TOML); a JSON string in the environment or --set. */
+function tableList<T extends z.ZodType>(item: T) {
+  return z.preprocess(
+    (v) => {
+      if (typeof v !== "string") return v;
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        return v;
+      }
+    },
+    z.array(item, { error: "expected a list of tables ([[...]] in TOML, a JSON array elsewhere)" }),
+  );
+}
+
+const mqttRule = z.strictObject({
+  /** MQTT topic filter (+ and # allowed), e.g. "sensors/+/temp". */
+  filter: z.string({ error: "expected an MQTT topic filter" }).min(1),
+  /** Stream topic the records go to. */
+  topic: z.string({ error: "expected a topic name" }).min(1),
+  /** Record key template: {topic}, {1}..{n} (+ levels), {#}; "" = no key. Default "{topic}". */
+  key: z.string({ error: "expected a key template" }).optional(),
+});
+
+const mqttReverseRule = z.strictObject({
+  /** Stream topic whose records reach MQTT subscribers. */
+  topic: z.string({ error: "expected a topic name" }).min(1),
+  /** MQTT topic template; {key} = the record key. */
+  mqtt_topic: z.string({ error: "expected an MQTT topic template" }).min(1),
+  qos: z
+    .preprocess(
+      toNumber(null),
+      z.union([z.literal(0), z.literal(1), z.literal(2)], { error: "expected 0, 1 or 2" }),
+    )
+    .default(1),
+});
+
 export const CLEANUP_POLICIES = ["delete", "compact", "compact,delete"] as const;
 
 const cleanupPolicy = z.preprocess(
@@ -153,11 +191,11 @@ export const configSchema = z.strictObject({
       http: listener.default("127.0.0.1:8080"),
       /** Kafka wire protocol (kcat, kafkajs, Java clients). */
       kafka: listener.default("127.0.0.1:9092"),
-      /** Reserved for the MQTT listener (1883). Disabled. */
-      mqtt: listener.optional(),
-      /** Reserved for the CoAP listener (5683/udp). Disabled. */
-      coap: listener.optional(),
-      /** Reserved for peer replication (9093). Disabled. */
+      /** MQTT 3.1.1/5.0 over TCP (mosquitto, MQTT.js, Paho); TLS: mqtt.tls_listen. */
+      mqtt: listener.default("127.0.0.1:1883"),
+      /** CoAP over UDP (libcoap, Californium). */
+      coap: listener.default("127.0.0.1:5683"),
+      /** Peer replication over HTTP/2 (Raft, replica fetch); unset = 127.0.0.1:9093 once cluster.peers is set. */
       peer: listener.optional(),
     })
     .prefault({}),
@@ -229,6 +267,102 @@ export const configSchema = z.strictObject({
   http: z
     .strictObject({
       max_body_bytes: bytes(1024).default(8 * 1024 * 1024),
+      /** PEM certificate and key: both set = the HTTP listener (API, console, /metrics) speaks HTTPS. */
+      tls_cert_file: z.string({ error: "expected a file path" }).trim().default(""),
+      tls_key_file: z.string({ error: "expected a file path" }).trim().default(""),
+    })
+    .prefault({}),
+
+  mqtt: z
+    .strictObject({
+      /** MQTT over TLS, served only when tls_cert_file and tls_key_file are set. */
+      tls_listen: listener.default("127.0.0.1:8883"),
+      /** PEM certificate chain and private key: both set = MQTT over TLS on tls_listen. */
+      tls_cert_file: z.string({ error: "expected a file path" }).trim().default(""),
+      tls_key_file: z.string({ error: "expected a file path" }).trim().default(""),
+      /** Largest MQTT packet accepted (v5 Maximum Packet Size). */
+      max_packet_bytes: bytes(64).default(1024 * 1024),
+      /** Cap on a client's Session Expiry Interval; -1 = no cap. */
+      max_session_expiry_ms: millis(-1).default(-1),
+      /** Impose this keep-alive on every client (v5 Server Keep Alive); -1 = the client's own. */
+      keep_alive_override_ms: millis(-1).default(-1),
+      /** Connected clients allowed at once. */
+      max_connections: int(1).default(10_000),
+      /** Stream topic for MQTT topics no rule matches (key = the MQTT topic); "" refuses them. */
+      default_topic: z.string({ error: "expected a topic name" }).trim().default("mqtt"),
+      /** Forward rules, first match wins: MQTT filter → stream topic + key template. */
+      rules: tableList(mqttRule).default([]),
+      /** Reverse rules: records of a stream topic → MQTT topic template (for devices). */
+      reverse: tableList(mqttReverseRule).default([]),
+    })
+    .prefault({}),
+
+  coap: z
+    .strictObject({
+      /** Path of the pub/sub topic collection: coap://host/ps/<topic>. */
+      prefix: z
+        .string({ error: "expected a path segment" })
+        .trim()
+        .regex(/^[A-Za-z0-9._~-]+$/, { error: 'expected one path segment such as "ps"' })
+        .default("ps"),
+      /** Largest request body (block-wise included); 4.13 above. */
+      max_body_bytes: bytes(16).default(64 * 1024),
+      /** Requests per second per source address; 0 = no limit. */
+      rate_limit_per_second: int(0).default(1000),
+      /** Burst allowed above the rate. */
+      rate_limit_burst: int(1).default(2000),
+    })
+    .prefault({}),
+
+  mirror: z
+    .strictObject({
+      /**
+       * [[mirror.links]] tables. Their keys belong to the mirror bridge's schema
+       * (bridges/mirror/config.ts); src/main.ts validates them with it and reports
+       * errors under mirror.links.<n>.<key>. Here: only "a list of tables".
+       */
+      links: tableList(z.record(z.string(), z.unknown())).default([]),
+      /** `{source.id}` in remote topic names and record headers; "" = the cluster id. */
+      source_id: z.string({ error: "expected a name" }).trim().default(""),
+    })
+    .prefault({}),
+
+  /**
+   * A cluster of 2-5 nodes (src/cluster): metadata agreed by Raft, partitions
+   * replicated with leaders, followers and ISR. No peers = a single node.
+   */
+  cluster: z
+    .strictObject({
+      /**
+       * Every node, this one included: [[cluster.peers]] id = <its node_id>,
+       * url = "https://host:9093" (its peer listener; http:// only on loopback),
+       * witness = true for a Raft voter that holds no partitions,
+       * kafka = "host:port" where Kafka clients reach it.
+       */
+      peers: tableList(
+        z.strictObject({
+          id: int(0),
+          url: z.string({ error: "expected the peer listener's URL" }).trim().min(1),
+          witness: bool.default(false),
+          kafka: z.string().trim().default(""),
+        }),
+      ).default([]),
+      /** Shared secret every peer presents (and checks); or mutual TLS with tls_ca_file. */
+      secret: z.string().default(""),
+      /** PEM certificate and key of this node's peer listener (TLS; required off loopback). */
+      tls_cert_file: z.string().trim().default(""),
+      tls_key_file: z.string().trim().default(""),
+      /** CA that signs the peers' certificates: with it, peers must present one (mutual TLS). */
+      tls_ca_file: z.string().trim().default(""),
+      /** Raft election timeout; a dead node's partitions move after about this long. */
+      election_timeout_ms: millis(50).default(1000),
+      heartbeat_interval_ms: millis(10).default(100),
+      /** A follower not caught up for this long leaves the ISR (Kafka replica.lag.time.max.ms). */
+      replica_lag_time_max_ms: millis(100).default(30_000),
+      /** How long a follower's fetch waits at the leader for new records (Kafka replica.fetch.wait.max.ms). */
+      replica_fetch_wait_max_ms: millis(10).default(500),
+      /** Hand leadership back to preferred replicas this often; 0 = never (Kafka leader.imbalance.check.interval). */
+      preferred_leader_check_ms: millis(0).default(300_000),
     })
     .prefault({}),
 
@@ -236,6 +370,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Allow listeners on non-loopback addresses without credentials. */
       allow_anonymous: bool.default(false),
+      /** Users (HTTP Basic auth, Kafka SASL): any user or token makes the HTTP API require credentials. */
+      users: authUsers.default({}),
+      /** Named API tokens (HTTP Bearer auth), stored as "sha256:<hex>". */
+      tokens: authTokens.default({}),
+      /** Whether /metrics needs credentials too when auth is on (false: Prometheus scrapes without). */
+      metrics_require_auth: bool.default(true),
     })
     .prefault({}),
 });
@@ -250,7 +390,7 @@ export const LISTENER_NAMES = [
   "peer",
 ] as const satisfies readonly ListenerName[];
 /** Listeners that this version actually serves; the others are reserved for later. */
-export const IMPLEMENTED_LISTENERS: readonly ListenerName[] = ["http", "kafka"];
+export const IMPLEMENTED_LISTENERS: readonly ListenerName[] = ["http", "kafka", "mqtt", "coap", "peer"];
 
 export function defaultConfig(): EddyConfig {
   return configSchema.parse({});

@@ -12,12 +12,17 @@ import { EddyError, ErrorCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../observability/logger.ts";
 import { MetricsRegistry } from "../observability/metrics.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import type { CredentialStore } from "../util/credentials.ts";
+import { httpAuth } from "./auth.ts";
 import type { HttpDeps } from "./deps.ts";
 import { makeErrorHandler, notFoundHandler } from "./errors.ts";
 import { ApiRouter, buildOpenApiDocument } from "./openapi.ts";
+import { type CoapAdmin, registerCoapRoutes } from "./routes/coap.ts";
 import { registerConsoleRoutes } from "./routes/console.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { type HealthCheck, registerHealthRoutes } from "./routes/health.ts";
+import { type MirrorAdmin, registerMirrorRoutes } from "./routes/mirror.ts";
+import { type MqttAdmin, registerMqttRoutes } from "./routes/mqtt.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerStatsRoutes } from "./routes/stats.ts";
 import { registerStreamRoutes } from "./routes/stream.ts";
@@ -52,6 +57,18 @@ export interface HttpAppOptions {
   dataDir?: string;
   /** Serve the web console at `/`. Default true. */
   console?: boolean;
+  /** The MQTT bridge's operator views (/v1/mqtt/...); without it those routes answer 404. */
+  mqtt?: MqttAdmin;
+  /** The CoAP listener's operator views (/v1/coap/...); without it those routes answer 404. */
+  coap?: CoapAdmin;
+  /** The mirror's status (/v1/mirror/links); without it no links are listed. */
+  mirror?: MirrorAdmin;
+  /** Users and API tokens: when any is configured, every route but /health, /ready and the console's files needs them (auth.ts). */
+  credentials?: CredentialStore;
+  /** With credentials: does /metrics need them too? Default true. */
+  metricsRequireAuth?: boolean;
+  /** Failed-login rate limit per source address (default 10 per 60 s). */
+  authRateLimit?: { maxFailures: number; windowMs: number };
 }
 
 export function createHttpApp(opts: HttpAppOptions): Hono {
@@ -91,6 +108,19 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
     requests.inc({ method: c.req.method, route, status: c.res.status });
     durations.observe({ method: c.req.method, route }, (clock.monotonic() - start) / 1000);
   });
+  if (opts.credentials?.enabled) {
+    app.use(
+      "*",
+      httpAuth({
+        credentials: opts.credentials,
+        metricsRequireAuth: opts.metricsRequireAuth ?? true,
+        maxFailures: opts.authRateLimit?.maxFailures,
+        windowMs: opts.authRateLimit?.windowMs,
+        clock,
+        logger,
+      }),
+    );
+  }
   app.use(
     "*",
     bodyLimit({
@@ -122,6 +152,9 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   registerRecordRoutes(router, deps);
   registerStreamRoutes(router, deps);
   registerGroupRoutes(router, deps);
+  registerMqttRoutes(router, opts.mqtt);
+  registerCoapRoutes(router, opts.coap);
+  registerMirrorRoutes(router, opts.mirror);
 
   let document: Record<string, unknown> | undefined;
   router.add(
@@ -136,10 +169,27 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
       document ??= buildOpenApiDocument(router.routes, {
         title: "Eddy HTTP API",
         version,
-        description: "Topics, records, live streams and consumer-group offsets of an Eddy broker.",
+        description:
+          "Topics, records, live streams and consumer-group offsets of an Eddy broker; MQTT, CoAP and mirror status.",
       });
+      if (opts.credentials?.enabled) addSecuritySchemes(document);
       return c.json(document);
     },
   );
   return app;
+}
+
+/** With [auth] configured: declare Basic and Bearer, required by every operation (probes excepted). */
+function addSecuritySchemes(document: Record<string, unknown>): void {
+  document.components ??= {};
+  const components = document.components as Record<string, unknown>;
+  components.securitySchemes = {
+    basic: { type: "http", scheme: "basic", description: "A user from [auth.users]" },
+    bearer: { type: "http", scheme: "bearer", description: "An API token from [auth.tokens]" },
+  };
+  document.security = [{ basic: [] }, { bearer: [] }];
+  const paths = (document.paths ?? {}) as Record<string, Record<string, Record<string, unknown>>>;
+  for (const path of ["/health", "/ready"]) {
+    for (const op of Object.values(paths[path] ?? {})) op.security = [];
+  }
 }

@@ -5,8 +5,10 @@
  * - Frames are cut by FrameDecoder; each becomes a slot in an ordered queue.
  *   Requests start in arrival order; a request waits for the previous one to
  *   finish unless that one's handler is `pipelined` (long waits: Fetch,
- *   JoinGroup, ...), so Produce requests append in order. Responses leave
- *   strictly in request order whatever order the handlers finish in.
+ *   JoinGroup, ...) or `releasesEarly` (Produce: the next request starts once
+ *   this one's batches are in the log, so pipelined produce requests share
+ *   fsyncs and still append in order). Responses leave strictly in request
+ *   order whatever order the handlers finish in.
  * - Produce with acks=0 (handler returns null) gets no response.
  * - A version outside the advertised range gets UNSUPPORTED_VERSION (for
  *   ApiVersions: error 35 with the supported list, encoded at v0, as Kafka
@@ -68,6 +70,15 @@ const SASL_OPEN_KEYS = new Set([18, 17, 36]);
 const MAX_IN_FLIGHT = 128;
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
 const COALESCE_BYTES = 64 * 1024;
+/**
+ * Frames at least this large that span socket chunks are assembled in pooled
+ * buffers, reused once a `reusableFrame` handler (Produce) is done with them:
+ * fresh multi-megabyte buffers cost page faults and zeroing on every request.
+ */
+const POOL_MIN_FRAME = 64 * 1024;
+const POOL_MAX_FRAME = 4 * 1024 * 1024;
+/** Idle pooled memory kept per connection (a producer with 1 MB requests and 4 in flight). */
+const POOL_MAX_IDLE_BYTES = 4 * 1024 * 1024;
 
 interface Slot {
   done: boolean;
@@ -89,13 +100,19 @@ export class KafkaConnection {
   private outBytes = 0;
   private paused = false;
   private closed = false;
+  /** Idle frame buffers (whole ArrayBuffers), and every buffer the pool handed out. */
+  private readonly framePool: ArrayBuffer[] = [];
+  private readonly pooledBuffers = new WeakSet<ArrayBuffer>();
 
   constructor(
     private readonly deps: ConnectionDeps,
     private readonly transport: Transport,
     info: { id: number; remoteAddress: string },
   ) {
-    this.decoder = new FrameDecoder({ maxFrameSize: deps.maxFrameBytes });
+    this.decoder = new FrameDecoder({
+      maxFrameSize: deps.maxFrameBytes,
+      allocate: (size) => this.frameBuffer(size),
+    });
     this.handlers = deps.handlers ?? HANDLER_BY_KEY;
     this.state = {
       id: info.id,
@@ -138,8 +155,10 @@ export class KafkaConnection {
     if (this.closed) return;
     let frames: Uint8Array[];
     try {
-      // Frames are views of the chunk and outlive this call (pipelining): own the bytes.
-      frames = this.decoder.push(new Uint8Array(chunk));
+      // Frames are views of the chunk and outlive this call (pipelining). Bun hands
+      // every data callback a fresh buffer that it never reuses (checked by
+      // test/kafka/socket-chunks.test.ts), so the views stay valid without a copy.
+      frames = this.decoder.push(chunk);
     } catch (err) {
       this.fail("bad frame", err);
       return;
@@ -163,6 +182,7 @@ export class KafkaConnection {
     this.out.length = 0;
     this.outBytes = 0;
     this.slots.length = 0;
+    this.framePool.length = 0;
   }
 
   /** Close from our side. */
@@ -206,24 +226,38 @@ export class KafkaConnection {
     }
     const slot: Slot = { done: false, chunks: null };
     this.slots.push(slot);
-    const run = async (): Promise<void> => {
-      if (this.closed) return;
+    const run = async (release?: () => void): Promise<void> => {
+      if (this.closed) {
+        release?.();
+        return;
+      }
       try {
-        const chunks = await this.process(handler, req);
+        const chunks = await this.process(handler, req, release);
+        if (handler.reusableFrame === true) this.recycleFrame(frame);
         if (chunks === undefined) return; // the connection was closed instead
         slot.chunks = chunks;
         slot.done = true;
         this.pump();
       } catch (err) {
         this.fail("internal error", err);
+      } finally {
+        release?.();
       }
     };
     if (handler.pipelined === true) {
       this.chain = this.chain.then(() => {
         void run();
       });
+    } else if (handler.releasesEarly === true) {
+      // The next request starts at release(), or when this one ends.
+      this.chain = this.chain.then(
+        () =>
+          new Promise<void>((release) => {
+            void run(release);
+          }),
+      );
     } else {
-      this.chain = this.chain.then(run);
+      this.chain = this.chain.then(() => run());
     }
   }
 
@@ -257,7 +291,11 @@ export class KafkaConnection {
   }
 
   /** Response chunks, null for none, undefined when the connection was closed instead. */
-  private async process(handler: AnyHandler, req: IncomingRequest): Promise<Uint8Array[] | null | undefined> {
+  private async process(
+    handler: AnyHandler,
+    req: IncomingRequest,
+    release?: () => void,
+  ): Promise<Uint8Array[] | null | undefined> {
     const { header } = req;
     const v = header.apiVersion;
     const api = handler.api;
@@ -282,7 +320,7 @@ export class KafkaConnection {
     }
     let response: unknown;
     try {
-      response = await handler.handle(this.ctx, header, body);
+      response = await handler.handle(this.ctx, header, body, release);
     } catch (err) {
       if (this.closed) return undefined;
       const code = kafkaErrorCode(err);
@@ -336,6 +374,33 @@ export class KafkaConnection {
       errorCode: code,
     });
     return undefined;
+  }
+
+  /** A buffer of exactly `size` bytes for a frame that spans socket chunks (contents undefined). */
+  private frameBuffer(size: number): Uint8Array {
+    if (size < POOL_MIN_FRAME || size > POOL_MAX_FRAME) return new Uint8Array(size);
+    const pool = this.framePool;
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const buf = pool[i]!;
+      if (buf.byteLength >= size) {
+        pool.splice(i, 1);
+        return new Uint8Array(buf, 0, size);
+      }
+    }
+    // Round up so that a buffer fits the next, slightly larger request too.
+    const buf = new ArrayBuffer(Math.min(POOL_MAX_FRAME, 2 ** Math.ceil(Math.log2(size))));
+    this.pooledBuffers.add(buf);
+    return new Uint8Array(buf, 0, size);
+  }
+
+  /** Return a pooled frame's buffer (only frames assembled by frameBuffer: never a view of a socket chunk). */
+  private recycleFrame(frame: Uint8Array): void {
+    const buf = frame.buffer as ArrayBuffer;
+    if (this.closed || !this.pooledBuffers.has(buf) || this.framePool.includes(buf)) return;
+    let idle = buf.byteLength;
+    for (const b of this.framePool) idle += b.byteLength;
+    if (idle > POOL_MAX_IDLE_BYTES) return;
+    this.framePool.push(buf);
   }
 
   /** Move finished responses, in order, from the slot queue to the write queue. */

@@ -63,7 +63,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
   let nextId = 1;
   let advertisedPort = opts.advertisedPort ?? opts.port;
   const advertisedHost = opts.advertisedHost || defaultAdvertisedHost(opts.host);
-  const sasl = opts.sasl && opts.sasl.users.size > 0 ? opts.sasl : null;
+  const sasl = opts.sasl && (opts.sasl.users.size > 0 || opts.sasl.verifyPlain) ? opts.sasl : null;
 
   const tls = opts.tls
     ? {

@@ -157,7 +157,7 @@ export class FileLog implements PartitionLog {
         { size: len, max: this.cfg.maxMessageBytes },
       );
     }
-    const check = checkBatch(batch, 0, len);
+    const check = checkBatch(batch, 0, len, opts.crcVerified !== true);
     if (!check.ok) {
       const code = check.reason === "magic" ? ErrorCode.UNSUPPORTED_FORMAT : ErrorCode.CORRUPT_RECORD;
       throw new EddyError(code, `rejected record batch: ${check.message}`, { reason: check.reason });

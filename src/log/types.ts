@@ -105,6 +105,8 @@ export interface AppendOptions {
    * follower); its baseOffset must equal logEndOffset.
    */
   assignOffsets?: boolean;
+  /** The caller has already verified the batch's CRC-32C (the broker checks every produced batch): skip it. */
+  crcVerified?: boolean;
 }
 
 export interface AppendInfo {

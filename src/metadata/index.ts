@@ -1,6 +1,9 @@
 /** The metadata store's public API: plain types and the SQLite-backed opener. */
 export type {
+  ClusterNodeRecord,
   CommittedOffset,
+  LeaderEpochEntry,
+  PartitionAssignment,
   MetadataStore,
   ProducerStateRecord,
   TopicRecord,

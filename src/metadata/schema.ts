@@ -56,8 +56,46 @@ export const partitions = sqliteTable(
       .references(() => topics.name, { onDelete: "cascade" }),
     partition: integer("partition").notNull(),
     leaderEpoch: integer("leader_epoch").notNull().default(0),
+    /** Cluster mode: the leader's node id (-1: none). Unused on a single node. */
+    leader: integer("leader").notNull().default(-1),
+    /** Cluster mode: JSON array of replica node ids, preferred leader first. */
+    replicas: text("replicas").notNull().default(sql`'[]'`),
+    /** Cluster mode: JSON array of in-sync replica node ids. */
+    isr: text("isr").notNull().default(sql`'[]'`),
+    /**
+     * Cluster mode: this node's last checkpoint of the partition's high
+     * watermark (-1: none). Local, not part of the metadata log: a restarted
+     * replica never exposes more than was committed (Kafka's
+     * replication-offset-checkpoint).
+     */
+    highWatermark: integer("high_watermark").notNull().default(-1),
   },
   (t) => [primaryKey({ columns: [t.topic, t.partition] })],
+);
+
+/** Cluster mode: the nodes registered through the metadata log (src/cluster/metadata-machine.ts). */
+export const clusterNodes = sqliteTable("cluster_nodes", {
+  id: integer("id").primaryKey(),
+  /** 1: a witness (votes in Raft, holds no partition data). */
+  witness: integer("witness").notNull().default(0),
+  registeredAt: integer("registered_at").notNull(),
+});
+
+/**
+ * Leader-epoch cache of a partition replica (Kafka's leader-epoch-checkpoint):
+ * the first offset written in each leader epoch, for truncation on failover.
+ */
+export const leaderEpochs = sqliteTable(
+  "leader_epochs",
+  {
+    topic: text("topic")
+      .notNull()
+      .references(() => topics.name, { onDelete: "cascade" }),
+    partition: integer("partition").notNull(),
+    epoch: integer("epoch").notNull(),
+    startOffset: integer("start_offset").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.topic, t.partition, t.epoch] })],
 );
 
 /**

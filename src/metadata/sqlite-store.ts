@@ -24,6 +24,7 @@ import { type Clock, systemClock } from "../util/clock.ts";
 import { type Db, mapSqliteError } from "./db.ts";
 import { MIGRATIONS } from "./generated/migrations.ts";
 import { type EmbeddedMigration, migrate } from "./migrator.ts";
+import { createClusterOps } from "./cluster-ops.ts";
 import { createOffsetOps } from "./offset-ops.ts";
 import { createSettingOps } from "./setting-ops.ts";
 import { createTopicOps } from "./topic-ops.ts";
@@ -102,6 +103,7 @@ function buildStore(client: Database, db: Db, path: string): MetadataStore {
   const offsets = createOffsetOps(client, db);
   const settings = createSettingOps(db);
   const txns = createTxnOps(client, db);
+  const cluster = createClusterOps(client, db);
 
   return {
     listTopics: () => guard(() => topics.list()),
@@ -127,6 +129,16 @@ function buildStore(client: Database, db: Db, path: string): MetadataStore {
     listTransactions: () => guard(() => txns.listTransactions()),
     saveTransaction: (txn) => durably(() => txns.saveTransaction(txn)),
     deleteTransaction: (id) => durably(() => txns.deleteTransaction(id)),
+
+    listPartitionAssignments: (topic) => guard(() => cluster.listAssignments(topic)),
+    setPartitionAssignments: (list) => durably(() => cluster.setAssignments(list)),
+    listClusterNodes: () => guard(() => cluster.listNodes()),
+    registerClusterNode: (node) => durably(() => cluster.registerNode(node)),
+    getLeaderEpochs: (topic, partition) => guard(() => cluster.getLeaderEpochs(topic, partition)),
+    setLeaderEpochs: (topic, partition, entries) =>
+      durably(() => cluster.setLeaderEpochs(topic, partition, entries)),
+    getHighWatermark: (topic, partition) => guard(() => cluster.getHighWatermark(topic, partition)),
+    setHighWatermarks: (list) => guard(() => cluster.setHighWatermarks(list)),
 
     close: () => {
       if (closed) return;

@@ -51,6 +51,30 @@ export interface TransactionRecord {
   updatedAt: number;
 }
 
+/** Cluster mode: who leads a partition, in which epoch, and which replicas are in sync. */
+export interface PartitionAssignment {
+  topic: string;
+  partition: number;
+  /** Node id of the leader, -1 when no replica can lead. */
+  leader: number;
+  leaderEpoch: number;
+  /** Replica node ids, preferred leader first. */
+  replicas: number[];
+  isr: number[];
+}
+
+export interface ClusterNodeRecord {
+  id: number;
+  witness: boolean;
+  registeredAt: number;
+}
+
+/** The first offset a replica's log holds in a leader epoch. */
+export interface LeaderEpochEntry {
+  epoch: number;
+  startOffset: number;
+}
+
 export interface MetadataStore {
   listTopics(): TopicRecord[];
   getTopic(name: string): TopicRecord | null;
@@ -83,6 +107,23 @@ export interface MetadataStore {
   /** Insert or replace; fsynced (coordinator decisions must survive power loss). */
   saveTransaction(txn: TransactionRecord): void;
   deleteTransaction(transactionalId: string): void;
+
+  // Cluster mode (src/cluster): partition assignments on the partition rows, nodes, leader-epoch caches.
+  /** Every partition's assignment (of one topic if given), by topic then partition. */
+  listPartitionAssignments(topic?: string): PartitionAssignment[];
+  /** Update existing partition rows (one transaction; rows that do not exist are ignored). */
+  setPartitionAssignments(list: readonly PartitionAssignment[]): void;
+  listClusterNodes(): ClusterNodeRecord[];
+  /** Insert or update a node. */
+  registerClusterNode(node: ClusterNodeRecord): void;
+  /** A local replica's leader-epoch cache, by epoch. */
+  getLeaderEpochs(topic: string, partition: number): LeaderEpochEntry[];
+  /** Replace a local replica's leader-epoch cache. */
+  setLeaderEpochs(topic: string, partition: number, entries: readonly LeaderEpochEntry[]): void;
+  /** A local replica's last checkpointed high watermark, -1 when none. */
+  getHighWatermark(topic: string, partition: number): number;
+  /** Checkpoint local replicas' high watermarks (one transaction; missing rows are ignored). */
+  setHighWatermarks(list: ReadonlyArray<{ topic: string; partition: number; highWatermark: number }>): void;
 
   close(): void;
 }

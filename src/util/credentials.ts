@@ -92,7 +92,9 @@ export class CredentialStore {
     this.users = new Map(Object.entries(spec.users));
     this.tokens = Object.entries(spec.tokens).map(([name, hash]) => {
       if (!isTokenHash(hash)) {
-        throw new Error(`auth.tokens.${name}: expected "sha256:<64 hex digits>" (make one with eddy passwd --token)`);
+        throw new Error(
+          `auth.tokens.${name}: expected "sha256:<64 hex digits>" (make one with eddy passwd --token)`,
+        );
       }
       return { name, digest: Buffer.from(hash.slice(TOKEN_HASH_PREFIX.length), "hex") };
     });
@@ -131,7 +133,10 @@ export class CredentialStore {
     }
     if (hash === undefined) {
       // Spend the time a real check would take, so timing does not tell which users exist.
-      this.dummyHash ??= hashPassword(crypto.randomBytes(16).toString("hex"), { memoryCost: 4096, timeCost: 1 });
+      this.dummyHash ??= hashPassword(crypto.randomBytes(16).toString("hex"), {
+        memoryCost: 4096,
+        timeCost: 1,
+      });
       await Bun.password.verify(password, await this.dummyHash).catch(() => false);
       return false;
     }

@@ -34,14 +34,15 @@ export async function createCoapHarness(
     echo: false,
     ...opts,
   });
-  return {
+  const h: CoapHarness = {
     broker,
     listener,
     async close() {
-      await listener.close();
+      await h.listener.close(); // a test may have replaced the listener (restart)
       await broker.close();
     },
   };
+  return h;
 }
 
 export interface TestClient {

@@ -198,10 +198,10 @@ describe("listener exposure", () => {
     }
   });
 
-  it("warns about reserved listeners and can disable http and kafka", () => {
+  it("warns about a peer listener without cluster peers and can disable http and kafka", () => {
     const r = loadConfig({ env: { EDDY_LISTENERS_PEER: "127.0.0.1:9093", EDDY_LISTENERS_HTTP: "off" } });
     expect(r.config.listeners.http).toBeNull();
-    expect(r.warnings[0]).toContain("listeners.peer is reserved");
+    expect(r.warnings[0]).toContain("cluster.peers is empty");
     const off = loadConfig({ env: {}, flags: parseServeArgs(["--kafka-listen", "off"]).settings });
     expect(off.config.listeners.kafka).toBeNull();
     expect(off.warnings).toEqual([]);

@@ -1,6 +1,6 @@
 /**
  * The web console served by the compiled single executable: build `eddy`
- * with `bun build --compile` into a temp dir (about a second), run
+ * with scripts/build.ts into a temp dir (a few seconds), run
  * `eddy serve` on port 0, and drive the console in headless Chromium. Proves
  * the assets are embedded (nothing is read from src/ at run time) and that
  * the console works with no internet.
@@ -34,18 +34,31 @@ async function waitForFile(file: string, timeoutMs: number): Promise<string> {
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-console-bin-"));
   const binary = path.join(tmp, "eddy");
-  const build = Bun.spawnSync([process.execPath, "build", "--compile", "src/main.ts", "--outfile", binary], {
-    cwd: ROOT,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (build.exitCode !== 0) throw new Error(`bun build --compile failed: ${build.stderr.toString()}`);
+  // The real build (Bun.build with the mirror's wasm plugin), into the temp dir.
+  const build = Bun.spawnSync(
+    [process.execPath, "scripts/build.ts", "--target", "x64", "--outfile", binary],
+    { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+  );
+  if (build.exitCode !== 0) throw new Error(`scripts/build.ts failed: ${build.stderr.toString()}`);
   const dataDir = path.join(tmp, "data");
   // Run from an empty directory: the binary must not find src/ or node_modules.
   const cwd = path.join(tmp, "run");
   fs.mkdirSync(cwd);
   proc = Bun.spawn(
-    [binary, "serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0"],
+    [
+      binary,
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--http-listen",
+      "127.0.0.1:0",
+      "--kafka-listen",
+      "127.0.0.1:0",
+      "--mqtt-listen",
+      "127.0.0.1:0",
+      "--coap-listen",
+      "127.0.0.1:0",
+    ],
     {
       cwd,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", EDDY_LOG_LEVEL: "warn" },

@@ -84,7 +84,19 @@ describe("the eddy binary", () => {
     expect(fs.existsSync(path.join(dataDir, "eddy.lock"))).toBe(true);
 
     // A second broker on the same directory is refused.
-    const second = runBin(["serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0"]);
+    const second = runBin([
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--http-listen",
+      "127.0.0.1:0",
+      "--kafka-listen",
+      "127.0.0.1:0",
+      "--mqtt-listen",
+      "127.0.0.1:0",
+      "--coap-listen",
+      "127.0.0.1:0",
+    ]);
     expect(second.code).toBe(1);
     expect(second.stderr).toContain("already using");
 

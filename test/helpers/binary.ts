@@ -1,7 +1,8 @@
 /**
  * Shared harness for tests that drive the compiled binary (dist/eddy): builds
- * it when missing or older than the sources, starts it on port 0 in a temp
- * data dir, reads listeners.json, and kills whatever is left at the end.
+ * it when missing or older than the sources, starts it in a temp data dir with
+ * every listener (HTTP, Kafka, MQTT, CoAP) on port 0 — later flags in `extra`
+ * override these — reads listeners.json, and kills whatever is left at the end.
  */
 import { afterAll, beforeAll } from "bun:test";
 import fs from "node:fs";
@@ -94,6 +95,10 @@ export function useBinary(): {
         "--http-listen",
         "127.0.0.1:0",
         "--kafka-listen",
+        "127.0.0.1:0",
+        "--mqtt-listen",
+        "127.0.0.1:0",
+        "--coap-listen",
         "127.0.0.1:0",
         ...extra,
       ],

@@ -88,6 +88,12 @@ describe("operations endpoints", () => {
         "POST /v1/groups/{group}/offsets",
         "POST /v1/groups/{group}/reset-offsets",
         "DELETE /v1/groups/{group}",
+        "GET /v1/mqtt/clients",
+        "GET /v1/mqtt/sessions",
+        "DELETE /v1/mqtt/clients/{clientId}",
+        "GET /v1/mqtt/explain",
+        "GET /v1/coap/observers",
+        "GET /v1/mirror/links",
       ].sort(),
     );
     const read = doc.paths["/v1/topics/{topic}/partitions/{partition}/records"]?.get;

@@ -245,7 +245,9 @@ describe("MetadataStore file database", () => {
         .map((r) => r.name);
       expect(tables).toEqual([
         "__migrations",
+        "cluster_nodes",
         "group_offsets",
+        "leader_epochs",
         "partitions",
         "producer_state",
         "settings",

@@ -11,7 +11,8 @@ import { uintOption } from "../codec/options.ts";
 import type { ResponseSpec } from "../message-layer.ts";
 import type { CoapRequest } from "../request.ts";
 import { diagnostic } from "../request.ts";
-import { RT_COLLECTION, RT_DATA, RT_TOPIC, type TopicPropsStore } from "./topic-config.ts";
+import { RT_COLLECTION, RT_DATA, RT_TOPIC } from "./topic-config.ts";
+import type { TopicPropsStore } from "./topic-props-store.ts";
 
 export interface Link {
   href: string;

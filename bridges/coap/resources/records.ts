@@ -32,6 +32,16 @@ export function publishHeaders(contentFormat: number | undefined): RecordHeader[
     : [{ key: CONTENT_FORMAT_HEADER, value: enc.encode(String(contentFormat)) }];
 }
 
+/** The ETag of a record's representation: partition (2 bytes) and offset (6 bytes). */
+export function recordEtag(partition: number, offset: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, partition);
+  v.setUint16(2, Math.floor(offset / 2 ** 32));
+  v.setUint32(4, offset >>> 0);
+  return out;
+}
+
 export interface LatestRecord {
   partition: number;
   record: StoredRecord;

@@ -1,8 +1,8 @@
 /**
  * Topic properties of draft-ietf-core-coap-pubsub-21 §2.2.1 / §6 (CBOR keys
  * 0..8), their CBOR encoding, and the bridge's store of them. Every stream
- * topic is a pub/sub topic; properties a client set over CoAP live here, in
- * memory (lost on restart; persisting them is future work).
+ * topic is a pub/sub topic; the properties a client set over CoAP are kept
+ * by TopicPropsStore (topic-props-store.ts).
  */
 import { type CborValue, decodeCbor, encodeCbor } from "../codec/cbor.ts";
 import { badRequest } from "../request.ts";
@@ -116,16 +116,14 @@ export function encodeTopicConfig(name: string, dataPath: string, props: TopicPr
   return encodeCbor(m);
 }
 
-/** In-memory topic properties, keyed by stream topic name. */
-export class TopicPropsStore {
-  private readonly props = new Map<string, TopicProps>();
-  get(name: string): TopicProps {
-    return this.props.get(name) ?? {};
-  }
-  set(name: string, p: TopicProps): void {
-    this.props.set(name, { ...p });
-  }
-  delete(name: string): void {
-    this.props.delete(name);
-  }
+/** The optional properties alone (keys 3..7), as stored in the internal topic. */
+export function encodeTopicProps(props: TopicProps): Uint8Array {
+  const m = new Map<number, CborValue>();
+  if (props.contentFormat !== undefined) m.set(TopicProperty.TOPIC_CONTENT_FORMAT, props.contentFormat);
+  if (props.topicType !== undefined) m.set(TopicProperty.TOPIC_TYPE, props.topicType);
+  if (props.expirationDate !== undefined)
+    m.set(TopicProperty.EXPIRATION_DATE, { tag: 1, value: props.expirationDate });
+  if (props.maxSubscribers !== undefined) m.set(TopicProperty.MAX_SUBSCRIBERS, props.maxSubscribers);
+  if (props.observerCheck !== undefined) m.set(TopicProperty.OBSERVER_CHECK, props.observerCheck);
+  return encodeCbor(m);
 }

@@ -1,7 +1,8 @@
 /**
  * Topic-data resources, `/<prefix>/data/<topic>` (draft-ietf-core-coap-pubsub-21 §3.3, §3.4).
  *
- * - PUT/POST: publish one record (acks=all); 2.04 Changed only after the
+ * - PUT/POST: publish one record (acks=all, micro-batched with the other
+ *   publishes of the turn, publish-batcher.ts); 2.04 Changed only after the
  *   broker acknowledged it, 2.01 Created for the topic's first data. A
  *   Content-Format other than the topic's `topic-content-format` → 4.15.
  *   `?key=<text>` sets the record key (so keyed partitioning and compaction work).
@@ -9,15 +10,22 @@
  *   Content-Format and an ETag (partition, offset); a matching request ETag → 2.03.
  *   With Observe 0 the client also receives every new record (see observe.ts).
  * - GET `?offset=N[&partition=P][&limit=L]` or `?since=<ms | ISO time>[&limit=L]`:
- *   history from the log (an Eddy extension; CBOR, see records.ts).
+ *   history from the log (an Eddy extension; CBOR, see records.ts). With
+ *   Observe 0 the page is the registration response and every later record
+ *   follows as a notification (raw value, ETag = partition/offset): replay,
+ *   then live, with no gap and no duplicate.
+ * - A Block2 follow-up GET (block > 0) continues the record whose block 0
+ *   the peer got last (notification or GET), not whatever is newest now.
  * - DELETE: the topic goes back to "half created": its records are deleted
  *   (log start moves to the end) and observers get a final 4.04.
  */
 import { type BrokerApi, EddyError, ErrorCode, isEddyError } from "../../../src/broker/index.ts";
 import { type CoapOption, Code, ContentFormat, OptionNumber } from "../codec/constants.ts";
-import { getOptions, uintOption } from "../codec/options.ts";
+import { encodedSize } from "../codec/encode.ts";
+import { decodeBlock, getOption, getOptions, uintOption } from "../codec/options.ts";
 import type { ResponseSpec } from "../message-layer.ts";
 import type { ObserveManager } from "../observe.ts";
+import type { PublishBatcher } from "../publish-batcher.ts";
 import { badRequest, type CoapRequest, diagnostic } from "../request.ts";
 import {
   encodeHistory,
@@ -25,13 +33,15 @@ import {
   latestRecord,
   publishHeaders,
   recordContentFormat,
+  recordEtag,
 } from "./records.ts";
-import type { TopicPropsStore } from "./topic-config.ts";
+import type { TopicPropsStore } from "./topic-props-store.ts";
 
 export interface DataContext {
   broker: BrokerApi;
   props: TopicPropsStore;
   observe: ObserveManager;
+  publisher: PublishBatcher;
   maxHistoryRecords: number;
   maxHistoryBytes: number;
   /** Topics known to have had data (for 2.01 vs 2.04). */
@@ -57,28 +67,58 @@ export async function handleTopicData(
   }
 }
 
-function etag(partition: number, offset: number): Uint8Array {
-  const out = new Uint8Array(8);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, partition);
-  v.setUint16(2, Math.floor(offset / 2 ** 32));
-  v.setUint32(4, offset >>> 0);
-  return out;
+/**
+ * The record a Block2 follow-up (block number > 0, no Observe) continues:
+ * the one whose block 0 this peer got last (a notification or a GET), so a
+ * transfer is not broken by newer records; undefined when unknown or gone.
+ */
+async function blockFollowUp(
+  ctx: DataContext,
+  req: CoapRequest,
+  topic: string,
+): Promise<LatestRecord | undefined> {
+  const b2 = getOption(req.message, OptionNumber.BLOCK2);
+  const num = b2 ? (decodeBlock(b2.value)?.num ?? 0) : 0;
+  if (num === 0 || req.observe !== undefined) return undefined;
+  const src = ctx.observe.blockSource(req.peer, topic);
+  if (!src) return undefined;
+  try {
+    const res = await ctx.broker.readRecords({
+      topic,
+      partition: src.partition,
+      offset: src.offset,
+      maxRecords: 1,
+    });
+    const record = res.records[0];
+    return record?.offset === src.offset ? { partition: src.partition, record } : undefined;
+  } catch {
+    return undefined; // gone (retention, deleted): serve the latest; its ETag tells the client
+  }
 }
 
 async function latest(ctx: DataContext, req: CoapRequest, topic: string): Promise<ResponseSpec> {
-  const { latest: found, highWatermarks } = await latestRecord(ctx.broker, topic);
   if (req.observe === 1) ctx.observe.deregister(req.peer, req.message.token);
+  const pinned = await blockFollowUp(ctx, req, topic);
+  const { latest: newest, highWatermarks } = pinned
+    ? { latest: pinned, highWatermarks: [] as number[] }
+    : await latestRecord(ctx.broker, topic);
+  const found = pinned ?? newest;
   if (!found) return diagnostic(Code.NOT_FOUND, "the topic has no data yet; publish first");
   ctx.fullyCreated.add(topic);
   const cf = recordContentFormat(found.record);
   if (req.accept !== undefined && cf !== undefined && req.accept !== cf) {
     return diagnostic(Code.NOT_ACCEPTABLE, `the latest value has Content-Format ${cf}`);
   }
-  const tag = etag(found.partition, found.record.offset);
+  const tag = recordEtag(found.partition, found.record.offset);
   const options: CoapOption[] = [];
   if (req.observe === 0) {
-    const seq = ctx.observe.register(req.peer, req.message.token, topic, highWatermarks);
+    const seq = ctx.observe.register({
+      peer: req.peer,
+      token: req.message.token,
+      topic,
+      positions: highWatermarks,
+      requestBytes: encodedSize(req.message),
+    });
     if (seq !== undefined) options.push(uintOption(OptionNumber.OBSERVE, seq));
   }
   options.push({ number: OptionNumber.ETAG, value: tag });
@@ -87,7 +127,10 @@ async function latest(ctx: DataContext, req: CoapRequest, topic: string): Promis
     (o) => o.value.length === 8 && o.value.every((b, i) => b === tag[i]),
   );
   if (matches) return { code: Code.VALID, options };
-  return { code: Code.CONTENT, options, payload: found.record.value ?? new Uint8Array(0) };
+  const value = found.record.value ?? new Uint8Array(0);
+  if (!pinned && value.length > 16)
+    ctx.observe.rememberBlock(req.peer, topic, found.partition, found.record.offset);
+  return { code: Code.CONTENT, options, payload: value };
 }
 
 function intParam(req: CoapRequest, name: string, min: number): number | undefined {
@@ -144,11 +187,21 @@ async function history(ctx: DataContext, req: CoapRequest, topic: string): Promi
     out.length = Math.min(out.length, limit);
     for (const r of out) next.set(r.partition, Math.max(next.get(r.partition) ?? 0, r.record.offset + 1));
   }
-  return {
-    code: Code.CONTENT,
-    options: [uintOption(OptionNumber.CONTENT_FORMAT, ContentFormat.CBOR)],
-    payload: encodeHistory(out, next),
-  };
+  const options = [uintOption(OptionNumber.CONTENT_FORMAT, ContentFormat.CBOR)];
+  if (req.observe === 1) ctx.observe.deregister(req.peer, req.message.token);
+  if (req.observe === 0) {
+    // Replay, then live: the observer is owed everything after this page (catch-up.ts).
+    const desc = await ctx.broker.describeTopic(topic);
+    const seq = ctx.observe.register({
+      peer: req.peer,
+      token: req.message.token,
+      topic,
+      positions: desc.partitions.map((p) => next.get(p.partition) ?? p.highWatermark),
+      requestBytes: encodedSize(req.message),
+    });
+    if (seq !== undefined) options.push(uintOption(OptionNumber.OBSERVE, seq));
+  }
+  return { code: Code.CONTENT, options, payload: encodeHistory(out, next) };
 }
 
 function parseTime(s: string): number {
@@ -165,20 +218,11 @@ async function publish(ctx: DataContext, req: CoapRequest, topic: string): Promi
   }
   const first = !ctx.fullyCreated.has(topic) && (await hasNoData(ctx, topic));
   const key = req.query.get("key");
-  const records = [
-    {
-      key: key === undefined ? null : new TextEncoder().encode(key),
-      value: req.payload,
-      headers: publishHeaders(req.contentFormat),
-    },
-  ];
-  try {
-    await ctx.broker.produce({ topic, records, acks: -1 });
-  } catch (err) {
-    if (!isEddyError(err) || err.code !== ErrorCode.TOPIC_NOT_FOUND) throw err;
-    await ctx.broker.ensureTopic(topic); // creates it when auto-create is on, else throws TOPIC_NOT_FOUND
-    await ctx.broker.produce({ topic, records, acks: -1 });
-  }
+  await ctx.publisher.publish(topic, {
+    key: key === undefined ? null : new TextEncoder().encode(key),
+    value: req.payload,
+    headers: publishHeaders(req.contentFormat),
+  });
   ctx.fullyCreated.add(topic);
   return { code: first ? Code.CREATED : Code.CHANGED };
 }

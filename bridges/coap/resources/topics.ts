@@ -19,15 +19,18 @@ import { Code, ContentFormat, OptionNumber } from "../codec/constants.ts";
 import { stringOption, uintOption } from "../codec/options.ts";
 import type { ResponseSpec } from "../message-layer.ts";
 import type { ObserveManager } from "../observe.ts";
+import type { PublishBatcher } from "../publish-batcher.ts";
 import { badRequest, type CoapRequest, diagnostic } from "../request.ts";
 import { filterLinks, linkResponse, topicLinks } from "./discovery.ts";
 import { publishHeaders } from "./records.ts";
-import { encodeTopicConfig, parseTopicConfig, RT_DATA, type TopicPropsStore } from "./topic-config.ts";
+import { encodeTopicConfig, parseTopicConfig, RT_DATA } from "./topic-config.ts";
+import type { TopicPropsStore } from "./topic-props-store.ts";
 
 export interface TopicsContext {
   broker: BrokerApi;
   props: TopicPropsStore;
   observe: ObserveManager;
+  publisher: PublishBatcher;
   prefix: string;
   fullyCreated: Set<string>;
 }
@@ -65,7 +68,7 @@ export async function handleCollection(ctx: TopicsContext, req: CoapRequest): Pr
     throw badRequest(`this broker hosts topic data at ${dataPath(ctx, cfg.name)}`);
   }
   await ctx.broker.createTopic({ name: cfg.name });
-  ctx.props.set(cfg.name, cfg.props);
+  await ctx.props.set(cfg.name, cfg.props);
   if (cfg.initialize) {
     await ctx.broker.produce({
       topic: cfg.name,
@@ -108,13 +111,17 @@ export async function handleTopic(ctx: TopicsContext, req: CoapRequest, name: st
       if (cfg.resourceType !== undefined && cfg.resourceType !== RT_DATA)
         throw badRequest(`resource-type must be "${RT_DATA}"`);
       if (cfg.initialize) throw badRequest("initialize is only accepted at creation");
-      ctx.props.set(name, req.method === Code.PUT ? cfg.props : { ...ctx.props.get(name), ...cfg.props });
+      await ctx.props.set(
+        name,
+        req.method === Code.PUT ? cfg.props : { ...ctx.props.get(name), ...cfg.props },
+      );
       return topicResponse(ctx, name, Code.CHANGED);
     }
     case Code.DELETE:
       await ctx.broker.deleteTopic(name);
-      ctx.props.delete(name);
+      await ctx.props.delete(name);
       ctx.fullyCreated.delete(name);
+      ctx.publisher.forget(name);
       ctx.observe.cancelTopic(name, "the topic was deleted");
       return { code: Code.DELETED };
     default:

@@ -11,7 +11,9 @@
  * - QoS 2: a packet id stored and awaiting PUBREL is not stored again; the
  *   duplicate is answered with PUBREC [MQTT-4.3.3-9]; PUBREL → PUBCOMP.
  * - Receive Maximum: more unacknowledged QoS 1/2 publishes than we announced
- *   is 0x93 [MQTT-3.3.4-9].
+ *   is 0x93 [MQTT-3.3.4-9]. QoS 0 has no acknowledgement to pace it: past
+ *   `maxInboundQos0` publishes not yet durable, the connection stops reading
+ *   its socket until half of them are (Connection.trackStore).
  * - v5 failures are answered with a reason code in PUBACK/PUBREC; 3.1.1 has
  *   none, so the connection is closed and the client retries.
  * - Payload Format Indicator 1 with invalid UTF-8 → 0x99 (section 3.3.2.3.2, a MAY).
@@ -78,9 +80,13 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): undefin
   if (!allowed) bridge.stats.dropped.notAuthorized++;
   if (packet.qos === 0) {
     if (!invalidPayload && allowed) {
-      conn.bridge.publish(msg, false).catch((err) => {
-        bridge.stats.dropped.notStored++;
-        conn.deps.logger.debug("mqtt qos 0 publish not stored", { err, topic });
+      conn.qos0Started();
+      bridge.storeMessage(msg, (err) => {
+        if (err !== null) {
+          bridge.stats.dropped.notStored++;
+          conn.deps.logger.debug("mqtt qos 0 publish not stored", { err, topic });
+        }
+        conn.qos0Settled();
       });
     }
     return undefined;
@@ -98,11 +104,19 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): undefin
   if (conn.inboundPending + session.inboundQos2.size >= options.receiveMaximum) {
     throw new MqttProtocolError(Reason.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded");
   }
+  if (packet.qos === 1 && !invalidPayload && allowed) {
+    conn.inboundPending++;
+    bridge.storeMessage(msg, (err) => {
+      conn.inboundPending--;
+      answer(conn, "puback", id, err === null ? Reason.SUCCESS : failureReason(conn, err));
+    });
+    return undefined;
+  }
   const stored: Promise<number> = invalidPayload
     ? Promise.resolve(Reason.PAYLOAD_FORMAT_INVALID)
     : !allowed
       ? Promise.resolve(conn.protocolVersion === 5 ? Reason.NOT_AUTHORIZED : Reason.SUCCESS)
-      : conn.bridge.publish(msg, true).then(
+      : conn.bridge.publish(msg).then(
           () => Reason.SUCCESS,
           (err) => failureReason(conn, err),
         );
@@ -135,5 +149,6 @@ function answer(conn: Connection, cmd: "puback" | "pubrec", id: number, code: nu
     conn.close(); // 3.1.1 cannot refuse a message: drop the connection so the client resends.
     return;
   }
-  conn.send(code === 0 ? { cmd, messageId: id } : { cmd, messageId: id, reasonCode: code });
+  if (code === 0) conn.sendPlainAck(cmd === "puback" ? 4 : 5, id);
+  else conn.send({ cmd, messageId: id, reasonCode: code });
 }

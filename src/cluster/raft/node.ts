@@ -194,6 +194,17 @@ export class RaftNode {
     return this.config;
   }
 
+  /**
+   * On the leader: how long ago (ms, by the last `now` seen) each other voter
+   * last answered; empty on other roles. The cluster controller's liveness signal.
+   */
+  peerContacts(): Map<NodeId, number> {
+    const out = new Map<NodeId, number>();
+    if (this.role !== Role.LEADER) return out;
+    for (const [id, p] of this.progress) out.set(id, this.now - p.lastAckAt);
+    return out;
+  }
+
   // ---------------------------------------------------------------- inputs
 
   tick(now: number): RaftOutput {

@@ -32,6 +32,11 @@ export interface SaslSettings {
   mechanisms: readonly string[];
   /** user name -> password (plain text from config). */
   users: ReadonlyMap<string, string>;
+  /**
+   * PLAIN only: checks users not in `users` (auth.users with a password_hash;
+   * src/util/credentials.ts). SCRAM needs the plain password, so those users cannot use it.
+   */
+  verifyPlain?: (user: string, password: string) => Promise<boolean>;
 }
 
 /** Mutable per-connection state shared by the handlers of one connection. */
@@ -96,8 +101,21 @@ export interface Handler<Req = unknown, Res = unknown> {
    * leave in order. Default false: the next request starts when this one ends.
    */
   readonly pipelined?: boolean;
+  /**
+   * true: the handler calls `release()` (the 4th argument of handle) once the
+   * next request on the connection may start, e.g. Produce once its batches are
+   * in the log, before waiting for their acknowledgement. The connection also
+   * releases when handle settles. Ignored when `pipelined` is set.
+   */
+  readonly releasesEarly?: boolean;
+  /**
+   * true: nothing keeps a view into the request frame once handle has settled
+   * and the response is encoded, so the connection may reuse the frame's memory
+   * for a later request (Produce: the log copies each batch when appending).
+   */
+  readonly reusableFrame?: boolean;
   /** The response body, or null when the request gets no response (Produce acks=0). */
-  handle(ctx: HandlerContext, header: RequestHeader, body: Req): Promise<Res | null>;
+  handle(ctx: HandlerContext, header: RequestHeader, body: Req, release?: () => void): Promise<Res | null>;
   /**
    * A response carrying `errorCode` for every item of `body` (used when a
    * version is outside the advertised range but the codec can decode it, and

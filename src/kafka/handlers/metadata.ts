@@ -1,9 +1,13 @@
 /**
  * Metadata (key 3), versions 0-12.
  *
- * This node is the only broker (at its advertised host and port), the
- * controller (controller id = node id) and the leader of every partition;
- * replicas and ISR come from the broker's partition info. Topics:
+ * Single node: this node is the only broker (at its advertised host and
+ * port), the controller (controller id = node id) and the leader of every
+ * partition. Cluster mode (BrokerApi.clusterView): every data node with a
+ * configured Kafka address is listed (this one at its advertised address),
+ * the controller is the metadata leader (-1 while there is none), and
+ * leader, leader epoch, replicas and ISR come from the metadata log through
+ * describeTopic. Topics:
  * - v0 with an empty list, and v1+ with a null list: every topic;
  * - named topics: described; when missing and allow_auto_topic_creation is
  *   set (always, before v4) the broker's ensureTopic creates it if the
@@ -109,11 +113,22 @@ export const handler: Handler<MetadataRequest, MetadataResponse> = {
         );
       }
     }
+    const self = { nodeId: ctx.nodeId, host: ctx.advertisedHost, port: ctx.advertisedPort, rack: null };
+    const view = ctx.broker.clusterView?.() ?? null;
+    const brokers = view
+      ? view.nodes.flatMap((n) =>
+          n.id === ctx.nodeId
+            ? [self]
+            : n.kafkaHost !== null && n.kafkaPort !== null
+              ? [{ nodeId: n.id, host: n.kafkaHost, port: n.kafkaPort, rack: null }]
+              : [],
+        )
+      : [self];
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: ctx.nodeId, host: ctx.advertisedHost, port: ctx.advertisedPort, rack: null }],
+      brokers,
       clusterId: ctx.clusterId,
-      controllerId: ctx.nodeId,
+      controllerId: view ? (view.controllerId ?? -1) : ctx.nodeId,
       topics,
       clusterAuthorizedOperations: NO_OPERATIONS,
     };

@@ -5,8 +5,11 @@
  * Each partition's `records` field is split into its RecordBatches, which are
  * checked structurally first (nothing is appended when any is malformed) and
  * then appended in order with broker.appendBatch (acks, timeoutMs). Partitions
- * of one request are appended concurrently; requests on one connection run
- * one after another (connection.ts), so a producer's batches keep their order.
+ * of one request are appended concurrently. The connection's next request
+ * starts once every partition's batches are in the log (`releasesEarly`,
+ * connection.ts), not when they are acknowledged: pipelined requests
+ * (max.in.flight > 1) share group commits, and a producer's batches keep
+ * their order.
  *
  * - Message formats below RecordBatch v2 (magic 0/1, the only formats of
  *   Produce v0-v2 clients such as kafka-python with api_version < 0.11) are
@@ -89,48 +92,78 @@ async function producePartition(
   req: ProduceRequest,
   topic: string,
   p: PartitionProduceData,
+  appended: () => void,
 ): Promise<PartitionProduceResponse> {
-  const split = splitBatches(p.records ?? new Uint8Array(0));
-  if ("errorCode" in split) return partitionResponse(p.index, split.errorCode, split.message);
-  const out = partitionResponse(p.index, KafkaError.NONE, null);
-  for (const batch of split.batches) {
-    try {
-      const r = await ctx.broker.appendBatch({
-        topic,
-        partition: p.index,
-        batch,
-        acks: req.acks as 0 | 1 | -1,
-        timeoutMs: req.timeoutMs,
-      });
-      if (out.baseOffset === -1) {
-        out.baseOffset = r.baseOffset;
-        out.logAppendTimeMs = r.logAppendTime;
+  try {
+    const split = splitBatches(p.records ?? new Uint8Array(0));
+    if ("errorCode" in split) return partitionResponse(p.index, split.errorCode, split.message);
+    const out = partitionResponse(p.index, KafkaError.NONE, null);
+    const last = split.batches.length - 1;
+    for (let i = 0; i <= last; i++) {
+      try {
+        const r = await ctx.broker.appendBatch({
+          topic,
+          partition: p.index,
+          batch: split.batches[i]!,
+          acks: req.acks as 0 | 1 | -1,
+          timeoutMs: req.timeoutMs,
+          // The partition's last batch is in the log: later requests may append behind it.
+          ...(i === last ? { onAppended: appended } : {}),
+        });
+        if (out.baseOffset === -1) {
+          out.baseOffset = r.baseOffset;
+          out.logAppendTimeMs = r.logAppendTime;
+        }
+        out.logStartOffset = r.logStartOffset;
+      } catch (err) {
+        out.errorCode = kafkaErrorCode(err);
+        out.errorMessage = errorMessage(err);
+        if (out.baseOffset === -1) out.logStartOffset = -1;
+        ctx.logger.debug("kafka: produce refused", { topic, partition: p.index, error: out.errorMessage });
+        break;
       }
-      out.logStartOffset = r.logStartOffset;
-    } catch (err) {
-      out.errorCode = kafkaErrorCode(err);
-      out.errorMessage = errorMessage(err);
-      if (out.baseOffset === -1) out.logStartOffset = -1;
-      ctx.logger.debug("kafka: produce refused", { topic, partition: p.index, error: out.errorMessage });
-      break;
     }
+    return out;
+  } catch (err) {
+    // Never reject: the request's frame may be reused once every partition has settled.
+    return partitionResponse(p.index, kafkaErrorCode(err), errorMessage(err));
+  } finally {
+    appended();
   }
-  return out;
+}
+
+/** A callback per partition; `done` runs once every one of them has been called (each counts once). */
+function countdown(n: number, done: () => void): () => () => void {
+  let left = n;
+  if (left === 0) done();
+  return () => {
+    let called = false;
+    return () => {
+      if (called) return;
+      called = true;
+      if (--left === 0) done();
+    };
+  };
 }
 
 export const handler: Handler<ProduceRequest, ProduceResponse> = {
   api: Produce,
   minVersion: 0,
   maxVersion: 9,
-  async handle(ctx, _header, body) {
+  releasesEarly: true,
+  reusableFrame: true,
+  async handle(ctx, _header, body, release) {
     if (body.acks !== 0 && body.acks !== 1 && body.acks !== -1) {
       return produceError(body, KafkaError.INVALID_REQUIRED_ACKS);
     }
+    let partitions = 0;
+    for (const t of body.topicData) partitions += t.partitionData.length;
+    const next = countdown(partitions, () => release?.());
     const responses = await Promise.all(
       body.topicData.map(async (t) => ({
         name: t.name,
         partitionResponses: await Promise.all(
-          t.partitionData.map((p) => producePartition(ctx, body, t.name, p)),
+          t.partitionData.map((p) => producePartition(ctx, body, t.name, p, next())),
         ),
       })),
     );

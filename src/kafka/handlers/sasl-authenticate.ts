@@ -103,12 +103,20 @@ function succeed(ctx: HandlerContext, user: string, authBytes?: Uint8Array): Sas
   return reply(KafkaError.NONE, null, authBytes);
 }
 
-function plain(ctx: HandlerContext, sasl: SaslSettings, bytes: Uint8Array): SaslAuthenticateResponse {
+async function plain(
+  ctx: HandlerContext,
+  sasl: SaslSettings,
+  bytes: Uint8Array,
+): Promise<SaslAuthenticateResponse> {
   const parts = Buffer.from(bytes).toString("utf8").split("\0");
   if (parts.length !== 3) return fail(ctx, null);
   const [authzid, user, password] = parts as [string, string, string];
+  if (authzid !== "" && authzid !== user) return fail(ctx, user);
   const expected = sasl.users.get(user);
-  if (expected === undefined || (authzid !== "" && authzid !== user)) return fail(ctx, user);
+  if (expected === undefined && sasl.verifyPlain) {
+    return (await sasl.verifyPlain(user, password)) ? succeed(ctx, user) : fail(ctx, user);
+  }
+  if (expected === undefined) return fail(ctx, user);
   const a = Buffer.from(expected);
   const b = Buffer.from(password);
   if (a.length !== b.length || !crypto.timingSafeEqual(a, b)) return fail(ctx, user);

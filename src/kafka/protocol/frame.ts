@@ -6,7 +6,7 @@
  * A frame that lies wholly inside one pushed chunk comes back as a view of that
  * chunk (no copy): do not reuse a chunk's memory while its frames are in use.
  * A frame split across chunks is copied once into a buffer of its exact size,
- * allocated when its size is known. A size above `maxFrameSize` or below zero
+ * allocated (options.allocate) when its size is known. A size above `maxFrameSize` or below zero
  * throws EddyError INVALID_REQUEST; the connection should then be closed (the
  * decoder's position in the stream is lost).
  */
@@ -17,10 +17,17 @@ export const DEFAULT_MAX_FRAME_SIZE = 104_857_600;
 
 export interface FrameDecoderOptions {
   maxFrameSize?: number;
+  /**
+   * Where a frame split across chunks is assembled: a buffer of exactly `size`
+   * bytes whose contents will all be overwritten (default: a new Uint8Array).
+   * Lets a connection reuse the memory of large frames it has finished with.
+   */
+  allocate?: (size: number) => Uint8Array;
 }
 
 export class FrameDecoder {
   readonly maxFrameSize: number;
+  private readonly allocate: (size: number) => Uint8Array;
   private readonly sizeBytes = new Uint8Array(4);
   private sizeFilled = 0;
   private pending: Uint8Array | null = null;
@@ -28,6 +35,7 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.allocate = options.allocate ?? ((size) => new Uint8Array(size));
   }
 
   /** Bytes held back: a partial size prefix or a partial frame. */
@@ -69,7 +77,7 @@ export class FrameDecoder {
         frames.push(chunk.subarray(pos, pos + size));
         pos += size;
       } else {
-        this.pending = new Uint8Array(size);
+        this.pending = this.allocate(size);
       }
     }
     return frames;

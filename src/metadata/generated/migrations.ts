@@ -26,4 +26,17 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
       "CREATE TABLE `transactions` (\n\t`transactional_id` text PRIMARY KEY NOT NULL,\n\t`producer_id` integer NOT NULL,\n\t`producer_epoch` integer NOT NULL,\n\t`timeout_ms` integer NOT NULL,\n\t`state` text NOT NULL,\n\t`partitions` text NOT NULL,\n\t`groups` text NOT NULL,\n\t`pending_offsets` text NOT NULL,\n\t`started_at` integer NOT NULL,\n\t`updated_at` integer NOT NULL\n);",
     ],
   },
+  {
+    idx: 2,
+    tag: "0002_cluster_replicas",
+    hash: "a810218e7b1651fe66accd7978dbf8ff5a4c9169900c148ab3acbe5605b2bd60",
+    statements: [
+      "CREATE TABLE `cluster_nodes` (\n\t`id` integer PRIMARY KEY NOT NULL,\n\t`witness` integer DEFAULT 0 NOT NULL,\n\t`registered_at` integer NOT NULL\n);",
+      "CREATE TABLE `leader_epochs` (\n\t`topic` text NOT NULL,\n\t`partition` integer NOT NULL,\n\t`epoch` integer NOT NULL,\n\t`start_offset` integer NOT NULL,\n\tPRIMARY KEY(`topic`, `partition`, `epoch`),\n\tFOREIGN KEY (`topic`) REFERENCES `topics`(`name`) ON UPDATE no action ON DELETE cascade\n);",
+      "ALTER TABLE `partitions` ADD `leader` integer DEFAULT -1 NOT NULL;",
+      "ALTER TABLE `partitions` ADD `replicas` text DEFAULT '[]' NOT NULL;",
+      "ALTER TABLE `partitions` ADD `isr` text DEFAULT '[]' NOT NULL;",
+      "ALTER TABLE `partitions` ADD `high_watermark` integer DEFAULT -1 NOT NULL;",
+    ],
+  },
 ];

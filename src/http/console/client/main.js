@@ -3,8 +3,9 @@
  * Each page module exports `render(main, route)`, which may return a
  * cleanup function (stop polling) that runs when the page is left.
  */
-import { get } from "./api.js";
+import { authorization, get, setAuthorization } from "./api.js";
 import { currentRoute, errorText, h, notice } from "./dom.js";
+import { renderLogin } from "./login.js";
 import * as coming from "./pages/coming.js";
 import * as groups from "./pages/groups.js";
 import * as overview from "./pages/overview.js";
@@ -26,7 +27,10 @@ const main = document.getElementById("page");
 let cleanup = null;
 let generation = 0;
 
+let loginShown = false;
+
 async function show() {
+  loginShown = false;
   const route = currentRoute();
   const name = route.path[0] ?? "overview";
   const page = PAGES[name];
@@ -64,6 +68,28 @@ async function refreshHealth() {
   }
 }
 
+/** The API said 401: stop the page and ask for credentials; afterwards show the page asked for. */
+function showLogin() {
+  if (loginShown) return;
+  loginShown = true;
+  if (typeof cleanup === "function") cleanup();
+  cleanup = null;
+  generation++;
+  renderLogin(main, show);
+}
+
+function updateLogout() {
+  document.getElementById("logout").hidden = authorization() === null;
+}
+
+document.getElementById("logout").addEventListener("click", () => {
+  setAuthorization(null);
+  showLogin();
+});
+
+window.addEventListener("eddy:login-required", showLogin);
+window.addEventListener("eddy:auth-changed", updateLogout);
+updateLogout();
 window.addEventListener("hashchange", show);
 refreshHealth();
 setInterval(refreshHealth, 10_000);

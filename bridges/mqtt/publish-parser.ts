@@ -1,0 +1,57 @@
+/**
+ * The inbound hot path's PUBLISH parser (MQTT 5.0 section 3.3), for the
+ * common shape only: QoS 0/1/2 with a well-formed UTF-8 topic name and, in
+ * MQTT 5.0, an empty property list. It takes one whole frame (framing.ts) and
+ * returns what mqtt-packet's parser would, or null for anything else — then
+ * mqtt-packet parses it, so properties, and every malformed packet and its
+ * error, keep one implementation.
+ */
+import type { IPublishPacket } from "mqtt-packet";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function parsePlainPublish(bytes: Uint8Array, protocolVersion: number): IPublishPacket | null {
+  const b0 = bytes[0]!;
+  if (b0 >> 4 !== 3) return null;
+  const qos = (b0 >> 1) & 3;
+  const dup = (b0 & 0x08) !== 0;
+  if (qos === 3 || (dup && qos === 0)) return null;
+  let i = 1;
+  while (i < 5 && i < bytes.length && (bytes[i]! & 0x80) !== 0) i++;
+  i++;
+  const end = bytes.length;
+  if (i + 2 > end) return null;
+  const topicLength = (bytes[i]! << 8) | bytes[i + 1]!;
+  let p = i + 2 + topicLength;
+  if (p > end) return null;
+  let topic: string;
+  try {
+    topic = utf8.decode(bytes.subarray(i + 2, p));
+  } catch {
+    return null;
+  }
+  let messageId: number | undefined;
+  if (qos > 0) {
+    if (p + 2 > end) return null;
+    messageId = (bytes[p]! << 8) | bytes[p + 1]!;
+    if (messageId === 0) return null;
+    p += 2;
+  }
+  if (protocolVersion === 5) {
+    if (p >= end || bytes[p] !== 0) return null;
+    p++;
+  }
+  const payload = bytes.subarray(p);
+  const packet: IPublishPacket = {
+    cmd: "publish",
+    topic,
+    // A view, not a copy: handlers read it as bytes (buffer, byteOffset, byteLength) only.
+    payload: payload as unknown as Buffer,
+    qos: qos as 0 | 1 | 2,
+    dup,
+    retain: (b0 & 0x01) !== 0,
+    length: end - i,
+  };
+  if (messageId !== undefined) packet.messageId = messageId;
+  return packet;
+}

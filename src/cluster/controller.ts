@@ -1,0 +1,292 @@
+/**
+ * The cluster controller: whichever node is the Raft leader acts as
+ * controller, and only it proposes metadata commands. Every other node
+ * forwards admin requests to it (cluster-node.ts).
+ *
+ * - Admin requests (create/delete topic, alter configs, create partitions,
+ *   ISR changes from partition leaders) are validated against the applied
+ *   state, serialized, proposed, and answered with the log index once
+ *   committed and applied here.
+ * - Replica assignment: data nodes only (witnesses never hold partitions),
+ *   round-robin from a per-topic start so leaders spread across nodes.
+ * - Liveness: a node is alive while it answers the Raft leader's heartbeats
+ *   (RaftNode.peerContacts) within `nodeTimeoutMs`. When a partition's
+ *   leader is not alive, the controller elects the first live replica of the
+ *   ISR in replica order (no unclean election: never outside the ISR), drops
+ *   dead nodes from the ISR (never emptying it) and bumps the leader epoch.
+ *   With no live ISR member the partition goes leaderless (-1) until one
+ *   returns.
+ * - Preferred-leader rebalancing: every `preferredLeaderCheckMs`, a partition
+ *   led by another replica while its first replica is alive and in sync
+ *   moves back to it (Kafka's auto.leader.rebalance), so leaders spread again
+ *   after a node returns.
+ * - Registers the configured voters as nodes when it takes over.
+ *
+ * A new controller first waits for a read index (its state machine has
+ * applied every entry committed before it took over) before acting.
+ */
+import { EddyError, ErrorCode } from "../errors.ts";
+import type { MetadataStore, PartitionAssignment, TopicRecord } from "../metadata/types.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Clock } from "../util/clock.ts";
+import { CommandType, encodeCommand, type MetadataCommand } from "./commands.ts";
+import type { MetadataMachine } from "./metadata-machine.ts";
+import type { RaftDriver } from "./raft/driver.ts";
+import { Role, type Voter } from "./raft/types.ts";
+import type { IsrChangeRequest } from "./replica-manager.ts";
+
+export type AdminRequest =
+  | { op: "create-topic"; topic: TopicRecord }
+  | { op: "delete-topic"; name: string }
+  | { op: "alter-configs"; name: string; configs: Record<string, string> }
+  | { op: "create-partitions"; name: string; count: number }
+  | ({ op: "alter-isr" } & IsrChangeRequest)
+  /** Proposes nothing: answers the controller's applied index (catch up to what the controller knows). */
+  | { op: "barrier" };
+
+export interface ControllerOptions {
+  nodeId: number;
+  voters: readonly Voter[];
+  driver: RaftDriver;
+  machine: MetadataMachine;
+  store: MetadataStore;
+  clock: Clock;
+  logger: Logger;
+  /** A node not heard from for this long is dead (its partitions fail over). */
+  nodeTimeoutMs: number;
+  /** Move leadership back to preferred replicas this often (0 = never). */
+  preferredLeaderCheckMs: number;
+}
+
+export class Controller {
+  private readyTerm = -1;
+  private readying: Promise<void> | null = null;
+  private adminTail: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Set<string>();
+  private lastRebalanceAt: number;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.lastRebalanceAt = o.clock.monotonic();
+  }
+
+  isActive(): boolean {
+    return this.o.driver.status().role === Role.LEADER;
+  }
+
+  /** Data nodes (non-witness voters), by id. */
+  dataNodes(): number[] {
+    return this.o.voters
+      .filter((v) => !v.witness)
+      .map((v) => v.id)
+      .sort((a, b) => a - b);
+  }
+
+  /** Validate, propose and apply one admin request; resolves with its log index. */
+  handle(req: AdminRequest): Promise<number> {
+    const run = this.adminTail.then(async () => {
+      await this.ready();
+      if (req.op === "barrier") return this.o.machine.applied;
+      const cmd = this.plan(req);
+      return this.propose(cmd);
+    });
+    this.adminTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** One controller pass: register nodes, fail partitions over from dead leaders. */
+  async tick(): Promise<void> {
+    if (!this.isActive()) return;
+    try {
+      await this.ready();
+    } catch {
+      return;
+    }
+    const store = this.o.store;
+    const known = new Set(store.listClusterNodes().map((n) => n.id));
+    for (const v of this.o.voters) {
+      if (known.has(v.id)) continue;
+      this.background(`node:${v.id}`, {
+        type: CommandType.REGISTER_NODE,
+        id: v.id,
+        witness: v.witness === true,
+        at: this.o.clock.now(),
+      });
+    }
+    const alive = this.liveness();
+    const now = this.o.clock.monotonic();
+    const rebalance =
+      this.o.preferredLeaderCheckMs > 0 && now - this.lastRebalanceAt >= this.o.preferredLeaderCheckMs;
+    if (rebalance) this.lastRebalanceAt = now;
+    for (const a of store.listPartitionAssignments()) {
+      const cmd = electLeader(a, alive) ?? (rebalance ? preferredLeader(a, alive) : null);
+      if (cmd) this.background(`tp:${a.topic}:${a.partition}`, cmd);
+    }
+  }
+
+  /** Ids of the nodes the controller considers alive now. */
+  liveness(): Set<number> {
+    const alive = new Set([this.o.nodeId]);
+    for (const [id, age] of this.o.driver.node.peerContacts()) if (age < this.o.nodeTimeoutMs) alive.add(id);
+    return alive;
+  }
+
+  private plan(req: Exclude<AdminRequest, { op: "barrier" }>): MetadataCommand {
+    const store = this.o.store;
+    switch (req.op) {
+      case "create-topic": {
+        const t = req.topic;
+        if (store.getTopic(t.name)) {
+          throw new EddyError(ErrorCode.TOPIC_EXISTS, `topic '${t.name}' already exists`, { topic: t.name });
+        }
+        return {
+          type: CommandType.CREATE_TOPIC,
+          topic: t,
+          replicas: this.assign(t.name, 0, t.partitions, t.replicationFactor),
+        };
+      }
+      case "delete-topic": {
+        const t = this.require(req.name);
+        return { type: CommandType.DELETE_TOPIC, name: t.name, id: t.id };
+      }
+      case "alter-configs":
+        this.require(req.name);
+        return { type: CommandType.ALTER_CONFIGS, name: req.name, configs: req.configs };
+      case "create-partitions": {
+        const t = this.require(req.name);
+        if (!Number.isInteger(req.count) || req.count <= t.partitions) {
+          throw new EddyError(
+            ErrorCode.INVALID_PARTITIONS,
+            `topic '${t.name}' has ${t.partitions} partitions: the new count must be an integer above ${t.partitions}`,
+          );
+        }
+        return {
+          type: CommandType.CREATE_PARTITIONS,
+          name: t.name,
+          from: t.partitions,
+          replicas: this.assign(t.name, t.partitions, req.count - t.partitions, t.replicationFactor),
+        };
+      }
+      case "alter-isr": {
+        const a = store.listPartitionAssignments(req.topic).find((x) => x.partition === req.partition);
+        if (!a)
+          throw new EddyError(ErrorCode.PARTITION_NOT_FOUND, `no partition ${req.topic}-${req.partition}`);
+        if (a.leader !== req.leader || a.leaderEpoch !== req.leaderEpoch) {
+          throw new EddyError(
+            ErrorCode.FENCED_LEADER_EPOCH,
+            `ISR change for ${req.topic}-${req.partition} from node ${req.leader} in epoch ${req.leaderEpoch} is stale (leader ${a.leader}, epoch ${a.leaderEpoch})`,
+          );
+        }
+        const isr = req.isr.filter((r) => a.replicas.includes(r));
+        if (!isr.includes(req.leader)) {
+          throw new EddyError(ErrorCode.INVALID_REQUEST, "the ISR must contain its leader");
+        }
+        return { type: CommandType.ISR_CHANGE, ...req, isr };
+      }
+    }
+  }
+
+  private assign(topic: string, from: number, count: number, rf: number): number[][] {
+    const nodes = this.dataNodes();
+    if (!Number.isInteger(rf) || rf < 1 || rf > nodes.length) {
+      throw new EddyError(
+        ErrorCode.INVALID_REQUEST,
+        `topic '${topic}': replication factor ${rf} is not possible with ${nodes.length} data node(s): use 1 to ${nodes.length}`,
+      );
+    }
+    const start = hash(topic) % nodes.length;
+    return Array.from({ length: count }, (_, i) =>
+      Array.from({ length: rf }, (_, k) => nodes[(start + from + i + k) % nodes.length]!),
+    );
+  }
+
+  private require(name: string): TopicRecord {
+    const t = this.o.store.getTopic(name);
+    if (!t) throw new EddyError(ErrorCode.TOPIC_NOT_FOUND, `topic '${name}' does not exist`, { topic: name });
+    return t;
+  }
+
+  private async propose(cmd: MetadataCommand): Promise<number> {
+    const index = await this.o.driver.propose(encodeCommand(cmd));
+    await this.o.machine.waitApplied(index);
+    return index;
+  }
+
+  private background(key: string, cmd: MetadataCommand): void {
+    if (this.inFlight.has(key)) return;
+    this.inFlight.add(key);
+    this.o.logger.info("controller proposes", { key, cmd });
+    this.propose(cmd)
+      .catch((err) => this.o.logger.debug("controller proposal failed", { key, err }))
+      .finally(() => this.inFlight.delete(key));
+  }
+
+  /** After taking over: wait until every entry committed by earlier leaders is applied here. */
+  private ready(): Promise<void> {
+    const { role, term } = this.o.driver.status();
+    if (role !== Role.LEADER) {
+      return Promise.reject(
+        new EddyError(ErrorCode.NOT_LEADER, "this node is not the controller: retry on the metadata leader"),
+      );
+    }
+    if (this.readyTerm === term) return Promise.resolve();
+    this.readying ??= this.o.driver
+      .readIndex()
+      .then(() => {
+        this.readyTerm = term;
+      })
+      .finally(() => {
+        this.readying = null;
+      });
+    return this.readying;
+  }
+}
+
+/** The leader change a partition needs now, or null. Pure, for tests. */
+export function electLeader(a: PartitionAssignment, alive: ReadonlySet<number>): MetadataCommand | null {
+  if (a.leader >= 0 && alive.has(a.leader)) return null;
+  const candidate = a.replicas.find((r) => a.isr.includes(r) && alive.has(r));
+  if (candidate !== undefined) {
+    const isr = a.isr.filter((r) => alive.has(r));
+    return {
+      type: CommandType.PARTITION_LEADER_CHANGE,
+      topic: a.topic,
+      partition: a.partition,
+      prevEpoch: a.leaderEpoch,
+      leader: candidate,
+      isr,
+    };
+  }
+  if (a.leader === -1) return null;
+  return {
+    type: CommandType.PARTITION_LEADER_CHANGE,
+    topic: a.topic,
+    partition: a.partition,
+    prevEpoch: a.leaderEpoch,
+    leader: -1,
+    isr: a.isr,
+  };
+}
+
+/** Preferred-leader rebalancing: hand leadership back to the first replica once it is in sync and alive. */
+export function preferredLeader(a: PartitionAssignment, alive: ReadonlySet<number>): MetadataCommand | null {
+  const preferred = a.replicas[0];
+  if (preferred === undefined || a.leader === preferred) return null;
+  if (!a.isr.includes(preferred) || !alive.has(preferred)) return null;
+  return {
+    type: CommandType.PARTITION_LEADER_CHANGE,
+    topic: a.topic,
+    partition: a.partition,
+    prevEpoch: a.leaderEpoch,
+    leader: preferred,
+    isr: a.isr,
+  };
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) >>> 0;
+  return h;
+}
