@@ -14,10 +14,14 @@ import { dispatch } from "./handlers/index.ts";
 import type { MqttMessage } from "./message.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { parseFrame } from "./packet-parser.ts";
-import { parsePlainPublish } from "./publish-parser.ts";
+import { parsePlainAck, parsePlainPublish } from "./publish-parser.ts";
 import { MqttProtocolError, Reason } from "./reason-codes.ts";
 import type { Session, SessionLink } from "./session.ts";
 import { type RawSocket, WriteQueue } from "./write-queue.ts";
+
+// mqtt-packet fills a 65,536-entry table of 2-byte buffers on its first generate (several MB of
+// RSS); PUBLISH and acknowledgements on the hot paths no longer go through it.
+mqttPacket.writeToStream.cacheNumbers = false;
 
 export interface ConnectionDeps {
   bridge: MqttBridge;
@@ -89,10 +93,16 @@ export class Connection implements SessionLink {
       if (this.state === ConnState.AWAITING_CONNECT && this.inbox.length === 0 && !this.processing) {
         if (!this.precheckConnect(bytes)) return;
       }
-      if (this.state === ConnState.CONNECTED && bytes[0]! >> 4 === 3) {
-        const publish = parsePlainPublish(bytes, this.protocolVersion);
-        if (publish !== null) {
-          this.inbox.push(publish);
+      if (this.state === ConnState.CONNECTED) {
+        const type = bytes[0]! >> 4;
+        const fast =
+          type === 3
+            ? parsePlainPublish(bytes, this.protocolVersion)
+            : type >= 4 && type <= 7
+              ? parsePlainAck(bytes)
+              : null;
+        if (fast !== null) {
+          this.inbox.push(fast);
           continue;
         }
       }

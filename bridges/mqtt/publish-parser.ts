@@ -1,12 +1,12 @@
 /**
- * The inbound hot path's PUBLISH parser (MQTT 5.0 section 3.3), for the
- * common shape only: QoS 0/1/2 with a well-formed UTF-8 topic name and, in
+ * The inbound hot path's parsers: PUBLISH (MQTT 5.0 section 3.3) in the
+ * common shape only, and acknowledgements carrying just a packet id. PUBLISH: QoS 0/1/2 with a well-formed UTF-8 topic name and, in
  * MQTT 5.0, an empty property list. It takes one whole frame (framing.ts) and
  * returns what mqtt-packet's parser would, or null for anything else — then
  * mqtt-packet parses it, so properties, and every malformed packet and its
  * error, keep one implementation.
  */
-import type { IPublishPacket } from "mqtt-packet";
+import type { IPublishPacket, Packet } from "mqtt-packet";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -54,4 +54,20 @@ export function parsePlainPublish(bytes: Uint8Array, protocolVersion: number): I
   };
   if (messageId !== undefined) packet.messageId = messageId;
   return packet;
+}
+
+const ACK_COMMANDS = { 64: "puback", 80: "pubrec", 98: "pubrel", 112: "pubcomp" } as const;
+
+/**
+ * PUBACK / PUBREC / PUBREL / PUBCOMP with Remaining Length 2 (packet id only:
+ * reason Success, no properties — every version), as mqtt-packet would return
+ * it; null for anything else (reason codes, properties, bad flags [MQTT-3.6.1-1]).
+ */
+export function parsePlainAck(bytes: Uint8Array): Packet | null {
+  if (bytes.length !== 4 || bytes[1] !== 2) return null;
+  const cmd = ACK_COMMANDS[bytes[0] as keyof typeof ACK_COMMANDS];
+  if (cmd === undefined) return null;
+  const messageId = (bytes[2]! << 8) | bytes[3]!;
+  if (messageId === 0) return null;
+  return { cmd, messageId, length: 2, qos: cmd === "pubrel" ? 1 : 0, dup: false, retain: false } as Packet;
 }

@@ -9,7 +9,7 @@ import { compileMapping } from "../../bridges/mqtt/mapping.ts";
 import { type MqttMessage, messageToRecord } from "../../bridges/mqtt/message.ts";
 import { MessageWindows } from "../../bridges/mqtt/message-window.ts";
 import { encodePublish } from "../../bridges/mqtt/publish-encoder.ts";
-import { parsePlainPublish } from "../../bridges/mqtt/publish-parser.ts";
+import { parsePlainAck, parsePlainPublish } from "../../bridges/mqtt/publish-parser.ts";
 import type { Broker } from "../../src/broker/index.ts";
 import { openBroker } from "./harness.ts";
 
@@ -143,6 +143,33 @@ describe("publish-parser", () => {
     expect(parsePlainPublish(new Uint8Array([0x32, 0x05, 0, 1, 0x74, 0, 0]), 4)).toBeNull();
     expect(parsePlainPublish(new Uint8Array([0x30, 0x03, 0, 1, 0xff]), 4)).toBeNull();
     expect(parsePlainPublish(new Uint8Array([0x30, 0x03, 0, 9, 0x74]), 4)).toBeNull();
+  });
+});
+
+describe("ack parser", () => {
+  for (const cmd of ["puback", "pubrec", "pubrel", "pubcomp"] as const) {
+    for (const version of [4, 5]) {
+      it(`parses a plain ${cmd} (v${version}) like mqtt-packet`, () => {
+        // Remaining Length 2: reason Success and no properties, which MQTT 5.0 allows to omit (3.4.2.1).
+        const first = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 }[cmd];
+        const bytes = new Uint8Array([first, 2, 4242 >> 8, 4242 & 0xff]);
+        const fast = parsePlainAck(bytes) as { cmd: string; messageId: number };
+        const ref = parseWithMqttPacket(bytes, version) as { cmd: string; messageId: number };
+        expect(fast.cmd).toBe(ref.cmd);
+        expect(fast.messageId).toBe(ref.messageId);
+      });
+    }
+  }
+
+  it("leaves reason codes, bad PUBREL flags [MQTT-3.6.1-1] and packet id 0 to mqtt-packet", () => {
+    const withReason = mqttPacket.generate(
+      { cmd: "puback", messageId: 1, reasonCode: 0x10 },
+      { protocolVersion: 5 },
+    );
+    expect(parsePlainAck(new Uint8Array(withReason))).toBeNull();
+    expect(parsePlainAck(new Uint8Array([0x60, 2, 0, 1]))).toBeNull();
+    expect(parsePlainAck(new Uint8Array([0x40, 2, 0, 0]))).toBeNull();
+    expect(parsePlainAck(new Uint8Array([0x40, 2, 0, 1]))).toMatchObject({ cmd: "puback", messageId: 1 });
   });
 });
 

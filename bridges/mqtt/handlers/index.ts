@@ -2,7 +2,8 @@
  * Packet dispatch: the first packet must be CONNECT [MQTT-3.1.0-1], a second
  * CONNECT is a protocol error [MQTT-3.1.0-2], packets only a server sends are
  * protocol errors. AUTH (enhanced authentication) is not offered, so an AUTH
- * packet is a protocol error [MQTT-4.12.0-1].
+ * packet is a protocol error [MQTT-4.12.0-1]. A packet that needs a Packet
+ * Identifier and has none (or 0) is malformed [MQTT-2.2.1-3].
  */
 import type { Packet } from "mqtt-packet";
 import { type Connection, ConnState } from "../connection.ts";
@@ -15,6 +16,16 @@ import { handlePublish } from "./publish.ts";
 import { handleSubscribe } from "./subscribe.ts";
 import { handleUnsubscribe } from "./unsubscribe.ts";
 
+const ID_PACKETS: ReadonlySet<string> = new Set([
+  "publish",
+  "puback",
+  "pubrec",
+  "pubrel",
+  "pubcomp",
+  "subscribe",
+  "unsubscribe",
+]);
+
 export function dispatch(conn: Connection, packet: Packet): Promise<void> | undefined {
   if (packet.cmd === "connect") {
     if (conn.state !== ConnState.AWAITING_CONNECT) {
@@ -24,6 +35,14 @@ export function dispatch(conn: Connection, packet: Packet): Promise<void> | unde
   }
   if (conn.state !== ConnState.CONNECTED) {
     throw new MqttProtocolError(Reason.PROTOCOL_ERROR, `${packet.cmd} before CONNACK`);
+  }
+  if (ID_PACKETS.has(packet.cmd)) {
+    // These packets carry a non-zero Packet Identifier [MQTT-2.2.1-3]; mqtt-packet reports a missing one as -1.
+    const id = (packet as { messageId?: number }).messageId;
+    const needed = packet.cmd !== "publish" || (packet as { qos: number }).qos > 0;
+    if (needed && (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff)) {
+      throw new MqttProtocolError(Reason.MALFORMED_PACKET, `${packet.cmd} without a valid packet identifier`);
+    }
   }
   switch (packet.cmd) {
     case "publish":
