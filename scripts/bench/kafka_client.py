@@ -2,7 +2,7 @@
 """Kafka throughput driver for scripts/bench/kafka.ts (Debian python3-confluent-kafka = librdkafka).
 
   kafka_client.py (--bootstrap HOST:PORT | --mock) --records N [--cases 100:1,100:all,1024:1,1024:all]
-                  [--produce-only] [--server-pid PID]
+                  [--produce-only] [--warmup N] [--server-pid PID]
 
 For each case (record size in bytes : acks) it creates a one-partition topic,
 produces N records (N/8 for records over 256 B) with a tuned producer
@@ -170,6 +170,7 @@ def main():
     ap.add_argument("--records", type=int, required=True)
     ap.add_argument("--cases", default="100:1,100:all,1024:1,1024:all")
     ap.add_argument("--produce-only", action="store_true")
+    ap.add_argument("--warmup", type=int, default=0, help="untimed 100 B records produced (and consumed) first")
     ap.add_argument("--server-pid", type=int, help="report this process's CPU time per phase")
     args = ap.parse_args()
     SERVER_PID = args.server_pid
@@ -177,6 +178,13 @@ def main():
     bootstrap = mock[3] if mock is not None else args.bootstrap
     if not bootstrap:
         sys.exit("kafka_client.py: give --bootstrap HOST:PORT or --mock")
+    if args.warmup > 0:
+        # Untimed: let the broker's JIT and caches warm up (a long-running broker is warm).
+        topic = f"bench-warmup-{uuid.uuid4().hex[:8]}"
+        create_topic(bootstrap, topic, mock)
+        produce(bootstrap, topic, 100, "1", args.warmup)
+        if not args.produce_only and mock is None:
+            consume(bootstrap, topic, 1, args.warmup + 1)
     for case in args.cases.split(","):
         size_s, acks = case.split(":")
         size = int(size_s)

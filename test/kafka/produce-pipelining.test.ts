@@ -38,9 +38,13 @@ interface Call {
   ack: () => void;
 }
 
-/** appendBatch: "appends" at once (calls onAppended unless told not to), acknowledges when the test says. */
-function fakeBroker(opts: { signalAppended: boolean }) {
+/**
+ * appendBatch: "appends" at once (calls onAppended unless told not to, or
+ * later for the partitions in `slowPartitions`), acknowledges when the test says.
+ */
+function fakeBroker(opts: { signalAppended: boolean; slowPartitions?: number[] }) {
   const calls: Call[] = [];
+  const slow: Array<() => void> = [];
   let next = 0;
   const broker = {
     nodeId: 1,
@@ -54,11 +58,13 @@ function fakeBroker(opts: { signalAppended: boolean }) {
           bytes: req.batch.slice(),
           ack: () => resolve({ baseOffset, lastOffset: baseOffset, logAppendTime: -1, logStartOffset: 0 }),
         });
-        if (opts.signalAppended) req.onAppended?.();
+        if (!opts.signalAppended) return;
+        if (opts.slowPartitions?.includes(req.partition)) slow.push(() => req.onAppended?.());
+        else req.onAppended?.();
       });
     },
   };
-  return { broker: broker as unknown as BrokerApi, calls };
+  return { broker: broker as unknown as BrokerApi, calls, slow };
 }
 
 function setup(broker: BrokerApi) {
@@ -81,7 +87,7 @@ function setup(broker: BrokerApi) {
   return { t, conn };
 }
 
-function produceFrame(id: number, valueSize: number, fill: number): Buffer {
+function produceFrame(id: number, valueSize: number, fill: number, partitions = [0]): Buffer {
   const batch = encodeBatch([{ key: null, value: new Uint8Array(valueSize).fill(fill), timestamp: 1 }]);
   return Buffer.concat(
     encodeRequest(
@@ -91,7 +97,7 @@ function produceFrame(id: number, valueSize: number, fill: number): Buffer {
         transactionalId: null,
         acks: 1,
         timeoutMs: 5000,
-        topicData: [{ name: "t", partitionData: [{ index: 0, records: batch }] }],
+        topicData: [{ name: "t", partitionData: partitions.map((index) => ({ index, records: batch })) }],
       },
     ),
   );
@@ -116,6 +122,20 @@ describe("Produce pipelining on one connection", () => {
     const rs = t.responses();
     expect(rs.map((r) => r.correlationId)).toEqual([1, 2, 3]);
     expect(rs.map((r) => r.body.responses[0]!.partitionResponses[0]!.baseOffset)).toEqual([0, 1, 2]);
+  });
+
+  it("starts the next request only once every partition of this one is in the log", async () => {
+    const { broker, calls, slow } = fakeBroker({ signalAppended: true, slowPartitions: [1] });
+    const { t, conn } = setup(broker);
+    conn.onData(Buffer.concat([produceFrame(1, 10, 1, [0, 1]), produceFrame(2, 10, 2, [0])]));
+    await tick();
+    expect(calls.map((c) => c.req.partition)).toEqual([0, 1]); // request 2 waits for partition 1
+    slow[0]!();
+    await tick();
+    expect(calls.map((c) => c.req.partition)).toEqual([0, 1, 0]);
+    for (const c of calls) c.ack();
+    await tick();
+    expect(t.responses().map((r) => r.correlationId)).toEqual([1, 2]);
   });
 
   it("waits for the whole request when the broker never reports the append", async () => {
