@@ -180,6 +180,13 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
         autoCreateTopics: config.broker.auto_create_topics,
         topicConfigs: topicDefaults(config),
       },
+      groups: {
+        initialRebalanceDelayMs: config.groups.initial_rebalance_delay_ms,
+        minSessionTimeoutMs: config.groups.min_session_timeout_ms,
+        maxSessionTimeoutMs: config.groups.max_session_timeout_ms,
+        maxSize: config.groups.max_size,
+      },
+      transactions: { maxTimeoutMs: config.transactions.max_timeout_ms },
       diskFull: minFree > 0 ? diskGuard(dataDir, minFree) : undefined,
       cluster: peers ? clusterOptions(config, peers) : undefined,
     });

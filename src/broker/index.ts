@@ -17,6 +17,21 @@ export {
   TOPIC_CONFIG_KEYS,
 } from "./topic-configs.ts";
 export { MAX_TOPIC_NAME_LENGTH, validateTopicName } from "./topic-names.ts";
+export {
+  compileMapping,
+  DEFAULT_STREAM_TOPIC,
+  type ForwardExplanation,
+  type ForwardTarget,
+  isValidMqttTopicFilter,
+  isValidMqttTopicName,
+  MAPPING_HEADERS,
+  type MappingRule,
+  recordTopic,
+  type ReverseRule,
+  type ReverseTarget,
+  type TopicMapping,
+  type TopicMappingConfig,
+} from "./topic-mapping.ts";
 export { DEFAULT_PARTITION_MAX_BYTES, DEFAULT_RESPONSE_MAX_BYTES } from "./fetch.ts";
 export {
   checkBatch,

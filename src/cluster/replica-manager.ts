@@ -15,43 +15,30 @@
  *   that are not caught up for replica.lag.time.max.ms leave the ISR; a
  *   follower whose LEO reaches the high watermark (and this epoch's start)
  *   joins again; both through IsrChange proposals to the controller.
- * - Follower: first truncates its log by leader epoch (handleEpoch on the
- *   leader, KIP-101/279: truncate to min(leader's end of the largest common
- *   epoch, own end of that epoch)), then fetches in a loop, appends the
- *   leader's batches as they are (offsets and epochs kept), keeps its epoch
- *   cache and takes the leader's high watermark.
+ * - Follower: runs replica-follower.ts (truncate by leader epoch through
+ *   handleEpoch on the leader, then fetch, append as is, follow the high
+ *   watermark and log start).
  * - Neither (not a replica, or no leader): refuses produce and fetch.
  *
  * Leadership lost: pending acks=all waits fail with NOT_LEADER (the records
  * may be truncated; the producer retries on the new leader).
  */
 import { EddyError, ErrorCode } from "../errors.ts";
-import {
-  type BatchHeader,
-  batchSizeAt,
-  ControlRecordType,
-  controlRecordType,
-  decodeBatch,
-  isControl,
-  isTransactional,
-  readBatchHeader,
-} from "../log/record-batch.ts";
 import type { LeaderEpochEntry, MetadataStore, PartitionAssignment } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Partition } from "../broker/partition.ts";
 import {
-  decodeFetchResponse,
   decodeJson,
   type EpochAnswer,
   type EpochQuery,
   encodeFetchResponse,
   encodeJson,
   type PeerCall,
-  PeerPath,
   type PeerRpc,
   type ReplicaFetchRequest,
 } from "./peer-protocol.ts";
+import { type FollowerDeps, type ReplicaState, runFetcher, saveEpochs } from "./replica-follower.ts";
 
 export interface IsrChangeRequest {
   topic: string;
@@ -79,40 +66,16 @@ export interface ReplicaManagerOptions {
   retryBackoffMs?: number;
 }
 
-interface FollowerProgress {
-  /** The follower's log end offset (its last fetch offset); -1 until it fetched in this epoch. */
-  leo: number;
-  caughtUpAt: number;
-  leoAtLastResponse: number;
-  lastResponseAt: number;
-  sentHw: number;
-}
-
-type Role = "leader" | "follower" | "none";
-
-interface ReplicaState {
-  p: Partition;
-  role: Role;
-  epoch: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
-  epochs: LeaderEpochEntry[];
-  followers: Map<number, FollowerProgress>;
-  pendingIsr: number[] | null;
-  /** Log end offset when this node became leader in `epoch`. */
-  epochStart: number;
-  wakers: Set<() => void>;
-  fetcher: { ac: AbortController; done: Promise<void> } | null;
-}
-
 const EMPTY = new Uint8Array(0);
 
 export class ReplicaManager {
   private readonly states = new Map<string, ReplicaState>();
   private closed = false;
+  private readonly deps: FollowerDeps;
 
-  constructor(private readonly o: ReplicaManagerOptions) {}
+  constructor(private readonly o: ReplicaManagerOptions) {
+    this.deps = { o, closed: () => this.closed };
+  }
 
   /** Apply a partition's assignment from the metadata log. */
   sync(a: PartitionAssignment): void {
@@ -236,13 +199,6 @@ export class ReplicaManager {
     return encodeJson(endOfEpoch(st.epochs, q.epoch, st.p.tracker.logEndOffset));
   }
 
-  /** ISR size of a partition as this node knows it (1 when unmanaged). */
-  describe(topic: string, partition: number): { role: Role; followers: Record<number, number> } | null {
-    const st = this.states.get(key(topic, partition));
-    if (!st) return null;
-    return { role: st.role, followers: Object.fromEntries([...st.followers].map(([id, f]) => [id, f.leo])) };
-  }
-
   /** Store every replica's high watermark (Kafka's replication-offset-checkpoint). */
   checkpoint(): void {
     const list = [...this.states.values()].map((st) => ({
@@ -320,7 +276,7 @@ export class ReplicaManager {
         const last = st.epochs.at(-1);
         if (!last || last.epoch < a.leaderEpoch) {
           st.epochs.push({ epoch: a.leaderEpoch, startOffset: st.epochStart });
-          this.saveEpochs(st);
+          saveEpochs(this.deps, st);
         }
       })
       .catch((err) => this.o.logger.warn("could not record the leader epoch", { topic: p.topic, err }));
@@ -358,7 +314,7 @@ export class ReplicaManager {
     st.role = replica ? "follower" : "none";
     if (replica && a.leader >= 0) {
       const ac = new AbortController();
-      const done = this.runFetcher(st, a.leader, a.leaderEpoch, ac.signal);
+      const done = runFetcher(this.deps, st, a.leader, a.leaderEpoch, ac.signal);
       st.fetcher = { ac, done };
     }
     if (replica)
@@ -460,166 +416,6 @@ export class ReplicaManager {
   private wake(st: ReplicaState): void {
     for (const w of [...st.wakers]) w();
   }
-
-  // ---------------------------------------------------------------- follower side
-
-  private async runFetcher(
-    st: ReplicaState,
-    leader: number,
-    epoch: number,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const p = st.p;
-    let truncated = false;
-    const backoff = this.o.retryBackoffMs ?? 50;
-    while (!signal.aborted && !this.closed) {
-      try {
-        if (!truncated) {
-          await this.truncateByEpoch(st, leader, epoch, signal);
-          truncated = true;
-        }
-        const req: ReplicaFetchRequest = {
-          topic: p.topic,
-          partition: p.id,
-          offset: p.log.offsets().logEndOffset,
-          epoch,
-          maxWaitMs: this.o.fetchMaxWaitMs,
-          maxBytes: this.o.fetchMaxBytes ?? 1024 * 1024,
-        };
-        const body = await this.o.rpc(leader, PeerPath.FETCH, encodeJson(req), {
-          timeoutMs: this.o.fetchMaxWaitMs + 5_000,
-          signal,
-        });
-        if (signal.aborted) break;
-        const { header, records } = decodeFetchResponse(body);
-        await this.appendFetched(st, records, signal);
-        if (signal.aborted) break;
-        p.replicationLimit = header.highWatermark;
-        p.refresh();
-        // Follow the leader's log start (retention, delete-records) within what this replica holds.
-        const start = Math.min(header.logStartOffset, p.tracker.logEndOffset);
-        if (start > p.tracker.logStartOffset) {
-          await p.enqueue(async () => {
-            await p.log.deleteRecordsBefore(start);
-            p.refresh();
-          });
-        }
-      } catch (err) {
-        if (signal.aborted || this.closed) break;
-        // The logs may disagree (out of range, a batch not at our log end): truncate by epoch again first.
-        truncated = false;
-        this.o.logger.debug("replica fetch failed; retrying", {
-          topic: p.topic,
-          partition: p.id,
-          leader,
-          err,
-        });
-        await sleep(backoff, signal);
-      }
-    }
-  }
-
-  private async appendFetched(st: ReplicaState, records: Uint8Array, signal: AbortSignal): Promise<void> {
-    const p = st.p;
-    let pos = 0;
-    while (pos < records.length && !signal.aborted) {
-      const size = batchSizeAt(records, pos);
-      const h = readBatchHeader(records, pos);
-      const batch = records.subarray(pos, pos + size);
-      pos += size;
-      const leo = p.log.offsets().logEndOffset;
-      if (h.baseOffset + h.lastOffsetDelta < leo) continue;
-      const last = st.epochs.at(-1);
-      if (h.partitionLeaderEpoch >= 0 && (!last || h.partitionLeaderEpoch > last.epoch)) {
-        st.epochs.push({ epoch: h.partitionLeaderEpoch, startOffset: h.baseOffset });
-        this.saveEpochs(st);
-      }
-      const info = await p.appendReplicated(batch);
-      this.trackProducer(p, h, batch, info.baseOffset);
-    }
-  }
-
-  /** Keep idempotent/transactional producer state on followers too, so a new leader deduplicates retries. */
-  private trackProducer(p: Partition, h: BatchHeader, batch: Uint8Array, baseOffset: number): void {
-    if (h.producerId < 0) return;
-    const now = this.o.clock.now();
-    try {
-      if (isControl(h.attributes)) {
-        const type = controlRecordType(decodeBatch(batch, 0).records[0]?.key ?? null);
-        if (type !== ControlRecordType.COMMIT && type !== ControlRecordType.ABORT) return;
-        p.producers.onMarker({
-          producerId: h.producerId,
-          producerEpoch: h.producerEpoch,
-          commit: type === ControlRecordType.COMMIT,
-          offset: baseOffset,
-          timestamp: now,
-        });
-      } else {
-        p.producers.onData(
-          {
-            producerId: h.producerId,
-            producerEpoch: h.producerEpoch,
-            baseSequence: h.baseSequence,
-            lastOffsetDelta: h.lastOffsetDelta,
-            transactional: isTransactional(h.attributes),
-          },
-          baseOffset,
-          now,
-        );
-      }
-    } catch (err) {
-      this.o.logger.warn("follower producer state not updated", { topic: p.topic, partition: p.id, err });
-    }
-  }
-
-  private async truncateByEpoch(
-    st: ReplicaState,
-    leader: number,
-    epoch: number,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const p = st.p;
-    const leo = p.log.offsets().logEndOffset;
-    if (leo === 0) return;
-    const asked = st.epochs.at(-1)?.epoch ?? 0;
-    const q: EpochQuery = { topic: p.topic, partition: p.id, epoch: asked, currentEpoch: epoch };
-    const body = await this.o.rpc(leader, PeerPath.EPOCH, encodeJson(q), { timeoutMs: 10_000, signal });
-    const ans = decodeJson<EpochAnswer>(body, "leader epoch answer");
-    let target = Math.min(ans.endOffset, leo);
-    if (ans.epoch >= 0 && ans.epoch < asked) {
-      const ownEnd = st.epochs.find((e) => e.epoch > ans.epoch)?.startOffset ?? leo;
-      target = Math.min(target, ownEnd);
-    }
-    if (signal.aborted) return;
-    if (target < leo) {
-      this.o.logger.info("truncating divergent tail after a leader change", {
-        topic: p.topic,
-        partition: p.id,
-        from: leo,
-        to: target,
-        leader,
-        epoch,
-      });
-      await p.truncate(target);
-    }
-    const kept = st.epochs.filter((e) => e.startOffset < target);
-    if (kept.length !== st.epochs.length) {
-      st.epochs = kept;
-      this.saveEpochs(st);
-    }
-  }
-
-  private saveEpochs(st: ReplicaState): void {
-    try {
-      this.o.store.setLeaderEpochs(st.p.topic, st.p.id, st.epochs);
-    } catch (err) {
-      this.o.logger.warn("could not save the leader-epoch cache", {
-        topic: st.p.topic,
-        partition: st.p.id,
-        err,
-      });
-    }
-  }
 }
 
 /** Where `epoch` ends in a log with this epoch cache: the next epoch's start, or the log end. */
@@ -636,16 +432,4 @@ function key(topic: string, partition: number): string {
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

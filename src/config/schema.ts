@@ -244,6 +244,27 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 
+  /** The consumer-group coordinator (Kafka group.* broker keys). */
+  groups: z
+    .strictObject({
+      /** Wait this long for more members before an empty group's first generation (group.initial.rebalance.delay.ms). */
+      initial_rebalance_delay_ms: millis(0).default(3000),
+      /** Session timeouts clients may ask for (group.min/max.session.timeout.ms). */
+      min_session_timeout_ms: millis(1).default(6000),
+      max_session_timeout_ms: millis(1).default(1_800_000),
+      /** Members a group may have (group.max.size). */
+      max_size: int(1).default(2_147_483_647),
+    })
+    .prefault({}),
+
+  /** The transaction coordinator (Kafka transaction.* broker keys). */
+  transactions: z
+    .strictObject({
+      /** Largest transaction timeout a producer may ask for (transaction.max.timeout.ms). */
+      max_timeout_ms: millis(1).default(900_000),
+    })
+    .prefault({}),
+
   kafka: z
     .strictObject({
       /** Host that Metadata tells clients to connect to; "" = the listen host (this machine's name for 0.0.0.0). */

@@ -17,6 +17,7 @@ import { httpAuth } from "./auth.ts";
 import type { HttpDeps } from "./deps.ts";
 import { makeErrorHandler, notFoundHandler } from "./errors.ts";
 import { ApiRouter, buildOpenApiDocument } from "./openapi.ts";
+import { registerClusterRoutes } from "./routes/cluster.ts";
 import { type CoapAdmin, registerCoapRoutes } from "./routes/coap.ts";
 import { registerConsoleRoutes } from "./routes/console.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
@@ -27,6 +28,7 @@ import { registerRecordRoutes } from "./routes/records.ts";
 import { registerStatsRoutes } from "./routes/stats.ts";
 import { registerStreamRoutes } from "./routes/stream.ts";
 import { registerTopicRoutes } from "./routes/topics.ts";
+import { StatsHistory } from "./stats-history.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -55,6 +57,11 @@ export interface HttpAppOptions {
   version?: string;
   /** The broker's data directory: /v1/stats (and the console) report its disk use. */
   dataDir?: string;
+  /**
+   * Throughput history for GET /v1/stats/history. Default: one sampling the
+   * broker every second (stopped by shutdownSignal); give one to sample it yourself.
+   */
+  statsHistory?: StatsHistory;
   /** Serve the web console at `/`. Default true. */
   console?: boolean;
   /** The MQTT bridge's operator views (/v1/mqtt/...); without it those routes answer 404. */
@@ -146,12 +153,18 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
     startedAt,
     version,
   });
-  registerStatsRoutes(router, deps, { dataDir: opts.dataDir, startedAt });
+  let history = opts.statsHistory;
+  if (!history) {
+    history = new StatsHistory({ read: () => opts.broker.stats(), clock });
+    history.start({ signal: deps.shutdownSignal });
+  }
+  registerStatsRoutes(router, deps, { dataDir: opts.dataDir, startedAt, history });
   if (opts.console !== false) registerConsoleRoutes(app);
   registerTopicRoutes(router, deps);
   registerRecordRoutes(router, deps);
   registerStreamRoutes(router, deps);
   registerGroupRoutes(router, deps);
+  registerClusterRoutes(router, deps);
   registerMqttRoutes(router, opts.mqtt);
   registerCoapRoutes(router, opts.coap);
   registerMirrorRoutes(router, opts.mirror);

@@ -1,10 +1,19 @@
 /** `eddy doctor`: each check passes on a good setup and fails, with a fix, on a broken one. */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import dgram from "node:dgram";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { runDoctor } from "../../src/cli/doctor/run.ts";
+import { startCoapListener } from "../../bridges/coap/index.ts";
+import { formatReport, listenerPlans, runDoctor } from "../../src/cli/doctor/run.ts";
+import { createBroker } from "../../src/broker/index.ts";
+import { parseServeArgs } from "../../src/config/flags.ts";
+import { configSchema } from "../../src/config/schema.ts";
+import { createMemoryLogStore } from "../../src/log/memory-log.ts";
+import { openMetadataStore } from "../../src/metadata/index.ts";
+import { silentLogger } from "../../src/observability/logger.ts";
+import { systemClock } from "../../src/util/clock.ts";
 import { checkDisk, judgeFsync, percentile } from "../../src/cli/doctor/storage.ts";
 import { CheckStatus, DEFAULT_THRESHOLDS } from "../../src/cli/doctor/types.ts";
 import { run } from "./run-cli.ts";
@@ -18,9 +27,10 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The report line of a check: "  ok    data dir  …". */
+/** The report line of a check: "  ok    data dir  …" (the name is literal text, not a pattern). */
 function line(stdout: string, name: string): string {
-  const found = stdout.split("\n").find((l) => new RegExp(`^  \\S+\\s+${name}\\s`).test(l));
+  const literal = name.replace(/[()]/g, "\\$&");
+  const found = stdout.split("\n").find((l) => new RegExp(`^  \\S+\\s+${literal}\\s`).test(l));
   if (!found) throw new Error(`no "${name}" line in:\n${stdout}`);
   return found;
 }
@@ -123,13 +133,105 @@ describe("eddy doctor", () => {
       const r = await run(["doctor", "--data-dir", tmp, "--http-listen", `127.0.0.1:${port}`]);
       expect(r.code).toBe(1);
       expect(line(r.stdout, "listener http")).toMatch(
-        /FAIL\s+listener http\s+127\.0\.0\.1:\d+ is in use by another program/,
+        /FAIL\s+listener http \(tcp\)\s+127\.0\.0\.1:\d+ is in use by another program/,
       );
       expect(r.stdout).toContain(`ss -ltnp 'sport = :${port}'`);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => other.close(resolve));
     }
+  });
+
+  /** Every listener on port 0 but CoAP: only the CoAP line is under test. */
+  const onlyCoap = (coap: string) => [
+    "doctor",
+    "--data-dir",
+    tmp,
+    "--http-listen",
+    "127.0.0.1:0",
+    "--kafka-listen",
+    "127.0.0.1:0",
+    "--mqtt-listen",
+    "127.0.0.1:0",
+    "--coap-listen",
+    coap,
+  ];
+
+  it("checks CoAP by binding UDP: a busy TCP port is no problem, a busy UDP port is", async () => {
+    const tcp = net.createServer();
+    await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
+    const tcpPort = (tcp.address() as net.AddressInfo).port;
+    const udp = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
+    const udpPort = udp.address().port;
+    try {
+      const free = await run(onlyCoap(`127.0.0.1:${tcpPort}`));
+      expect(line(free.stdout, "listener coap (udp)")).toMatch(
+        /ok\s+listener coap \(udp\)\s+127\.0\.0\.1:\d+ is free/,
+      );
+      expect(line(free.stdout, "listener http (tcp)")).toContain("port 0 picks a free port");
+      // Nothing answers the CoAP ping there: a short probe timeout keeps the test fast.
+      const report = await runDoctor({
+        configFile: null,
+        flags: parseServeArgs(onlyCoap(`127.0.0.1:${udpPort}`).slice(1)).settings,
+        env: {},
+        thresholds: { probeTimeoutMs: 100, fsyncSamples: 1 },
+      });
+      const busy = { stdout: formatReport(report) };
+      expect(report.failed).toBe(1);
+      expect(line(busy.stdout, "listener coap (udp)")).toMatch(
+        /FAIL\s+listener coap \(udp\)\s+127\.0\.0\.1:\d+ is in use by another program/,
+      );
+      expect(busy.stdout).toContain(`ss -lunp 'sport = :${udpPort}'`);
+    } finally {
+      udp.close();
+      await new Promise((resolve) => tcp.close(resolve));
+    }
+  });
+
+  it("warns, not fails, when a CoAP server (an Eddy broker?) answers a ping on the CoAP port", async () => {
+    const broker = await createBroker({
+      logStore: createMemoryLogStore({ clock: systemClock }),
+      clock: systemClock,
+      metadata: openMetadataStore({ path: ":memory:" }),
+      housekeepingIntervalMs: 0,
+    });
+    const coap = await startCoapListener({ broker, logger: silentLogger, port: 0 });
+    try {
+      const r = await run(onlyCoap(`127.0.0.1:${coap.port}`));
+      expect(r.code).toBe(0);
+      expect(line(r.stdout, "listener coap (udp)")).toMatch(
+        /WARN\s+listener coap \(udp\)\s+.* is in use by a CoAP server \(it answers a CoAP ping\)/,
+      );
+      expect(r.stdout).toContain("if it is this Eddy broker, nothing to do");
+    } finally {
+      await coap.close();
+      await broker.close();
+    }
+  });
+
+  it("lists one check per listener, each with its transport", () => {
+    const names = (raw: unknown) =>
+      listenerPlans(configSchema.parse(raw)).map((p) => `${p.name}/${p.transport} ${p.key}`);
+    expect(names({})).toEqual([
+      "http/tcp listeners.http",
+      "kafka/tcp listeners.kafka",
+      "mqtt/tcp listeners.mqtt",
+      "coap/udp listeners.coap",
+    ]);
+    expect(
+      names({
+        listeners: { kafka: "off" },
+        mqtt: { tls_cert_file: "/etc/eddy/cert.pem", tls_key_file: "/etc/eddy/key.pem" },
+        cluster: { peers: [{ id: 2, url: "https://10.0.0.2:9093" }] },
+      }),
+    ).toEqual([
+      "http/tcp listeners.http",
+      "mqtt/tcp listeners.mqtt",
+      "mqtt_tls/tcp mqtt.tls_listen",
+      "coap/udp listeners.coap",
+      "peer/tcp listeners.peer",
+    ]);
   });
 
   describe("with a broker running", () => {

@@ -8,11 +8,13 @@ import { afterEach, describe, expect, it } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
 import { type AppendBatchResult, encodeBatch, ErrorCode } from "../../src/broker/index.ts";
+import { createHttpApp } from "../../src/http/app.ts";
 import type { MetadataRequest } from "../../src/kafka/generated/metadata-request.ts";
 import type { HandlerContext } from "../../src/kafka/handlers/context.ts";
 import { handler as metadataHandler } from "../../src/kafka/handlers/metadata.ts";
 import type { RequestHeader } from "../../src/kafka/protocol/headers.ts";
-import { codeOf, dec, enc } from "../broker/helpers.ts";
+import { silentLogger } from "../../src/observability/logger.ts";
+import { codeOf, dec, enc, memoryBroker } from "../broker/helpers.ts";
 import { TestCluster, waitFor } from "./cluster-harness.ts";
 
 let cluster: TestCluster | null = null;
@@ -215,6 +217,7 @@ describe("replication", () => {
       records: later.slice(1).map((v) => ({ value: enc(v) })),
     });
 
+    await c.shutdown(old); // clean: its log is flushed to 15
     await c.restart(old);
     // Restarted, it exposes nothing beyond its last checkpointed high watermark (the d* records never committed).
     expect(c.broker(old).partitionState("tr", 0).highWatermark).toBeLessThanOrEqual(10);
@@ -394,5 +397,110 @@ describe("replication", () => {
     expect(
       await codeOf(c.broker(3).produce({ topic: "w", partition: 0, records: [{ value: enc("x") }] })),
     ).toBe(ErrorCode.NOT_LEADER);
+  });
+
+  it("forgets truncated idempotent batches: a deposed leader leading again does not answer them as duplicates", async () => {
+    cluster = await TestCluster.start(3, { preferredLeaderCheckMs: 200 });
+    const c = cluster;
+    const created = await c.broker(1).createTopic({ name: "pt", partitions: 1, replicationFactor: 3 });
+    const preferred = created.partitions[0]!.replicas[0]!;
+    expect(await c.leaderOf("pt", 0)).toBe(preferred);
+    const batch = (seq: number, v: string) =>
+      encodeBatch([{ value: enc(v) }], {
+        producerId: 777,
+        producerEpoch: 0,
+        baseSequence: seq,
+        now: Date.now(),
+      });
+    await c
+      .broker(preferred)
+      .produce({ topic: "pt", partition: 0, acks: -1, records: [{ value: enc("c0") }] });
+    await c.isolate(preferred);
+    // Acknowledged (acks=1) by the cut-off leader only: it will be truncated.
+    await c.broker(preferred).appendBatch({ topic: "pt", partition: 0, batch: batch(0, "lost"), acks: 1 });
+    const interim = await c.leaderOf("pt", 0, preferred);
+    await waitFor("writes on the interim leader", async () => {
+      await c
+        .broker(interim)
+        .produce({ topic: "pt", partition: 0, acks: -1, timeoutMs: 2_000, records: [{ value: enc("e0") }] });
+      return true;
+    });
+    await c.shutdown(preferred);
+    await c.restart(preferred);
+    await waitFor("the preferred replica leads again", async () => {
+      const p = (await c.broker(preferred).describeTopic("pt")).partitions[0]!;
+      await c.broker(preferred).listOffsets("pt", 0, "latest");
+      return p.leader === preferred;
+    });
+    let res: AppendBatchResult | null = null;
+    await waitFor("the producer's batch is taken", async () => {
+      res = await c
+        .broker(preferred)
+        .appendBatch({ topic: "pt", partition: 0, batch: batch(0, "again"), acks: -1, timeoutMs: 2_000 });
+      return true;
+    });
+    expect(res!.duplicate).toBeUndefined();
+    const r = await c.broker(preferred).readRecords({ topic: "pt", partition: 0, offset: 0 });
+    expect(r.records.map((x) => dec(x.value))).toEqual(["c0", "e0", "again"]);
+  });
+
+  it("reports nodes, the controller, leaders, ISR and under-replicated partitions at GET /v1/cluster", async () => {
+    cluster = await TestCluster.start(3, { replicaLagTimeMaxMs: 400 });
+    const c = cluster;
+    await c.broker(1).createTopic({ name: "st", partitions: 2, replicationFactor: 3 });
+    const leader = await c.leaderOf("st", 0);
+    const viewer = [1, 2, 3].find((id) => id !== leader)!;
+    // The viewer learns the topic through the metadata log; wait until it has applied it.
+    await waitFor("the viewer knows the topic", async () =>
+      (await c.broker(viewer).listTopics()).some((t) => t.name === "st"),
+    );
+    const app = createHttpApp({ broker: c.broker(viewer), logger: silentLogger, console: false });
+    interface Status {
+      mode: string;
+      nodeId: number;
+      controllerId: number | null;
+      nodes: Array<{ id: number }>;
+      partitions: Array<{ topic: string; partition: number; leader: number; isr: number[] }>;
+      underReplicated: Array<{ partition: number }>;
+      offline: unknown[];
+    }
+    const status = async (): Promise<Status> => (await (await app.request("/v1/cluster")).json()) as Status;
+    const s = await status();
+    expect(s.mode).toBe("cluster");
+    expect(s.nodeId).toBe(viewer);
+    expect(s.controllerId).toBe(c.broker(viewer).clusterStatus()!.controllerId);
+    expect(s.nodes.map((n) => n.id)).toEqual([1, 2, 3]);
+    expect(s.partitions.map((p) => [p.topic, p.partition, p.leader])).toEqual([
+      ["st", 0, leader],
+      ["st", 1, (await c.broker(viewer).describeTopic("st")).partitions[1]!.leader],
+    ]);
+    expect(s.underReplicated).toEqual([]);
+    // A lost follower makes the leader's partitions under-replicated once it leaves the ISR.
+    const third = [1, 2, 3].find((id) => id !== leader && id !== viewer)!;
+    await c.abandon(third);
+    await waitFor("partitions under-replicated", async () => (await status()).underReplicated.length === 2);
+    expect((await status()).offline).toEqual([]);
+  });
+});
+
+describe("cluster status on a single node", () => {
+  it("reports one node, itself as controller, and its partitions", async () => {
+    const { broker } = await memoryBroker();
+    try {
+      await broker.createTopic({ name: "solo", partitions: 2 });
+      const app = createHttpApp({ broker, logger: silentLogger, console: false });
+      const s = (await (await app.request("/v1/cluster")).json()) as Record<string, unknown>;
+      expect(s).toMatchObject({
+        mode: "single",
+        nodeId: 1,
+        controllerId: 1,
+        underReplicated: [],
+        offline: [],
+      });
+      expect(s.nodes).toEqual([{ id: 1, kafkaHost: null, kafkaPort: null }]);
+      expect((s.partitions as unknown[]).length).toBe(2);
+    } finally {
+      await broker.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
 import { parse } from "smol-toml";
+import { parseServeArgs } from "../../src/config/flags.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { defaultConfig, schemaKeyPaths } from "../../src/config/schema.ts";
 
@@ -30,5 +31,29 @@ describe("config/eddy.toml", () => {
       if (reserved.includes(key)) expect(text).toContain(`# ${key.split(".")[1]} = "127.0.0.1:`);
       else expect(present.has(key)).toBe(true);
     }
+  });
+
+  it("accepts Kafka's group.* and transaction.* broker keys for [groups] and [transactions]", () => {
+    const { config } = loadConfig({
+      env: { EDDY_GROUP_MAX_SIZE: "10" },
+      flags: parseServeArgs([
+        "--set",
+        "group.initial.rebalance.delay.ms=100",
+        "--set",
+        "group.min.session.timeout.ms=1s",
+        "--set",
+        "group.max.session.timeout.ms=60000",
+        "--set",
+        "transaction.max.timeout.ms=5m",
+      ]).settings,
+    });
+    expect(config.groups).toEqual({
+      initial_rebalance_delay_ms: 100,
+      min_session_timeout_ms: 1000,
+      max_session_timeout_ms: 60_000,
+      max_size: 10,
+    });
+    expect(config.transactions).toEqual({ max_timeout_ms: 300_000 });
+    expect(defaultConfig().groups.initial_rebalance_delay_ms).toBe(3000);
   });
 });

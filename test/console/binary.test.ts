@@ -103,6 +103,15 @@ describe("web console in the compiled binary", () => {
       await page.goto(`${url}/${hash}`);
       await page.locator("main h1", { hasText: title }).waitFor();
     }
+    // The bridge pages read the running MQTT and CoAP listeners (no "not enabled" notice).
+    await page.goto(`${url}/#/mqtt`);
+    await page.getByTestId("mqtt-clients").getByText("No MQTT client is connected.").waitFor();
+    await page.getByTestId("explain").locator("input[name=topic]").fill("a/b");
+    await page.getByTestId("explain-result").getByText("Stored in topic mqtt").waitFor();
+    await page.goto(`${url}/#/coap`);
+    expect(await page.getByTestId("coap-observers").textContent()).toBe("0");
+    await page.goto(`${url}/#/mirror`);
+    await page.getByTestId("mirror-links").getByText("No mirror links are configured.").waitFor();
     await page.goto(`${url}/#/overview`);
     await page.getByTestId("storage").getByText("Topics").waitFor();
   });

@@ -1,4 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+import { createHttpApp } from "../../src/http/app.ts";
+import { StatsHistory } from "../../src/http/stats-history.ts";
+import { ManualClock } from "../../src/util/clock.ts";
 import { createHarness, expectError, type Harness } from "./harness.ts";
 
 let h: Harness;
@@ -71,6 +74,7 @@ describe("operations endpoints", () => {
         "GET /metrics",
         "GET /openapi.json",
         "GET /v1/stats",
+        "GET /v1/stats/history",
         "GET /v1/topics",
         "POST /v1/topics",
         "GET /v1/topics/{topic}",
@@ -88,6 +92,7 @@ describe("operations endpoints", () => {
         "POST /v1/groups/{group}/offsets",
         "POST /v1/groups/{group}/reset-offsets",
         "DELETE /v1/groups/{group}",
+        "GET /v1/cluster",
         "GET /v1/mqtt/clients",
         "GET /v1/mqtt/sessions",
         "DELETE /v1/mqtt/clients/{clientId}",
@@ -107,6 +112,45 @@ describe("operations endpoints", () => {
       "application/json",
       "application/octet-stream",
     ]);
+  });
+
+  it("/v1/stats/history keeps per-second throughput samples in a ring, oldest first", async () => {
+    const clock = new ManualClock(1_000_000);
+    const history = new StatsHistory({ read: () => h.broker.stats(), clock, capacity: 3 });
+    const app = createHttpApp({ broker: h.broker, clock, statsHistory: history, console: false });
+    const read = async () =>
+      (await (await app.request("/v1/stats/history")).json()) as {
+        intervalMs: number;
+        capacity: number;
+        samples: Array<{
+          time: number;
+          recordsInPerSec: number;
+          bytesInPerSec: number;
+          bytesOutPerSec: number;
+        }>;
+      };
+    expect(await read()).toEqual({ intervalMs: 1000, capacity: 3, samples: [] });
+    await h.broker.createTopic({ name: "hist", partitions: 1 });
+    history.sample();
+    for (const n of [2, 4, 6, 8]) {
+      await h.broker.produce({
+        topic: "hist",
+        partition: 0,
+        records: Array.from({ length: n }, () => ({ key: null, value: new Uint8Array(10), headers: [] })),
+      });
+      clock.advance(2000);
+      history.sample();
+    }
+    const body = await read();
+    // Four intervals of 2 s; the ring keeps the last three.
+    expect(body.samples.map((s) => s.time)).toEqual([1_004_000, 1_006_000, 1_008_000]);
+    expect(body.samples.map((s) => s.recordsInPerSec)).toEqual([2, 3, 4]);
+    expect(body.samples.every((s) => s.bytesInPerSec > 0 && s.bytesOutPerSec === 0)).toBe(true);
+    await h.broker.readRecords({ topic: "hist", partition: 0, offset: 0 });
+    clock.advance(1000);
+    history.sample();
+    expect((await read()).samples.at(-1)).toMatchObject({ time: 1_009_000, recordsInPerSec: 0 });
+    expect((await read()).samples.at(-1)!.bytesOutPerSec).toBeGreaterThan(0);
   });
 
   it("unknown routes are a JSON 404", async () => {

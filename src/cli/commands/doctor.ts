@@ -11,7 +11,9 @@ Checks what \`eddy serve\` needs and says what to fix. Give it the same options
 as \`eddy serve\` (the same config file, environment and flags):
 
   config       the configuration loads: every key known, every value valid
-  listeners    each listener's address can be bound (or an Eddy broker already answers there)
+  listeners    one line per listener (http, kafka, mqtt, mqtt_tls with a certificate,
+               coap, peer with cluster.peers): its address can be bound over its own
+               transport, TCP or UDP for CoAP (or an Eddy broker already answers there)
   data dir     the data directory exists (or can be created) and is writable
   disk         free space, against broker.min_free_disk_bytes (fail) and 1 GiB (warn)
   fsync        latency of 20 × 4 KiB write + fdatasync in the data directory

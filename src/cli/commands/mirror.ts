@@ -2,7 +2,7 @@
 import { parseCommandArgs } from "../args.ts";
 import { HttpClient, resolveUrl } from "../client.ts";
 import { formatBytes, table } from "../format.ts";
-import type { Command } from "./command.ts";
+import { type Command, clientCredentials } from "./command.ts";
 
 const HELP = `Usage: eddy mirror status [options]
 
@@ -15,14 +15,22 @@ Options:
   --url URL            the broker's HTTP address (default: $EDDY_URL, else the http
                        listener in <data-dir>/listeners.json, else http://127.0.0.1:8080)
   --data-dir DIR       where to find listeners.json (default ./eddy-data)
+  --token TOKEN        API token for a broker with [auth] configured (default $EDDY_TOKEN)
+  --user NAME          user name for HTTP Basic auth (default $EDDY_USER) ...
+  --password PASS      ... and its password (default $EDDY_PASSWORD; prefer the variable:
+                       command lines are visible to other users of the machine)
 
 Examples:
   eddy mirror status
+  EDDY_TOKEN=… eddy mirror status --url https://gateway:8080 --json
 `;
 
 const OPTIONS = {
   url: { type: "string" },
   "data-dir": { type: "string" },
+  token: { type: "string" },
+  user: { type: "string" },
+  password: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -60,6 +68,7 @@ export const mirrorCommand: Command = {
     if (extra.length > 0) throw args.usage(`unexpected argument "${extra[0]}"`);
     const http = new HttpClient(
       await resolveUrl({ url: args.string("url"), dataDir: args.string("data-dir"), env: ctx.env }),
+      clientCredentials(args, ctx),
     );
     const { links } = await http.request<{ links: LinkStatus[] }>("GET", "/v1/mirror/links", {
       signal: ctx.signal,

@@ -6,7 +6,7 @@ import { parseCommandArgs } from "../args.ts";
 import { HttpClient, resolveUrl, seg } from "../client.ts";
 import { table } from "../format.ts";
 import type { Ctx } from "../io.ts";
-import type { Command } from "./command.ts";
+import { type Command, clientCredentials } from "./command.ts";
 
 const HELP = `Usage: eddy mqtt (clients | sessions | explain TOPIC | disconnect CLIENT-ID) [options]
 
@@ -23,16 +23,23 @@ Options:
   --url URL            the broker's HTTP address (default: $EDDY_URL, else the http
                        listener in <data-dir>/listeners.json, else http://127.0.0.1:8080)
   --data-dir DIR       where to find listeners.json (default ./eddy-data)
+  --token TOKEN        API token for a broker with [auth] configured (default $EDDY_TOKEN)
+  --user NAME          user name for HTTP Basic auth (default $EDDY_USER) ...
+  --password PASS      ... and its password (default $EDDY_PASSWORD; prefer the variable:
+                       command lines are visible to other users of the machine)
 
 Examples:
   eddy mqtt clients
   eddy mqtt explain sensors/dev-1/temp
-  eddy mqtt disconnect dev-1
+  eddy mqtt disconnect dev-1 --user ops     (password from $EDDY_PASSWORD)
 `;
 
 const OPTIONS = {
   url: { type: "string" },
   "data-dir": { type: "string" },
+  token: { type: "string" },
+  user: { type: "string" },
+  password: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -78,6 +85,7 @@ export const mqttCommand: Command = {
     if (!needsArg && arg !== undefined) throw args.usage(`unexpected argument "${arg}"`);
     const http = new HttpClient(
       await resolveUrl({ url: args.string("url"), dataDir: args.string("data-dir"), env: ctx.env }),
+      clientCredentials(args, ctx),
     );
     const get = <T>(path: string, query?: Record<string, string>) =>
       http.request<T>("GET", path, { query, signal: ctx.signal });

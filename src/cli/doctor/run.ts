@@ -9,7 +9,7 @@ import type { Setting } from "../../config/flags.ts";
 import { parseHostPort } from "../../config/listen.ts";
 import { loadConfig } from "../../config/load.ts";
 import { IMPLEMENTED_LISTENERS, type EddyConfig } from "../../config/schema.ts";
-import { checkListener } from "./ports.ts";
+import { checkListener, type ListenerPlan, Transport } from "./ports.ts";
 import { checkDataDir, checkDisk, checkFsync } from "./storage.ts";
 import { type CheckResult, CheckStatus, DEFAULT_THRESHOLDS, type DoctorThresholds } from "./types.ts";
 
@@ -69,14 +69,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   }
 
   if (config) {
-    for (const name of IMPLEMENTED_LISTENERS) {
-      const value = config.listeners[name];
-      if (!value) continue;
-      const hp = parseHostPort(value);
-      if (!hp) continue; // the schema already rejected it
-      results.push(
-        await checkListener(name, hp, { probeTimeoutMs: t.probeTimeoutMs, probeHttp: name === "http" }),
-      );
+    for (const plan of listenerPlans(config)) {
+      results.push(await checkListener(plan, { probeTimeoutMs: t.probeTimeoutMs }));
     }
     const dataDir = path.resolve(config.data_dir);
     const dir = checkDataDir(dataDir);
@@ -97,6 +91,40 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     failed: results.filter((r) => r.status === CheckStatus.FAIL).length,
     warnings: results.filter((r) => r.status === CheckStatus.WARN).length,
   };
+}
+
+/**
+ * Every address `eddy serve` would bind with this config, each over its own
+ * transport: the configured listeners, MQTT over TLS when its certificate is
+ * set, and the peer listener (default 127.0.0.1:9093) once cluster.peers is set.
+ */
+export function listenerPlans(config: EddyConfig): ListenerPlan[] {
+  const plans: ListenerPlan[] = [];
+  const add = (
+    name: string,
+    value: string | null | undefined,
+    key: string,
+    extra: Partial<ListenerPlan> = {},
+  ) => {
+    if (!value) return;
+    const hp = parseHostPort(value);
+    if (!hp) return; // the schema already rejected it
+    plans.push({ name, hp, transport: Transport.TCP, key, ...extra });
+  };
+  for (const name of IMPLEMENTED_LISTENERS) {
+    const key = `listeners.${name}`;
+    if (name === "http") add(name, config.listeners.http, key, { probeHttp: true });
+    else if (name === "coap")
+      add(name, config.listeners.coap, key, { transport: Transport.UDP, probeCoap: true });
+    else if (name === "peer") {
+      if (config.cluster.peers.length > 0 && config.listeners.peer !== null)
+        add(name, config.listeners.peer ?? "127.0.0.1:9093", key);
+    } else add(name, config.listeners[name], key);
+    if (name === "mqtt" && config.listeners.mqtt && config.mqtt.tls_cert_file && config.mqtt.tls_key_file) {
+      add("mqtt_tls", config.mqtt.tls_listen, "mqtt.tls_listen");
+    }
+  }
+  return plans;
 }
 
 const LABEL: Record<CheckStatus, string> = { ok: "ok", warn: "WARN", fail: "FAIL", skip: "skip" };

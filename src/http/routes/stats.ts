@@ -9,11 +9,14 @@ import { z } from "zod";
 import { isEddyError } from "../../errors.ts";
 import type { HttpDeps } from "../deps.ts";
 import type { ApiRouter } from "../openapi.ts";
+import type { StatsHistory } from "../stats-history.ts";
 
 export interface StatsOptions {
   /** The broker's data directory, for disk use; without it `disk` is null. */
   dataDir?: string;
   startedAt: number;
+  /** Per-second throughput samples for GET /v1/stats/history. */
+  history: StatsHistory;
 }
 
 const diskSchema = z.object({
@@ -37,6 +40,21 @@ export const statsSchema = z.object({
   appendedBytes: z.number().int().describe("Bytes appended since start"),
   fetchedBytes: z.number().int().describe("Bytes read by consumers since start"),
   disk: diskSchema.nullable(),
+});
+
+export const statsHistorySchema = z.object({
+  intervalMs: z.number().int().describe("Sampling period"),
+  capacity: z.number().int().describe("Samples kept at most (the oldest go first)"),
+  samples: z
+    .array(
+      z.object({
+        time: z.number().int().describe("End of the interval (ms since the epoch)"),
+        recordsInPerSec: z.number(),
+        bytesInPerSec: z.number(),
+        bytesOutPerSec: z.number().describe("Bytes read by consumers"),
+      }),
+    )
+    .describe("Oldest first"),
 });
 
 export function registerStatsRoutes(router: ApiRouter, deps: HttpDeps, opts: StatsOptions): void {
@@ -86,6 +104,20 @@ export function registerStatsRoutes(router: ApiRouter, deps: HttpDeps, opts: Sta
         disk: opts.dataDir ? diskOf(opts.dataDir) : null,
       });
     },
+  );
+  registerHistoryRoute(router, opts.history);
+}
+
+function registerHistoryRoute(router: ApiRouter, history: StatsHistory): void {
+  router.add(
+    {
+      method: "get",
+      path: "/v1/stats/history",
+      tag: "operations",
+      summary: "Recent throughput, sampled by the broker (records and bytes per second, oldest first)",
+      responses: { 200: { description: "Samples", schema: statsHistorySchema } },
+    },
+    (c) => c.json({ intervalMs: history.intervalMs, capacity: history.capacity, samples: history.samples() }),
   );
 }
 

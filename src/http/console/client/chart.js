@@ -13,13 +13,14 @@ function svg(tag, attrs) {
 /**
  * Draw series into `host` (an <svg class="chart">). `series` is
  * [{ values: number[], className: "s1" }], all the same length (oldest first);
- * `format` renders axis labels.
+ * `format` renders axis labels. With `points` the x axis has room for that many
+ * values and shorter series are drawn against its right edge (the newest).
  */
-export function drawChart(host, series, format) {
+export function drawChart(host, series, format, points = 0) {
   host.replaceChildren();
   host.setAttribute("viewBox", `0 0 ${W} ${H}`);
   host.setAttribute("preserveAspectRatio", "none");
-  const n = Math.max(2, ...series.map((s) => s.values.length));
+  const n = Math.max(2, points, ...series.map((s) => s.values.length));
   const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
   const x = (i) => PAD.left + (i * (W - PAD.left - PAD.right)) / (n - 1);
   const y = (v) => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);

@@ -143,3 +143,37 @@ export function routeHref(path, query = {}) {
   const s = qs.toString();
   return `#/${path.map(encodeURIComponent).join("/")}${s ? `?${s}` : ""}`;
 }
+
+/**
+ * The page for a bridge that is off: its route answered 404 with a message
+ * saying how to turn it on. True when `err` was that 404 (and the notice was added).
+ */
+export function showBridgeOff(main, err) {
+  if (!(err && typeof err === "object" && err.status === 404)) return false;
+  main.append(h("div", { class: "notice info", role: "status", "data-testid": "bridge-off" }, err.message));
+  return true;
+}
+
+/**
+ * Call `fn` every `ms` (the first time `ms` from now) until the returned stop function runs;
+ * a failing call shows its error in `errorBox` and polling goes on.
+ */
+export function poll(fn, ms, errorBox) {
+  let stopped = false;
+  let timer = null;
+  const tick = async () => {
+    try {
+      await fn(() => stopped);
+      if (!stopped) errorBox?.replaceChildren();
+    } catch (err) {
+      if (!stopped) errorBox?.replaceChildren(notice("error", errorText(err)));
+    } finally {
+      if (!stopped) timer = setTimeout(tick, ms);
+    }
+  };
+  timer = setTimeout(tick, ms);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

@@ -6,8 +6,11 @@
 import { authorization, get, setAuthorization } from "./api.js";
 import { currentRoute, errorText, h, notice } from "./dom.js";
 import { renderLogin } from "./login.js";
+import * as coap from "./pages/coap.js";
 import * as coming from "./pages/coming.js";
 import * as groups from "./pages/groups.js";
+import * as mirror from "./pages/mirror.js";
+import * as mqtt from "./pages/mqtt.js";
 import * as overview from "./pages/overview.js";
 import * as records from "./pages/records.js";
 import * as topics from "./pages/topics.js";
@@ -17,9 +20,9 @@ const PAGES = {
   topics,
   records,
   groups,
-  mqtt: coming,
-  coap: coming,
-  mirror: coming,
+  mqtt,
+  coap,
+  mirror,
   peers: coming,
 };
 

@@ -5,21 +5,6 @@
 import { h } from "../dom.js";
 
 const COMING = {
-  mqtt: {
-    title: "MQTT clients",
-    issue: "the MQTT bridge issue",
-    what: "connected MQTT clients and their sessions, retained messages, the topic-mapping rules with a live dry-run, and disconnecting a client",
-  },
-  coap: {
-    title: "CoAP observers",
-    issue: "the CoAP bridge issue",
-    what: "CoAP observers (RFC 7641) per resource and the resource-to-topic mapping",
-  },
-  mirror: {
-    title: "Mirror links",
-    issue: "the mirror issue",
-    what: "each link to the central Kafka cluster: its state, lag and how fast the backlog drains",
-  },
   peers: {
     title: "Peers",
     issue: "the replication issue",

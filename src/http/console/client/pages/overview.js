@@ -1,10 +1,12 @@
-/** Overview: health, storage totals, disk use and throughput (from /v1/stats deltas). */
+/**
+ * Overview: health, storage totals, disk use, and throughput from the broker's
+ * own per-second samples (/v1/stats/history), so the chart survives a reload.
+ */
 import { get } from "../api.js";
 import { drawChart } from "../chart.js";
 import { bytes, count, duration, errorText, h, kv, notice } from "../dom.js";
 
 const POLL_MS = 2000;
-const POINTS = 90;
 
 export async function render(main) {
   const healthBox = h("div", { class: "panel", "data-testid": "health" }, h("h2", null, "Health"));
@@ -34,8 +36,6 @@ export async function render(main) {
     ),
   );
 
-  const history = { in: [], out: [], records: [] };
-  let previous = null;
   let timer = null;
   let stopped = false;
 
@@ -43,7 +43,11 @@ export async function render(main) {
 
   async function tick() {
     try {
-      const [health, stats] = await Promise.all([get("/health"), get("/v1/stats")]);
+      const [health, stats, history] = await Promise.all([
+        get("/health"),
+        get("/v1/stats"),
+        get("/v1/stats/history"),
+      ]);
       if (stopped) return;
       errorBox.replaceChildren();
       const checks = Object.entries(health.checks ?? {}).map(([name, r]) => [
@@ -74,24 +78,22 @@ export async function render(main) {
         ]),
       );
       fill(diskBox, "Disk", diskView(stats));
-      if (previous) {
-        const secs = Math.max(0.001, (stats.time - previous.time) / 1000);
-        const rate = (k) => Math.max(0, (stats[k] - previous[k]) / secs);
-        push(history.in, rate("appendedBytes"));
-        push(history.out, rate("fetchedBytes"));
-        push(history.records, rate("appendedRecords"));
+      const samples = history.samples;
+      const last = samples.at(-1);
+      if (last) {
         rateLine.textContent =
-          `in ${count(Math.round(history.records.at(-1)))} records/s (${bytes(history.in.at(-1))}/s), ` +
-          `out ${bytes(history.out.at(-1))}/s · since start: ${count(stats.appendedRecords)} records appended`;
+          `in ${count(Math.round(last.recordsInPerSec))} records/s (${bytes(last.bytesInPerSec)}/s), ` +
+          `out ${bytes(last.bytesOutPerSec)}/s · chart: last ${duration(samples.length * history.intervalMs)} ` +
+          `· since start: ${count(stats.appendedRecords)} records appended`;
       }
-      previous = stats;
       drawChart(
         chartSvg,
         [
-          { values: history.in, className: "s1" },
-          { values: history.out, className: "s2" },
+          { values: samples.map((x) => x.bytesInPerSec), className: "s1" },
+          { values: samples.map((x) => x.bytesOutPerSec), className: "s2" },
         ],
         (v) => `${bytes(v)}/s`,
+        history.capacity,
       );
     } catch (err) {
       if (!stopped) errorBox.replaceChildren(notice("error", errorText(err)));
@@ -104,11 +106,6 @@ export async function render(main) {
     stopped = true;
     clearTimeout(timer);
   };
-}
-
-function push(list, v) {
-  list.push(v);
-  if (list.length > POINTS) list.shift();
 }
 
 function diskView(stats) {

@@ -1,0 +1,269 @@
+/**
+ * The follower side of partition replication (used by replica-manager.ts):
+ * truncate by leader epoch against the leader (KIP-101/279: to the smaller of
+ * the leader's end of the largest common epoch and this log's end of it),
+ * then fetch in a long-poll loop, append the leader's batches as they are
+ * (offsets and leader epochs kept), keep the leader-epoch cache and the
+ * producer state, take the leader's high watermark and log start offset.
+ * Any disagreement (out of range, a batch not at the log end) truncates again.
+ */
+import {
+  type BatchHeader,
+  batchSizeAt,
+  ControlRecordType,
+  controlRecordType,
+  decodeBatch,
+  isControl,
+  isTransactional,
+  readBatchHeader,
+} from "../log/record-batch.ts";
+import type { LeaderEpochEntry, MetadataStore } from "../metadata/types.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Clock } from "../util/clock.ts";
+import type { Partition } from "../broker/partition.ts";
+import { loadProducerState } from "../txn/producer-snapshot.ts";
+import {
+  decodeFetchResponse,
+  decodeJson,
+  type EpochAnswer,
+  type EpochQuery,
+  encodeJson,
+  PeerPath,
+  type PeerRpc,
+  type ReplicaFetchRequest,
+} from "./peer-protocol.ts";
+
+export interface FollowerProgress {
+  /** The follower's log end offset (its last fetch offset); -1 until it fetched in this epoch. */
+  leo: number;
+  caughtUpAt: number;
+  leoAtLastResponse: number;
+  lastResponseAt: number;
+  sentHw: number;
+}
+
+export type Role = "leader" | "follower" | "none";
+
+/** One local replica of a partition, as the replica manager tracks it. */
+export interface ReplicaState {
+  p: Partition;
+  role: Role;
+  epoch: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  epochs: LeaderEpochEntry[];
+  followers: Map<number, FollowerProgress>;
+  pendingIsr: number[] | null;
+  /** Log end offset when this node became leader in `epoch`. */
+  epochStart: number;
+  wakers: Set<() => void>;
+  fetcher: { ac: AbortController; done: Promise<void> } | null;
+}
+
+/** What the follower loop needs from the replica manager. */
+export interface FollowerDeps {
+  o: {
+    store: MetadataStore;
+    rpc: PeerRpc;
+    clock: Clock;
+    logger: Logger;
+    fetchMaxWaitMs: number;
+    fetchMaxBytes?: number;
+    retryBackoffMs?: number;
+  };
+  closed(): boolean;
+}
+
+export async function runFetcher(
+  d: FollowerDeps,
+  st: ReplicaState,
+  leader: number,
+  epoch: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const p = st.p;
+  let truncated = false;
+  const backoff = d.o.retryBackoffMs ?? 50;
+  while (!signal.aborted && !d.closed()) {
+    try {
+      if (!truncated) {
+        await truncateByEpoch(d, st, leader, epoch, signal);
+        truncated = true;
+      }
+      const req: ReplicaFetchRequest = {
+        topic: p.topic,
+        partition: p.id,
+        offset: p.log.offsets().logEndOffset,
+        epoch,
+        maxWaitMs: d.o.fetchMaxWaitMs,
+        maxBytes: d.o.fetchMaxBytes ?? 1024 * 1024,
+      };
+      const body = await d.o.rpc(leader, PeerPath.FETCH, encodeJson(req), {
+        timeoutMs: d.o.fetchMaxWaitMs + 5_000,
+        signal,
+      });
+      if (signal.aborted) break;
+      const { header, records } = decodeFetchResponse(body);
+      await appendFetched(d, st, records, signal);
+      if (signal.aborted) break;
+      p.replicationLimit = header.highWatermark;
+      p.refresh();
+      // Follow the leader's log start (retention, delete-records) within what this replica holds.
+      const start = Math.min(header.logStartOffset, p.tracker.logEndOffset);
+      if (start > p.tracker.logStartOffset) {
+        await p.enqueue(async () => {
+          await p.log.deleteRecordsBefore(start);
+          p.refresh();
+        });
+      }
+    } catch (err) {
+      if (signal.aborted || d.closed()) break;
+      // The logs may disagree (out of range, a batch not at our log end): truncate by epoch again first.
+      truncated = false;
+      d.o.logger.debug("replica fetch failed; retrying", {
+        topic: p.topic,
+        partition: p.id,
+        leader,
+        err,
+      });
+      await sleep(backoff, signal);
+    }
+  }
+}
+
+async function appendFetched(
+  d: FollowerDeps,
+  st: ReplicaState,
+  records: Uint8Array,
+  signal: AbortSignal,
+): Promise<void> {
+  const p = st.p;
+  let pos = 0;
+  while (pos < records.length && !signal.aborted) {
+    const size = batchSizeAt(records, pos);
+    const h = readBatchHeader(records, pos);
+    const batch = records.subarray(pos, pos + size);
+    pos += size;
+    const leo = p.log.offsets().logEndOffset;
+    if (h.baseOffset + h.lastOffsetDelta < leo) continue;
+    const last = st.epochs.at(-1);
+    if (h.partitionLeaderEpoch >= 0 && (!last || h.partitionLeaderEpoch > last.epoch)) {
+      st.epochs.push({ epoch: h.partitionLeaderEpoch, startOffset: h.baseOffset });
+      saveEpochs(d, st);
+    }
+    const info = await p.appendReplicated(batch);
+    trackProducer(d, p, h, batch, info.baseOffset);
+  }
+}
+
+/** Keep idempotent/transactional producer state on followers too, so a new leader deduplicates retries. */
+function trackProducer(
+  d: FollowerDeps,
+  p: Partition,
+  h: BatchHeader,
+  batch: Uint8Array,
+  baseOffset: number,
+): void {
+  if (h.producerId < 0) return;
+  const now = d.o.clock.now();
+  try {
+    if (isControl(h.attributes)) {
+      const type = controlRecordType(decodeBatch(batch, 0).records[0]?.key ?? null);
+      if (type !== ControlRecordType.COMMIT && type !== ControlRecordType.ABORT) return;
+      p.producers.onMarker({
+        producerId: h.producerId,
+        producerEpoch: h.producerEpoch,
+        commit: type === ControlRecordType.COMMIT,
+        offset: baseOffset,
+        timestamp: now,
+      });
+    } else {
+      p.producers.onData(
+        {
+          producerId: h.producerId,
+          producerEpoch: h.producerEpoch,
+          baseSequence: h.baseSequence,
+          lastOffsetDelta: h.lastOffsetDelta,
+          transactional: isTransactional(h.attributes),
+        },
+        baseOffset,
+        now,
+      );
+    }
+  } catch (err) {
+    d.o.logger.warn("follower producer state not updated", { topic: p.topic, partition: p.id, err });
+  }
+}
+
+async function truncateByEpoch(
+  d: FollowerDeps,
+  st: ReplicaState,
+  leader: number,
+  epoch: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const p = st.p;
+  const leo = p.log.offsets().logEndOffset;
+  if (leo === 0) return;
+  const asked = st.epochs.at(-1)?.epoch ?? 0;
+  const q: EpochQuery = { topic: p.topic, partition: p.id, epoch: asked, currentEpoch: epoch };
+  const body = await d.o.rpc(leader, PeerPath.EPOCH, encodeJson(q), { timeoutMs: 10_000, signal });
+  const ans = decodeJson<EpochAnswer>(body, "leader epoch answer");
+  let target = Math.min(ans.endOffset, leo);
+  if (ans.epoch >= 0 && ans.epoch < asked) {
+    const ownEnd = st.epochs.find((e) => e.epoch > ans.epoch)?.startOffset ?? leo;
+    target = Math.min(target, ownEnd);
+  }
+  if (signal.aborted) return;
+  if (target < leo) {
+    d.o.logger.info("truncating divergent tail after a leader change", {
+      topic: p.topic,
+      partition: p.id,
+      from: leo,
+      to: target,
+      leader,
+      epoch,
+    });
+    await p.truncate(target);
+    // Producer state (dedup windows, open transactions) must forget the truncated batches.
+    await p.enqueue(async () => {
+      p.producers.clear();
+      await loadProducerState(p, {
+        metadata: d.o.store,
+        logger: d.o.logger,
+        now: d.o.clock.now(),
+      });
+    });
+  }
+  const kept = st.epochs.filter((e) => e.startOffset < target);
+  if (kept.length !== st.epochs.length) {
+    st.epochs = kept;
+    saveEpochs(d, st);
+  }
+}
+
+/** Persist a replica's leader-epoch cache (logged, not thrown, on failure). */
+export function saveEpochs(d: FollowerDeps, st: ReplicaState): void {
+  try {
+    d.o.store.setLeaderEpochs(st.p.topic, st.p.id, st.epochs);
+  } catch (err) {
+    d.o.logger.warn("could not save the leader-epoch cache", {
+      topic: st.p.topic,
+      partition: st.p.id,
+      err,
+    });
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * CoAP: the listener's UDP address and its live Observe registrations
+ * (RFC 7641), from /v1/coap/observers; while CoAP is off the page shows the
+ * API's message saying how to turn it on.
+ */
+import { get } from "../api.js";
+import { count, h, kv, poll, showBridgeOff } from "../dom.js";
+
+const POLL_MS = 3000;
+
+export async function render(main) {
+  main.append(h("h1", null, "CoAP observers"));
+  let first;
+  try {
+    first = await get("/v1/coap/observers");
+  } catch (err) {
+    if (showBridgeOff(main, err)) return;
+    throw err;
+  }
+  const errorBox = h("div");
+  const box = h("div", { "data-testid": "coap" });
+  const draw = (v) =>
+    box.replaceChildren(
+      kv([
+        ["Listener (UDP)", h("code", null, v.address)],
+        ["Live observations", h("strong", { "data-testid": "coap-observers" }, count(v.observers))],
+      ]),
+    );
+  draw(first);
+  main.append(
+    errorBox,
+    h(
+      "div",
+      { class: "panel" },
+      h("h2", null, "Observe"),
+      box,
+      h(
+        "p",
+        { class: "muted" },
+        "A CoAP client that GETs a topic resource with the Observe option receives every new record " +
+          "as a notification until it cancels or stops answering confirmable notifications.",
+      ),
+    ),
+  );
+  return poll(async () => draw(await get("/v1/coap/observers")), POLL_MS, errorBox);
+}
