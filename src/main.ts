@@ -24,6 +24,7 @@ import { CONFIG_ERROR_EXIT_CODE, ConfigError } from "./config/errors.ts";
 import { parseServeArgs, SERVE_USAGE } from "./config/flags.ts";
 import { formatHostPort, parseHostPort } from "./config/listen.ts";
 import { type LoadedConfig, listenerHasAuth, loadConfig } from "./config/load.ts";
+import { mqttAuthenticator } from "./config/mqtt-auth.ts";
 import type { EddyConfig } from "./config/schema.ts";
 import { isEddyError } from "./errors.ts";
 import { createHttpApp } from "./http/app.ts";
@@ -201,9 +202,16 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
       listeners.peer = peers.network.url;
     }
     // Bridges first: the HTTP listener serves their WebSocket and status endpoints.
-    const bridges = await startBridges({ config, broker, logger, clock, registry: metrics.registry });
-    undo.push(() => bridges.close());
     const credentials = credentialStore(config);
+    const bridges = await startBridges({
+      config,
+      broker,
+      logger,
+      clock,
+      registry: metrics.registry,
+      credentials,
+    });
+    undo.push(() => bridges.close());
     if (config.listeners.http) {
       const hp = parseHostPort(config.listeners.http)!;
       const shutdown = new AbortController();
@@ -364,6 +372,11 @@ function kafkaBrokerConfigs(config: EddyConfig): Record<string, string> {
     "log.message.timestamp.type": String(t["message.timestamp.type"]),
     "min.insync.replicas": String(t["min.insync.replicas"]),
     "socket.request.max.bytes": String(config.kafka.max_request_bytes),
+    "group.initial.rebalance.delay.ms": String(config.groups.initial_rebalance_delay_ms),
+    "group.min.session.timeout.ms": String(config.groups.min_session_timeout_ms),
+    "group.max.session.timeout.ms": String(config.groups.max_session_timeout_ms),
+    "group.max.size": String(config.groups.max_size),
+    "transaction.max.timeout.ms": String(config.transactions.max_timeout_ms),
   };
 }
 
@@ -497,8 +510,9 @@ async function startBridges(d: {
   logger: Logger;
   clock: Clock;
   registry: MetricsRegistry;
+  credentials: CredentialStore;
 }): Promise<Bridges> {
-  const { config, broker, logger, clock, registry } = d;
+  const { config, broker, logger, clock, registry, credentials } = d;
   const steps: Array<() => Promise<void> | void> = [];
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -518,7 +532,7 @@ async function startBridges(d: {
   const out: Bridges = { listeners: {}, http: { mirror: { links: () => [] }, healthChecks: {} }, close };
   try {
     if (config.listeners.mqtt) {
-      const mqtt = await startMqtt(config, broker, logger, clock);
+      const mqtt = await startMqtt(config, broker, logger, clock, credentials);
       steps.push(() => mqtt.close());
       const bridge = mqtt.bridge;
       steps.push(
@@ -591,6 +605,7 @@ async function startMqtt(
   broker: BrokerApi,
   logger: Logger,
   clock: Clock,
+  credentials: CredentialStore,
 ): Promise<MqttListener> {
   const hp = parseHostPort(config.listeners.mqtt!)!;
   const m = config.mqtt;
@@ -612,6 +627,7 @@ async function startMqtt(
       logger,
       clock,
       mapping: mqttMapping(config),
+      auth: mqttAuthenticator({ credentials, allowAnonymous: config.auth.allow_anonymous }),
       maxPacketSize: m.max_packet_bytes,
       maxConnections: m.max_connections,
       ...(m.max_session_expiry_ms >= 0
@@ -644,6 +660,8 @@ async function startCoap(
       host: hp.host,
       port: hp.port,
       prefix: c.prefix,
+      // The same topic mapping as MQTT: /ps/data/sensors/dev1/temp is MQTT topic sensors/dev1/temp.
+      mapping: mqttMapping(config),
       maxBodyBytes: c.max_body_bytes,
       rateLimit:
         c.rate_limit_per_second > 0

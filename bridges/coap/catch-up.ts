@@ -41,7 +41,8 @@ export async function catchUp(m: ObserveManager, ob: Observer, partition: number
           next = r.offset;
           break;
         }
-        m.deliver(ob, m.prepare(partition, r), true);
+        const prepared = m.prepare(partition, r);
+        if (m.wants(ob, prepared)) m.deliver(ob, prepared, true);
       }
       ob.pos[partition] = next;
     }

@@ -12,8 +12,15 @@
  * in `__coap_topics` (resources/topic-props-store.ts), loaded before the
  * socket opens; `metrics` (optional) gets the counters of metrics.ts.
  * `rateLimit: false` turns the per-source limit off (benchmarks, trusted nets).
+ * `mapping` is the topic mapping shared with the MQTT bridge (see README.md):
+ * `/ps/data/sensors/dev1/temp` publishes and observes MQTT topic `sensors/dev1/temp`.
  */
-import type { BrokerApi } from "../../src/broker/index.ts";
+import {
+  type BrokerApi,
+  compileMapping,
+  type TopicMapping,
+  type TopicMappingConfig,
+} from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { MetricsRegistry } from "../../src/observability/metrics.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
@@ -70,6 +77,13 @@ export interface CoapListenerOptions {
   persistTopicProps?: boolean;
   /** Publishes per broker produce call (micro-batching). Default 1000. */
   maxPublishBatch?: number;
+  /**
+   * The topic mapping shared with the MQTT bridge (a config, or one compiled
+   * already). Default: the zero-config mapping (every topic → stream topic `mqtt`).
+   */
+  mapping?: TopicMappingConfig | TopicMapping;
+  /** Records scanned back per partition for the latest value of a mapped topic. Default 10 000. */
+  maxMappedScan?: number;
 }
 
 export interface CoapListener {
@@ -92,6 +106,10 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
   const props = new TopicPropsStore(o.persistTopicProps === false ? undefined : o.broker);
   await props.load();
   const counters = new CoapMetrics();
+  const mapping =
+    o.mapping && "forward" in o.mapping
+      ? o.mapping
+      : compileMapping(o.mapping as TopicMappingConfig | undefined);
   let send: (address: string, port: number, bytes: Uint8Array) => void = () => {};
 
   const echo =
@@ -128,6 +146,7 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     clock,
     logger,
     props,
+    mapping,
     maxObservers: o.maxObservers ?? 10_000,
     observerCheckMs: o.observerCheckMs ?? 86_400_000,
     conEvery: o.conEvery ?? 100,
@@ -145,6 +164,8 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     props,
     observe,
     publisher: new PublishBatcher({ broker: o.broker, maxBatchRecords: o.maxPublishBatch }),
+    mapping,
+    maxMappedScan: o.maxMappedScan ?? 10_000,
     onRateLimited: () => {
       counters.rateLimited++;
     },

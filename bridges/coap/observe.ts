@@ -23,12 +23,16 @@
  *   that the observer is saturated: live notifications keep only the newest
  *   state (intermediate ones are dropped and counted), sent when the CON is
  *   acknowledged; catch-up reads wait instead (the log is their buffer).
+ * - Mapped topics (`/ps/data/sensors/dev1/temp`): the observer follows the
+ *   stream topic the mapping names (TopicMapping.sourceTopic) and gets only
+ *   the records delivered under its topic (`mqtt.topic` header or a reverse
+ *   rule); the topic of a record is worked out once per record, not per observer.
  * - Large values go as block 0 of a Block2 transfer with ETag (partition,
  *   offset); the observer's follow-up GETs are served that same record
  *   (`blockSource`). For a source not verified by Echo, the block size is cut
  *   so that a notification stays within the amplification limit (RFC 9175 §2.4).
  */
-import type { BrokerApi, StoredRecord } from "../../src/broker/index.ts";
+import { type BrokerApi, recordTopic, type StoredRecord, type TopicMapping } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import type { EchoVerifier } from "./abuse.ts";
@@ -47,7 +51,12 @@ export interface Observer {
   peer: Peer;
   peerKey: string;
   token: Uint8Array;
+  /** The stream topic followed. */
   topic: string;
+  /** The resource name (props, Block2 follow-ups): the stream topic, or the mapped topic. */
+  name: string;
+  /** Only records delivered under this mapped topic; undefined: every record. */
+  mqttTopic: string | undefined;
   seq: number;
   lastConAt: number;
   sinceCon: number;
@@ -73,6 +82,7 @@ export interface ObserveOptions {
   clock: Clock;
   logger: Logger;
   props: TopicPropsStore;
+  mapping: TopicMapping;
   maxObservers: number;
   /** Default interval between CON notifications when the topic has no observer-check. */
   observerCheckMs: number;
@@ -91,12 +101,18 @@ export interface Prepared {
   partition: number;
   record: StoredRecord;
   templates: Array<NotificationTemplate | undefined>;
+  /** The mapped topic of the record (worked out on first need; null: none). */
+  name?: string | null;
 }
 
 export interface Registration {
   peer: Peer;
   token: Uint8Array;
   topic: string;
+  /** Resource name, default `topic`; with `mqttTopic`, the mapped topic. */
+  name?: string;
+  /** Deliver only the records whose mapped topic is this. */
+  mqttTopic?: string;
   /** Next offset per partition the observer is owed (the response's high watermarks or replay ends). */
   positions: number[];
   requestBytes: number;
@@ -135,6 +151,34 @@ export class ObserveManager {
     return this.byTopic.get(topic)?.size ?? 0;
   }
 
+  /** Observers of one resource (a stream topic, or a mapped topic). */
+  countForName(name: string): number {
+    let n = 0;
+    for (const ob of this.observers.values()) if (ob.name === name) n++;
+    return n;
+  }
+
+  /** Does the observer want this record (its mapped topic, if it has one)? */
+  wants(ob: Observer, p: Prepared): boolean {
+    if (ob.mqttTopic === undefined) return true;
+    if (p.name === undefined) p.name = recordTopic(this.o.mapping, ob.topic, p.record);
+    return p.name === ob.mqttTopic;
+  }
+
+  /** Observers of a mapped topic: a final 4.04 and drop them. */
+  cancelName(name: string, reason: string): void {
+    for (const ob of [...this.observers.values()]) {
+      if (ob.name !== name) continue;
+      this.o.layer.sendNonConfirmable(ob.peer, {
+        code: Code.NOT_FOUND,
+        token: ob.token,
+        options: [],
+        payload: new TextEncoder().encode(reason),
+      });
+      this.remove(ob.key);
+    }
+  }
+
   /**
    * Add (or refresh) an observation. Returns the Observe value for the
    * response, or undefined when a limit is reached (answer without Observe).
@@ -143,8 +187,9 @@ export class ObserveManager {
     const key = observerKey(r.peer, r.token);
     const existing = this.observers.get(key);
     if (existing) this.remove(key);
-    const max = this.o.props.get(r.topic).maxSubscribers;
-    if (this.observers.size >= this.o.maxObservers || (max !== undefined && this.countFor(r.topic) >= max))
+    const name = r.name ?? r.topic;
+    const max = this.o.props.get(name).maxSubscribers;
+    if (this.observers.size >= this.o.maxObservers || (max !== undefined && this.countForName(name) >= max))
       return undefined;
     const ob: Observer = {
       key,
@@ -152,7 +197,9 @@ export class ObserveManager {
       peerKey: peerKey(r.peer),
       token: r.token,
       topic: r.topic,
-      seq: existing?.topic === r.topic ? existing.seq : 0,
+      name,
+      mqttTopic: r.mqttTopic,
+      seq: existing?.name === name ? existing.seq : 0,
       lastConAt: this.o.clock.monotonic(),
       // Stagger the CON schedule: observers registered together would otherwise all
       // get their CON in the same fan-out, and their ACKs arrive as one burst.
@@ -263,7 +310,7 @@ export class ObserveManager {
         void catchUp(this, ob, partition);
         continue;
       }
-      for (const p of prepared) if (p.record.offset >= pos) this.deliver(ob, p, false);
+      for (const p of prepared) if (p.record.offset >= pos && this.wants(ob, p)) this.deliver(ob, p, false);
       ob.pos[partition] = to;
     }
   }
@@ -289,7 +336,7 @@ export class ObserveManager {
     }
     const template = this.template(ob, p);
     const now = this.o.clock.monotonic();
-    const checkMs = (this.o.props.get(ob.topic).observerCheck ?? 0) * 1000 || this.o.observerCheckMs;
+    const checkMs = (this.o.props.get(ob.name).observerCheck ?? 0) * 1000 || this.o.observerCheckMs;
     const seq = this.nextSeq(ob);
     if (!ob.conInFlight && (now - ob.lastConAt >= checkMs || ob.sinceCon + 1 >= this.o.conEvery)) {
       ob.conInFlight = true;
@@ -343,7 +390,7 @@ export class ObserveManager {
       t = this.buildTemplate(p, large ? szx : undefined);
       p.templates[slot] = t;
     }
-    if (large) this.rememberBlock(ob.peer, ob.topic, p.partition, p.record.offset);
+    if (large) this.rememberBlock(ob.peer, ob.name, p.partition, p.record.offset);
     return t;
   }
 

@@ -4,9 +4,12 @@
  * Block2 slicing → amplification guard (4.01 + Echo for unverified sources).
  *
  * Routes: `/.well-known/core`, `/<prefix>` (topic collection),
- * `/<prefix>/<topic>` (topic), `/<prefix>/data/<topic>` (topic data).
+ * `/<prefix>/<topic>` (topic), `/<prefix>/data/<topic>` (topic data),
+ * `/<prefix>/data/<level>/<level>/…` (the topic data of a mapped topic
+ * `<level>/<level>/…`, through the shared topic mapping; a single Uri-Path
+ * segment that contains "/" names a mapped topic too).
  */
-import type { BrokerApi } from "../../src/broker/index.ts";
+import type { BrokerApi, TopicMapping } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { EchoVerifier, RateLimiter } from "./abuse.ts";
 import { type Block1Assembler, block1Final, sliceBlock2 } from "./block.ts";
@@ -18,7 +21,7 @@ import type { PublishBatcher } from "./publish-batcher.ts";
 import { type CoapRequest, diagnostic, errorResponse, toRequest } from "./request.ts";
 import { wellKnownCore } from "./resources/discovery.ts";
 import type { TopicPropsStore } from "./resources/topic-props-store.ts";
-import { handleTopicData } from "./resources/topic-data.ts";
+import { handleTopicData, mappedResource, streamResource } from "./resources/topic-data.ts";
 import { handleCollection, handleTopic } from "./resources/topics.ts";
 
 /** Critical options the router understands (elective ones need no listing). */
@@ -39,6 +42,8 @@ export interface RouterOptions {
   props: TopicPropsStore;
   observe: ObserveManager;
   publisher: PublishBatcher;
+  mapping: TopicMapping;
+  maxMappedScan: number;
   blocks: Block1Assembler;
   rate: RateLimiter | undefined;
   echo: EchoVerifier | undefined;
@@ -50,19 +55,26 @@ export interface RouterOptions {
 
 export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise<ResponseSpec> {
   const fullyCreated = new Set<string>();
-  const data = { ...o, fullyCreated };
-  const topics = { ...o, fullyCreated };
+  const ensured = new Set<string>();
+  const data = { ...o, fullyCreated, ensured };
+  const topics = { ...o, fullyCreated, ensured };
 
   async function route(req: CoapRequest): Promise<ResponseSpec> {
     const [a, b, c, ...rest] = req.path;
     if (a === ".well-known" && b === "core" && c === undefined)
-      return wellKnownCore(o.broker, o.props, o.prefix, req);
+      return wellKnownCore(o.broker, o.props, o.prefix, req, o.mapping);
+    if (a === o.prefix && b === "data" && c !== undefined && (rest.length > 0 || c.includes("/"))) {
+      const res = mappedResource(o.mapping, [c, ...rest].join("/"));
+      if (res.topic.startsWith("__"))
+        return diagnostic(Code.FORBIDDEN, "internal topics (__*) are not reachable over CoAP");
+      return handleTopicData(data, req, res);
+    }
     if (a !== o.prefix || rest.length > 0)
       return diagnostic(Code.NOT_FOUND, `no such resource; try GET /.well-known/core`);
     if (b?.startsWith("__") || (b === "data" && c?.startsWith("__")))
       return diagnostic(Code.FORBIDDEN, "internal topics (__*) are not reachable over CoAP");
     if (b === undefined) return handleCollection(topics, req);
-    if (b === "data" && c !== undefined) return handleTopicData(data, req, c);
+    if (b === "data" && c !== undefined) return handleTopicData(data, req, streamResource(c));
     if (c === undefined) return handleTopic(topics, req, b);
     return diagnostic(Code.NOT_FOUND, "no such resource; try GET /.well-known/core");
   }

@@ -137,6 +137,7 @@ export class Downlink {
       }
       try {
         const parts = [...this.parts.values()];
+        const started = this.d.clock.monotonic();
         const results = await this.d.remote.fetch(
           parts.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next })),
           { maxWaitMs: c.downlink?.poll_wait_ms ?? 500, maxBytes: c.batch.max_bytes },
@@ -153,6 +154,11 @@ export class Downlink {
             });
           }),
         );
+        const idle = results.every((r) => r.records.length === 0);
+        const early = (c.downlink?.poll_wait_ms ?? 500) - (this.d.clock.monotonic() - started);
+        if (!failed && results.length > 0 && idle && early > 1) {
+          await sleep(early, this.abort.signal); // a server that answers at once when there is nothing: no busy loop
+        }
         if (failed || results.length === 0) {
           await sleep(this.backoffMs, this.abort.signal);
           this.backoffMs = Math.min(this.backoffMs * 2, c.max_backoff_ms);

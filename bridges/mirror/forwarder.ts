@@ -34,7 +34,12 @@ import {
 import { type MirrorError, type MirrorPartitionStatus, MirrorState, type SkippedRange } from "./status.ts";
 
 const IDLE_POLL_MS = 500;
+type Page = Awaited<ReturnType<BrokerApi["readRecords"]>>;
 const MAX_SKIPPED_KEPT = 10;
+// Shared header keys (Map keys are compared by identity, so each record's own headers never collide with them).
+const SRC_KEY = Buffer.from(HEADER_SOURCE);
+const OFF_KEY = Buffer.from(HEADER_OFFSET);
+const TID_KEY = Buffer.from(HEADER_TOPIC_ID);
 
 export interface ForwarderDeps {
   broker: BrokerApi;
@@ -61,7 +66,13 @@ export interface ForwarderTarget {
 
 export class PartitionForwarder {
   private state: MirrorState = MirrorState.CONNECTING;
+  /** Durable progress: everything below it was acknowledged by central and the position is saved. */
   private next = 0;
+  /** Everything below it was acknowledged by central (its progress write may still be on the way). */
+  private sendPos = 0;
+  private saving: Promise<void> = Promise.resolve();
+  private saveError: unknown = null;
+  private prefetch: Promise<Page | null> | null = null;
   private lastError: MirrorError | null = null;
   private lastSentAt: number | null = null;
   private sentRecords = 0;
@@ -103,6 +114,7 @@ export class PartitionForwarder {
   async stop(opts: { releaseFloor?: boolean } = {}): Promise<void> {
     this.abort.abort();
     await this.loop;
+    await this.saving;
     if (opts.releaseFloor) this.releaseFloor();
   }
 
@@ -189,6 +201,7 @@ export class PartitionForwarder {
         this.d.config.start_position === StartPosition.LATEST ? state.highWatermark : state.logStartOffset;
       await this.d.progress.save(this.d.config.name, t.topic, t.partition, this.next);
     }
+    this.sendPos = this.next;
     this.d.broker.setRetentionFloor(t.topic, t.partition, this.owner, this.next);
   }
 
@@ -233,38 +246,29 @@ export class PartitionForwarder {
     }
   }
 
+  /**
+   * One batch: read (or take the batch read ahead), send with acks=all, and
+   * queue the progress write. While a batch is on the wire the next one is
+   * read from the edge, and the progress of an acknowledged batch is written
+   * while the next one is sent; one send per partition is in flight, so
+   * records reach central in edge order whatever the server.
+   */
   private async step(): Promise<void> {
     const t = this.target;
     const c = this.d.config;
-    await this.checkSkipped();
-    let page: Awaited<ReturnType<BrokerApi["readRecords"]>>;
-    try {
-      page = await this.d.broker.readRecords({
-        topic: t.topic,
-        partition: t.partition,
-        offset: this.next,
-        maxRecords: c.batch.max_records,
-        maxBytes: c.batch.max_bytes,
-        maxWaitMs: IDLE_POLL_MS,
-        signal: this.abort.signal,
-      });
-    } catch (err) {
-      if (!isEddyError(err) || err.code !== ErrorCode.OFFSET_OUT_OF_RANGE) throw err;
-      // Below the log start: checkSkipped moves on next time. Past the end: the edge log lost records
-      // we had already mirrored (restored from an older backup?); wait for new ones, never spin.
-      const { highWatermark } = this.d.broker.partitionState(t.topic, t.partition);
-      if (this.next > highWatermark) {
-        this.fail(
-          err,
-          `the edge log ends at ${highWatermark}, before the mirrored position ${this.next}; records up to ${this.next} are not sent again`,
-        );
-      }
-      await sleep(IDLE_POLL_MS, this.abort.signal);
-      return;
+    if (this.saveError !== null) throw this.saveError;
+    let page: Page | null;
+    if (this.prefetch !== null) {
+      page = await this.prefetch;
+      this.prefetch = null;
+    } else {
+      await this.checkSkipped();
+      page = await this.read(this.sendPos, IDLE_POLL_MS);
     }
-    if (this.stopped) return;
+    if (page === null || this.stopped) return;
     if (page.records.length === 0) {
-      if (page.nextOffset > this.next) await this.advance(page.nextOffset); // only control records
+      if (page.nextOffset > this.sendPos) this.queueAdvance(page.nextOffset); // only control records
+      await this.saving; // caught up: make the position durable now
       this.owedTimestamp = null;
       if (this.state !== MirrorState.DOWN) this.state = MirrorState.IDLE;
       return;
@@ -287,10 +291,18 @@ export class PartitionForwarder {
     const { messages, bytes } = this.toMessages(records);
     const release = await this.d.gate.acquire(t.priority, bytes);
     const generation = this.d.remote.generation;
+    const sending = this.d.remote.send(messages);
+    sending.catch(() => {});
+    const ahead = this.read(nextOffset, 0);
+    ahead.catch(() => {}); // awaited (and its error seen) by the next step
+    this.prefetch = ahead;
     try {
-      await this.d.remote.send(messages);
+      await sending;
     } catch (err) {
       release();
+      this.prefetch = null;
+      await ahead.catch(() => null);
+      await this.saving;
       if (this.stopped) return;
       this.fail(err, "sending to the central cluster failed; will reconcile and retry");
       await this.d.remote.reset(generation);
@@ -304,24 +316,66 @@ export class PartitionForwarder {
     this.lastSentAt = this.d.clock.now();
     this.lastError = null;
     this.backoffMs = c.retry_backoff_ms;
-    await this.advance(nextOffset);
+    this.queueAdvance(nextOffset);
     this.state = MirrorState.FORWARDING;
+  }
+
+  /** Committed records from `offset`, or null after an out-of-range read (handled here, never spinning). */
+  private async read(offset: number, maxWaitMs: number): Promise<Page | null> {
+    const t = this.target;
+    const c = this.d.config;
+    try {
+      return await this.d.broker.readRecords({
+        topic: t.topic,
+        partition: t.partition,
+        offset,
+        maxRecords: c.batch.max_records,
+        maxBytes: c.batch.max_bytes,
+        maxWaitMs,
+        signal: this.abort.signal,
+      });
+    } catch (err) {
+      if (!isEddyError(err) || err.code !== ErrorCode.OFFSET_OUT_OF_RANGE) throw err;
+      // Below the log start: checkSkipped moves on next time. Past the end: the edge log lost records
+      // we had already mirrored (restored from an older backup?); wait for new ones, never spin.
+      const { highWatermark } = this.d.broker.partitionState(t.topic, t.partition);
+      if (offset > highWatermark) {
+        this.fail(
+          err,
+          `the edge log ends at ${highWatermark}, before the mirrored position ${offset}; records up to ${offset} are not sent again`,
+        );
+      }
+      await sleep(IDLE_POLL_MS, this.abort.signal);
+      return null;
+    }
+  }
+
+  /** Central acknowledged everything below `offset`: read on from there, persist it in the background (in order). */
+  private queueAdvance(offset: number): void {
+    this.sendPos = offset;
+    this.saving = this.saving
+      .then(() => this.advance(offset))
+      .catch((err: unknown) => {
+        this.saveError ??= err;
+      });
   }
 
   /** Persist the new position (central acknowledged everything below it), then raise the floor. */
   private async advance(offset: number): Promise<void> {
     const t = this.target;
     await this.d.progress.save(this.d.config.name, t.topic, t.partition, offset);
-    this.next = offset;
-    this.d.broker.setRetentionFloor(t.topic, t.partition, this.owner, offset);
+    this.next = Math.max(this.next, offset);
+    if (this.sendPos < this.next) this.sendPos = this.next;
+    this.d.broker.setRetentionFloor(t.topic, t.partition, this.owner, this.next);
   }
 
   /** Retention (forced by size) deleted records we still owed: say exactly which, then go on. */
   private async checkSkipped(): Promise<void> {
     const t = this.target;
     const { logStartOffset } = this.d.broker.partitionState(t.topic, t.partition);
-    if (logStartOffset <= this.next) return;
-    const range: SkippedRange = { from: this.next, to: logStartOffset, at: this.d.clock.now() };
+    if (logStartOffset <= this.sendPos) return;
+    await this.saving;
+    const range: SkippedRange = { from: this.sendPos, to: logStartOffset, at: this.d.clock.now() };
     this.skipped.push(range);
     if (this.skipped.length > MAX_SKIPPED_KEPT) this.skipped.shift();
     this.skippedRecords += range.to - range.from;
@@ -339,12 +393,12 @@ export class PartitionForwarder {
   private toMessages(records: StoredRecord[]): { messages: RemoteMessage[]; bytes: number } {
     const t = this.target;
     const partition = this.sameMapping() ? t.partition : undefined;
-    const srcKey = Buffer.from(HEADER_SOURCE);
-    const offKey = Buffer.from(HEADER_OFFSET);
-    const tidKey = Buffer.from(HEADER_TOPIC_ID);
     const tid = Buffer.from(t.topicId);
+    const fixed = SRC_KEY.length + this.source.length + OFF_KEY.length + TID_KEY.length + tid.length + 16;
     let bytes = 0;
-    const messages = records.map((r): RemoteMessage => {
+    const messages = new Array<RemoteMessage>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
       const headers = new Map<Buffer, Buffer>();
       for (const h of r.headers) {
         // A Buffer per key keeps repeated header keys apart; null values stay null on the wire.
@@ -354,21 +408,20 @@ export class PartitionForwarder {
         bytes += key.length + (value?.length ?? 0);
       }
       const offset = Buffer.from(String(r.offset));
-      headers.set(srcKey, this.source);
-      headers.set(offKey, offset);
-      headers.set(tidKey, tid);
-      bytes +=
-        srcKey.length + this.source.length + offKey.length + offset.length + tidKey.length + tid.length;
-      bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 16;
-      return {
+      headers.set(SRC_KEY, this.source);
+      headers.set(OFF_KEY, offset);
+      headers.set(TID_KEY, tid);
+      bytes += fixed + offset.length + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+      const message: RemoteMessage = {
         topic: t.remoteTopic,
-        ...(partition === undefined ? {} : { partition }),
-        ...(r.key ? { key: asBuffer(r.key) } : {}),
-        ...(r.value ? { value: asBuffer(r.value) } : {}),
+        key: r.key === null ? undefined : asBuffer(r.key),
+        value: r.value === null ? undefined : asBuffer(r.value),
         headers,
         timestamp: BigInt(r.timestamp),
       };
-    });
+      if (partition !== undefined) message.partition = partition;
+      messages[i] = message;
+    }
     return { messages, bytes };
   }
 

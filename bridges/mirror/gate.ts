@@ -4,9 +4,10 @@
  * are served highest priority first, then in arrival order, so after an
  * outage alarms drain before telemetry whenever the link is the bottleneck.
  *
- * The bucket holds at most one second of tokens and may go into debt by one
- * request (a request larger than the bucket still goes out); later requests
- * wait until the debt is paid, so the long-run rate stays at the cap.
+ * The bucket holds at most 100 ms of tokens (starting full), so no window
+ * much longer than that sees more than the cap, and it may go into debt by
+ * one request (a request larger than the bucket still goes out); later
+ * requests wait until the debt is paid, so the long-run rate stays at the cap.
  */
 import type { Clock } from "../../src/util/clock.ts";
 
@@ -21,6 +22,7 @@ interface Waiter {
 export class SendGate {
   private inFlight = 0;
   private tokens: number;
+  private readonly burst: number;
   private last: number;
   private seq = 0;
   private readonly waiters: Waiter[] = [];
@@ -28,7 +30,8 @@ export class SendGate {
   private closedError: unknown = null;
 
   constructor(private readonly o: { maxInFlight: number; bytesPerSec: number; clock: Clock }) {
-    this.tokens = o.bytesPerSec;
+    this.burst = o.bytesPerSec / 10;
+    this.tokens = this.burst;
     this.last = o.clock.monotonic();
   }
 
@@ -75,7 +78,7 @@ export class SendGate {
   private refill(): void {
     const now = this.o.clock.monotonic();
     const cap = this.o.bytesPerSec;
-    this.tokens = Math.min(cap, this.tokens + ((now - this.last) * cap) / 1000);
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * cap) / 1000);
     this.last = now;
   }
 

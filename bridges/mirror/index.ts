@@ -7,7 +7,10 @@
  *   await mirror.close();
  *
  * Progress lives in the edge topic `__mirror_progress`; links hold the
- * retention of what they still owe with BrokerApi.setRetentionFloor.
+ * retention of what they still owe with BrokerApi.setRetentionFloor, set
+ * before startMirror resolves (start it right after the broker) and released
+ * by close(). A link's optional downlink mirrors central topics into edge
+ * topics (status: `downlink[]`).
  */
 import type { BrokerApi } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
@@ -17,10 +20,15 @@ import { MirrorLink } from "./link.ts";
 import { ProgressStore } from "./progress.ts";
 import type { MirrorLinkStatus } from "./status.ts";
 
-export type { MirrorLinkConfig, MirrorLinkInput } from "./config.ts";
+export type { MirrorDownlinkConfig, MirrorLinkConfig, MirrorLinkInput } from "./config.ts";
 export { mirrorLinkSchema, mirrorLinksSchema, parseMirrorLinks } from "./config.ts";
 export { PROGRESS_TOPIC } from "./progress.ts";
-export type { MirrorLinkStatus, MirrorPartitionStatus, SkippedRange } from "./status.ts";
+export type {
+  MirrorDownlinkPartitionStatus,
+  MirrorLinkStatus,
+  MirrorPartitionStatus,
+  SkippedRange,
+} from "./status.ts";
 export { MirrorState } from "./status.ts";
 
 export interface MirrorOptions {

@@ -16,7 +16,12 @@
  * Every other header on a record (e.g. one set by a Kafka producer) becomes a
  * User Property when the record is delivered over MQTT 5.
  */
-import type { RecordHeader, RecordInput, StoredRecord } from "../../src/broker/index.ts";
+import {
+  MAPPING_HEADERS,
+  type RecordHeader,
+  type RecordInput,
+  type StoredRecord,
+} from "../../src/broker/index.ts";
 import type { TopicMapping } from "./mapping.ts";
 import type { WireCache } from "./publish-encoder.ts";
 
@@ -42,17 +47,8 @@ export interface MqttMessage {
   wire?: WireCache;
 }
 
-export const H = {
-  TOPIC: "mqtt.topic",
-  QOS: "mqtt.qos",
-  RETAIN: "mqtt.retain",
-  CLIENT_ID: "mqtt.client-id",
-  CONTENT_TYPE: "mqtt.content-type",
-  PAYLOAD_FORMAT: "mqtt.payload-format",
-  RESPONSE_TOPIC: "mqtt.response-topic",
-  CORRELATION_DATA: "mqtt.correlation-data",
-  MESSAGE_EXPIRY: "mqtt.message-expiry",
-} as const;
+/** The header names (shared with the CoAP bridge through the broker's topic mapping). */
+export const H = MAPPING_HEADERS;
 
 const USER_PREFIX = "mqtt.user.";
 const enc = new TextEncoder();

@@ -3,31 +3,16 @@
  * validation, matching with `+` and `#`, the `$`-topic rule, and shared
  * subscriptions `$share/{ShareName}/{filter}` (5.0 section 4.8.2).
  */
+import { isValidMqttTopicFilter, isValidMqttTopicName } from "../../src/broker/index.ts";
 
 /** A topic name in PUBLISH: non-empty, no wildcards [MQTT-3.3.2-2], no NUL [MQTT-1.5.4-2]. */
-export function isValidTopicName(topic: string): boolean {
-  if (topic.length === 0 || topic.length > 65535) return false;
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0x2b || c === 0x23 || c === 0) return false;
-  }
-  return true;
-}
+export const isValidTopicName: (topic: string) => boolean = isValidMqttTopicName;
 
 /**
  * A topic filter: `#` only as the last level and alone in it [MQTT-4.7.1-2];
  * `+` alone in its level [MQTT-4.7.1-3]; non-empty [MQTT-4.7.3-1].
  */
-export function isValidTopicFilter(filter: string): boolean {
-  if (filter.length === 0 || filter.length > 65535 || filter.includes("\u0000")) return false;
-  const levels = filter.split("/");
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i]!;
-    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) return false;
-    if (level.includes("+") && level !== "+") return false;
-  }
-  return true;
-}
+export const isValidTopicFilter: (filter: string) => boolean = isValidMqttTopicFilter;
 
 /**
  * Does `topic` match `filter`? Filters starting with a wildcard do not match

@@ -20,7 +20,13 @@
  *     reaches the high watermark;
  *  3. capped drain: `--cap-records` with bandwidth_bytes_per_sec = `--cap`;
  *     the rate the link's gate counted (its sentBytes / time) against the
- *     cap, after the first second (the bucket starts full).
+ *     cap, over the whole drain and after the first second. The gate counts
+ *     keys + values + headers + 16 B per record, not the wire bytes;
+ *  4. steady-state delay (`--central eddy` only): `--latency-rate` records/s
+ *     produced one by one at the edge (BrokerApi, fsync) for
+ *     `--latency-seconds`, each stamped with Date.now(); the central child
+ *     notes Date.now() - timestamp when each record becomes visible there
+ *     (onAppend); p50/p99/max at the default batching (linger 5 ms).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -47,6 +53,8 @@ const { values: args } = parseArgs({
     edge: { type: "string", default: "file" },
     "serve-central": { type: "boolean", default: false },
     "max-records": { type: "string", default: "1000" },
+    "latency-rate": { type: "string", default: "500" },
+    "latency-seconds": { type: "string", default: "5" },
   },
 });
 
@@ -74,9 +82,30 @@ async function serveCentral(): Promise<void> {
     clock: systemClock,
     sasl: null,
   });
+  // Delay of records of "lat*" topics: now - record timestamp, at the moment they become visible here.
+  const delays: number[] = [];
+  const seen = new Map<string, number>();
+  broker.onAppend((e) => {
+    if (!e.topic.startsWith("gw.lat")) return;
+    const now = Date.now();
+    const key = `${e.topic}/${e.partition}`;
+    const from = seen.get(key) ?? 0;
+    seen.set(key, e.highWatermark);
+    void broker
+      .readRecords({
+        topic: e.topic,
+        partition: e.partition,
+        offset: from,
+        maxRecords: e.highWatermark - from,
+      })
+      .then((page) => {
+        for (const r of page.records) delays.push(now - r.timestamp);
+      });
+  });
   console.log(`127.0.0.1:${listener.port}`);
-  for await (const _ of console) {
-    // stdin closes when the parent exits
+  for await (const line of console) {
+    // "delays" → one JSON line with the delays noted since the last call; stdin closes when the parent exits
+    if (line.trim() === "delays") console.log(JSON.stringify(delays.splice(0)));
   }
   await listener.close();
   await broker.close();
@@ -85,6 +114,8 @@ async function serveCentral(): Promise<void> {
 
 interface Central {
   bootstrap: string;
+  /** Delays (ms) measured by a central Eddy since the last call. */
+  delays(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -96,13 +127,25 @@ async function startCentral(kind: string): Promise<Central> {
   const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`central (${kind}) exited before printing its address`);
-    text += new TextDecoder().decode(value);
-  }
+  const line = async (): Promise<string> => {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`central (${kind}) exited`);
+      text += new TextDecoder().decode(value);
+    }
+    const nl = text.indexOf("\n");
+    const out = text.slice(0, nl);
+    text = text.slice(nl + 1);
+    return out;
+  };
+  const bootstrap = (await line()).trim();
   return {
-    bootstrap: text.split("\n")[0]!.trim(),
+    bootstrap,
+    async delays() {
+      proc.stdin.write("delays\n");
+      proc.stdin.flush();
+      return JSON.parse(await line()) as number[];
+    },
     async stop() {
       proc.stdin.end();
       proc.kill();
@@ -147,6 +190,7 @@ async function rawProduce(
   size: number,
   partitions: number,
   batch: number,
+  withHeaders: boolean,
 ) {
   const topic = `raw-${Date.now()}`;
   const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
@@ -168,7 +212,13 @@ async function rawProduce(
       for (let i = 0; i < per; i += batch) {
         const n = Math.min(batch, per - i);
         await producer.send({
-          messages: Array.from({ length: n }, () => ({ topic, partition: p, value })),
+          messages: Array.from({ length: n }, (_, j) => ({
+            topic,
+            partition: p,
+            value,
+            // The three headers the mirror adds to every record (source, edge offset, edge topic id).
+            ...(withHeaders ? { headers: mirrorHeaders(p, i + j) } : {}),
+          })),
           acks: -1,
         });
       }
@@ -177,6 +227,14 @@ async function rawProduce(
   const ms = performance.now() - t0;
   await producer.close();
   return { records: per * partitions, ms };
+}
+
+function mirrorHeaders(partition: number, offset: number): Map<Buffer, Buffer> {
+  return new Map([
+    [Buffer.from("eddy.mirror.src"), Buffer.from(`gw/backlog/${partition}`)],
+    [Buffer.from("eddy.mirror.offset"), Buffer.from(String(offset))],
+    [Buffer.from("eddy.mirror.topic_id"), Buffer.from("AAAAAAAAAAAAAAAAAAAAAA")],
+  ]);
 }
 
 async function drain(opts: {
@@ -246,10 +304,15 @@ async function main(): Promise<void> {
     console.log(
       `central: ${args.central} at ${central.bootstrap}; edge: ${args.edge} store; ${fmt(records)} × ${size} B over ${partitions} partition(s), batch ${batch}`,
     );
-    const raw = await rawProduce(central.bootstrap, records, size, partitions, batch);
+    const raw = await rawProduce(central.bootstrap, records, size, partitions, batch, false);
     const rawRate = (raw.records * 1000) / raw.ms;
     console.log(
       `raw produce (same client, acks=all, idempotent): ${fmt(rawRate)} records/s, ${((rawRate * size) / 1e6).toFixed(1)} MB/s of values (${(raw.ms / 1000).toFixed(2)} s)`,
+    );
+    const rawH = await rawProduce(central.bootstrap, records, size, partitions, batch, true);
+    const rawHRate = (rawH.records * 1000) / rawH.ms;
+    console.log(
+      `raw produce with the mirror's three headers per record: ${fmt(rawHRate)} records/s (${(rawH.ms / 1000).toFixed(2)} s)`,
     );
     const d = await drain({
       bootstrap: central.bootstrap,
@@ -262,7 +325,7 @@ async function main(): Promise<void> {
     });
     const rate = (d.records * 1000) / d.ms;
     console.log(
-      `uncapped drain: ${fmt(d.records)} records in ${(d.ms / 1000).toFixed(2)} s = ${fmt(rate)} records/s, ${((rate * size) / 1e6).toFixed(1)} MB/s of values, ${((d.sentBytes * 1000) / d.ms / 1e6).toFixed(1)} MB/s counted by the gate (${(rate / rawRate).toFixed(2)}× raw)`,
+      `uncapped drain: ${fmt(d.records)} records in ${(d.ms / 1000).toFixed(2)} s = ${fmt(rate)} records/s, ${((rate * size) / 1e6).toFixed(1)} MB/s of values, ${((d.sentBytes * 1000) / d.ms / 1e6).toFixed(1)} MB/s counted by the gate (${(rate / rawRate).toFixed(2)}× raw, ${(rate / rawHRate).toFixed(2)}× raw with headers)`,
     );
     const capRecords = Number(args["cap-records"]);
     const c = await drain({
@@ -277,9 +340,62 @@ async function main(): Promise<void> {
     const overall = (c.sentBytes * 1000) / c.ms;
     const steady = c.steadyBytesPerSec;
     console.log(
-      `capped drain (cap ${fmt(cap)} B/s): ${fmt(c.records)} records in ${(c.ms / 1000).toFixed(2)} s; gate-counted ${fmt(overall)} B/s overall (${((overall / cap - 1) * 100).toFixed(1)} % vs cap, includes the initial 1 s burst)${steady === null ? "" : `, ${fmt(steady)} B/s after the first second (${((steady / cap - 1) * 100).toFixed(1)} % vs cap)`}`,
+      `capped drain (cap ${fmt(cap)} B/s): ${fmt(c.records)} records in ${(c.ms / 1000).toFixed(2)} s; gate-counted ${fmt(overall)} B/s overall (${((overall / cap - 1) * 100).toFixed(1)} % vs cap, from startMirror on)${steady === null ? "" : `, ${fmt(steady)} B/s after the first second (${((steady / cap - 1) * 100).toFixed(1)} % vs cap)`}`,
     );
+    if (args.central === "eddy") await latency(central, args.edge ?? "file", size);
   } finally {
     await central.stop();
+  }
+}
+
+async function latency(central: Central, edgeKind: string, size: number): Promise<void> {
+  const rate = Number(args["latency-rate"]);
+  const seconds = Number(args["latency-seconds"]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-bench-mirror-"));
+  const edge = await openEdge(edgeKind, dir);
+  try {
+    await edge.createTopic({ name: "lat", partitions: 1 });
+    const mirror = await startMirror({
+      broker: edge,
+      links: [{ name: "lat", bootstrap_servers: [central.bootstrap], topics: ["lat"], source_id: "gw" }],
+      logger: silentLogger,
+      clock: systemClock,
+    });
+    const value = new Uint8Array(size).fill(0x61);
+    // Warm up (central topic, producer id, connections) with one record first; it is left out.
+    await edge.produce({ topic: "lat", partition: 0, records: [{ value, timestamp: Date.now() }] });
+    while ((mirror.status()[0]?.partitions[0]?.mirroredOffset ?? 0) < 1) await Bun.sleep(5);
+    await Bun.sleep(50);
+    await central.delays(); // drop the warm-up record's
+    const total = rate * seconds;
+    const acks: number[] = [];
+    const lateness: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      const before = performance.now();
+      lateness.push(Math.max(0, before - due));
+      await edge.produce({ topic: "lat", partition: 0, records: [{ value, timestamp: Date.now() }] });
+      acks.push(performance.now() - before);
+    }
+    const delays: number[] = [];
+    for (let tries = 0; tries < 200 && delays.length < total; tries++) {
+      delays.push(...(await central.delays()));
+      await Bun.sleep(25);
+    }
+    delays.sort((a, b) => a - b);
+    await mirror.close();
+    const pct = (xs: number[], q: number) =>
+      xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
+    acks.sort((a, b) => a - b);
+    lateness.sort((a, b) => a - b);
+    console.log(
+      `steady-state delay edge produce → visible at central, ${rate} records/s for ${seconds} s (${delays.length} of ${total}): p50 ${pct(delays, 0.5)} ms, p99 ${pct(delays, 0.99)} ms, max ${delays[delays.length - 1]} ms; controls: the edge's own append (produce → ack) p50 ${pct(acks, 0.5).toFixed(1)} / p99 ${pct(acks, 0.99).toFixed(1)} ms, the producing loop's lateness (CPU starvation) p99 ${pct(lateness, 0.99).toFixed(1)} ms`,
+    );
+  } finally {
+    await edge.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }

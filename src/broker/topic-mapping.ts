@@ -207,7 +207,13 @@ export function compileMapping(config: TopicMappingConfig = {}): TopicMapping {
 /** `devices/{key}/commands` → /^devices\/(.*)\/commands$/ (repeated {key}s must be equal). */
 function templatePattern(template: string): RegExp {
   const parts = template.split("{key}").map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
-  return new RegExp(`^${parts[0]}${parts.slice(1).map((p, i) => (i === 0 ? `(.*)${p}` : `\\1${p}`)).join("")}$`, "s");
+  return new RegExp(
+    `^${parts[0]}${parts
+      .slice(1)
+      .map((p, i) => (i === 0 ? `(.*)${p}` : `\\1${p}`))
+      .join("")}$`,
+    "s",
+  );
 }
 
 function invalid(message: string): EddyError {

@@ -175,12 +175,17 @@ function checkListeners(
   }
 }
 
-/** Users or tokens in [auth] protect the HTTP API and (users) the Kafka listener's SASL; kafka.sasl.users only Kafka. */
+/**
+ * Users or tokens in [auth] protect the HTTP API and (users) the Kafka listener's SASL and MQTT CONNECT;
+ * kafka.sasl.users only Kafka.
+ */
 export function listenerHasAuth(config: EddyConfig, name: string): boolean {
   const users = Object.keys(config.auth.users).length > 0;
   if (name === "http") return users || Object.keys(config.auth.tokens).length > 0;
   if (name === "kafka") return users || Object.keys(config.kafka.sasl.users).length > 0;
   if (name === "peer") return config.cluster.secret !== "" || config.cluster.tls_ca_file !== "";
+  // MQTT CONNECT checks user name and password against auth.users (src/main.ts, mqttAuth).
+  if (name === "mqtt" || name === "mqtt_tls") return users;
   return false;
 }
 

@@ -309,7 +309,10 @@ export const configSchema = z.strictObject({
       keep_alive_override_ms: millis(-1).default(-1),
       /** Connected clients allowed at once. */
       max_connections: int(1).default(10_000),
-      /** Stream topic for MQTT topics no rule matches (key = the MQTT topic); "" refuses them. */
+      /**
+       * Topic mapping, shared by MQTT and CoAP (coap://host/ps/data/a/b is MQTT topic a/b).
+       * Stream topic for MQTT topics no rule matches (key = the MQTT topic); "" refuses them.
+       */
       default_topic: z.string({ error: "expected a topic name" }).trim().default("mqtt"),
       /** Forward rules, first match wins: MQTT filter → stream topic + key template. */
       rules: tableList(mqttRule).default([]),

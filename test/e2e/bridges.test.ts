@@ -200,6 +200,31 @@ describe("bridges in the binary", () => {
     expect(metrics).toMatch(/eddy_coap_responses_total\{code="2\.0\d"\} [1-9]/);
   });
 
+  it("CoAP publish on a mapped topic goes through the MQTT rules (same stream topic, key and subscribers)", async () => {
+    const sub = await connect(`mqtt://${eddy.listeners.mqtt}`, "coap-mapped");
+    await sub.subscribeAsync("sensors/+/temp", { qos: 1 });
+    const received = nextMessage(sub);
+    const coap = Bun.spawnSync(
+      [
+        "coap-client-notls",
+        "-B",
+        "5",
+        "-m",
+        "put",
+        "-e",
+        "19.5",
+        `coap://${eddy.listeners.coap}/ps/data/sensors/dev-c/temp`,
+      ],
+      { stdout: "pipe", stderr: "pipe", timeout: 20_000 },
+    );
+    expect(coap.exitCode).toBe(0);
+    expect(await withTimeout(received, "the mapped CoAP publish over MQTT")).toEqual([
+      "sensors/dev-c/temp",
+      "19.5",
+    ]);
+    expect(await readRecords("telemetry")).toContainEqual({ key: "dev-c", value: "19.5" });
+  });
+
   it("/v1/mqtt/clients lists connected clients; explain and the CLI agree", async () => {
     await connect(`mqtt://${eddy.listeners.mqtt}`, "listed-client");
     const listed = await api<{ clients: Array<{ clientId: string; protocolVersion: number }> }>(

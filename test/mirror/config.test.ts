@@ -1,6 +1,11 @@
 /** Mirror link config: defaults, validation errors with key paths, topic selection, remote names; the send gate. */
 import { describe, expect, it } from "bun:test";
-import { parseMirrorLinks, remoteTopicName, topicMatcher } from "../../bridges/mirror/config.ts";
+import {
+  downlinkEdgeTopic,
+  parseMirrorLinks,
+  remoteTopicName,
+  topicMatcher,
+} from "../../bridges/mirror/config.ts";
 import { SendGate } from "../../bridges/mirror/gate.ts";
 import { isEddyError } from "../../src/broker/index.ts";
 import { systemClock } from "../../src/util/clock.ts";
@@ -47,6 +52,35 @@ describe("mirror config", () => {
     expect(m("__mirror_progress")).toBe(false);
   });
 
+  it("takes a downlink (alone or with uplink topics), with defaults and edge naming", () => {
+    const [down, both] = parseMirrorLinks([
+      { name: "d", bootstrap_servers: ["kafka:9092"], downlink: { topics: ["commands"] } },
+      { ...base, name: "e", downlink: { topics: ["/cmd\\..*/"], edge_naming: "prefix", edge_prefix: "hq" } },
+    ]);
+    expect(down!.topics).toEqual([]);
+    expect(down!.downlink).toEqual({
+      topics: ["commands"],
+      edge_naming: "identity",
+      start_position: "latest",
+      poll_wait_ms: 500,
+    });
+    expect(downlinkEdgeTopic(down!, "commands")).toBe("commands");
+    expect(downlinkEdgeTopic(both!, "cmd.reboot")).toBe("hq.cmd.reboot");
+    const noPrefix = parseMirrorLinks([
+      { ...base, name: "f", downlink: { topics: ["c"], edge_naming: "prefix" } },
+    ]);
+    expect(downlinkEdgeTopic(noPrefix[0]!, "c")).toBe("f.c");
+    const bad = (input: unknown, path: string) => {
+      expect(() => parseMirrorLinks(input)).toThrow(path);
+    };
+    bad([{ name: "x", bootstrap_servers: ["kafka:9092"] }], "mirror.links.0.topics");
+    bad([{ ...base, downlink: { topics: [] } }], "mirror.links.0.downlink.topics");
+    bad(
+      [{ ...base, downlink: { topics: ["c"], start_position: "middle" } }],
+      "mirror.links.0.downlink.start_position",
+    );
+  });
+
   it("names remote topics {source.id}.{topic} or identically", () => {
     const [prefix, identity] = parseMirrorLinks([base, { ...base, name: "b", remote_naming: "identity" }]);
     expect(remoteTopicName(prefix!, "gw7", "t")).toBe("gw7.t");
@@ -76,7 +110,7 @@ describe("send gate", () => {
 
   it("holds senders back once the bandwidth budget is spent, and rejects waiters on close", async () => {
     const gate = new SendGate({ maxInFlight: 8, bytesPerSec: 1000, clock: systemClock });
-    const release = await gate.acquire(0, 5000); // one second of budget, plus debt
+    const release = await gate.acquire(0, 5000); // the 100 ms budget, plus debt
     release();
     let got = false;
     const pending = gate.acquire(0, 10).then(() => {

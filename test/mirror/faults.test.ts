@@ -171,4 +171,66 @@ describe("uplink through a fault proxy", () => {
       await edge.close();
     }
   }, 30_000);
+
+  it("downlink: central records reach the edge exactly once, in order, through the same faults", async () => {
+    await central.broker.createTopic({ name: "orders", partitions: 1 });
+    const edge = await createEdge();
+    const mirror = await startMirror({
+      broker: edge,
+      links: [
+        {
+          ...link("f2", `127.0.0.1:${proxy.port}`, [], { request_timeout_ms: 400 }),
+          downlink: { topics: ["orders"], start_position: "earliest", poll_wait_ms: 50 },
+        },
+      ],
+      logger: silentLogger,
+      clock: systemClock,
+    });
+    let count = 0;
+    let producing = true;
+    const producer = (async () => {
+      while (producing) {
+        await central.broker.produce({ topic: "orders", partition: 0, records: values(10, count, "o") });
+        count += 10;
+        await Bun.sleep(5);
+      }
+    })();
+    try {
+      const before = proxy.accepted;
+      for (const fault of [
+        () => proxy.cut(),
+        () => proxy.reset(),
+        () => proxy.cutAfter(61),
+        async () => {
+          proxy.stall();
+          await waitFor("down while stalled", () =>
+            mirror.status()[0]!.state === "down" ? true : undefined,
+          );
+          proxy.resume();
+        },
+      ]) {
+        await Bun.sleep(100);
+        await fault();
+      }
+      await Bun.sleep(100);
+      producing = false;
+      await producer;
+      await waitFor(
+        "downlink caught up",
+        () => (mirror.status()[0]!.downlink?.[0]?.mirroredOffset === count ? true : undefined),
+        20_000,
+      );
+      const got = await edge.readRecords({ topic: "orders", partition: 0, offset: 0, maxRecords: 100_000 });
+      expect(got.records.map((r) => header(r, "eddy.downlink.offset"))).toEqual(
+        Array.from({ length: count }, (_, i) => String(i)),
+      );
+      expect(valuesOf(got.records)).toEqual(expected(count, "o"));
+      expect(proxy.accepted).toBeGreaterThan(before + 2);
+    } finally {
+      producing = false;
+      await producer;
+      await mirror.close();
+      await edge.close();
+    }
+  }, 30_000);
 });

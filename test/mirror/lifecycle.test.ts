@@ -107,7 +107,9 @@ describe("mirror life cycle", () => {
         "new1",
         "new2",
       ]);
-      expect(mirror.status()[0]!.partitions[0]!.mirroredOffset).toBe(3);
+      await waitFor("progress of the new topic durable", () =>
+        mirror.status()[0]!.partitions[0]?.mirroredOffset === 3 ? true : undefined,
+      );
     } finally {
       await mirror.close();
       await edge.close();

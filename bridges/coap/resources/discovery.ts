@@ -5,7 +5,7 @@
  * filtering per RFC 6690 §4.1: one `name=value` parameter, `value*` matches a
  * prefix, `href` matches the link target, `rt`/`if` match any space-separated value.
  */
-import type { BrokerApi } from "../../../src/broker/index.ts";
+import type { BrokerApi, TopicMapping } from "../../../src/broker/index.ts";
 import { Code, ContentFormat, OptionNumber } from "../codec/constants.ts";
 import { uintOption } from "../codec/options.ts";
 import type { ResponseSpec } from "../message-layer.ts";
@@ -55,14 +55,17 @@ export async function topicLinks(
   broker: BrokerApi,
   props: TopicPropsStore,
   prefix: string,
+  mapping?: TopicMapping,
 ): Promise<{ topics: Link[]; data: Link[] }> {
   const names = (await broker.listTopics()).map((t) => t.name).filter((n) => !n.startsWith("__"));
+  // Mapped topics created over CoAP (their names contain "/"; see mapped-topics.ts).
+  if (mapping) names.push(...props.names().filter((n) => n.includes("/")));
   names.sort();
   const topics: Link[] = [];
   const data: Link[] = [];
   for (const name of names) {
     topics.push({
-      href: `/${prefix}/${name}`,
+      href: `/${prefix}/${name.replaceAll("/", "%2F")}`,
       attrs: [
         ["rt", RT_TOPIC],
         ["ct", ContentFormat.CORE_PUBSUB_CBOR],
@@ -92,10 +95,11 @@ export async function wellKnownCore(
   props: TopicPropsStore,
   prefix: string,
   req: CoapRequest,
+  mapping?: TopicMapping,
 ): Promise<ResponseSpec> {
   if (req.method !== Code.GET)
     return diagnostic(Code.METHOD_NOT_ALLOWED, "/.well-known/core supports GET only");
-  const { topics, data } = await topicLinks(broker, props, prefix);
+  const { topics, data } = await topicLinks(broker, props, prefix, mapping);
   const all: Link[] = [
     {
       href: `/${prefix}`,

@@ -18,19 +18,37 @@
  *   the peer got last (notification or GET), not whatever is newest now.
  * - DELETE: the topic goes back to "half created": its records are deleted
  *   (log start moves to the end) and observers get a final 4.04.
+ *
+ * A mapped topic (`/<prefix>/data/sensors/dev1/temp`, see the README) is a
+ * view of the stream topic the shared topic mapping names: a publish goes
+ * through the forward rules (stream topic, key and `mqtt.*` headers as an
+ * MQTT publish; `?key=` is refused, the rule sets the key); GET, Observe and
+ * history serve only the records delivered under that topic (`mqtt.topic`
+ * header or a reverse rule); DELETE is refused (the stream topic is shared).
  */
-import { type BrokerApi, EddyError, ErrorCode, isEddyError } from "../../../src/broker/index.ts";
-import { type CoapOption, Code, ContentFormat, OptionNumber } from "../codec/constants.ts";
+import {
+  type BrokerApi,
+  EddyError,
+  ErrorCode,
+  isEddyError,
+  recordTopic,
+  type StoredRecord,
+  type TopicMapping,
+} from "../../../src/broker/index.ts";
+import { type CoapOption, Code, ContentFormat, MessageType, OptionNumber } from "../codec/constants.ts";
 import { encodedSize } from "../codec/encode.ts";
 import { decodeBlock, getOption, getOptions, uintOption } from "../codec/options.ts";
 import type { ResponseSpec } from "../message-layer.ts";
 import type { ObserveManager } from "../observe.ts";
+import { ensureStreamTopic } from "./mapped-topics.ts";
 import type { PublishBatcher } from "../publish-batcher.ts";
 import { badRequest, type CoapRequest, diagnostic } from "../request.ts";
 import {
   encodeHistory,
   type LatestRecord,
+  latestMatching,
   latestRecord,
+  mappedPublishHeaders,
   publishHeaders,
   recordContentFormat,
   recordEtag,
@@ -44,24 +62,63 @@ export interface DataContext {
   publisher: PublishBatcher;
   maxHistoryRecords: number;
   maxHistoryBytes: number;
+  mapping: TopicMapping;
+  /** Records scanned back per partition for the latest value of a mapped topic. */
+  maxMappedScan: number;
   /** Topics known to have had data (for 2.01 vs 2.04). */
   fullyCreated: Set<string>;
+  /** Stream topics known to exist (a mapped topic's is created on its first publish). */
+  ensured: Set<string>;
+}
+
+/** What a topic-data URI names: a stream topic, or a mapped topic on one. */
+export interface DataResource {
+  /** Stream topic name, or the mapped topic (`sensors/dev1/temp`): the key of props and observers. */
+  name: string;
+  /** The stream topic read (and, for a stream topic, written). */
+  topic: string;
+  /** Set for a mapped topic. */
+  mqttTopic?: string;
+}
+
+export function streamResource(topic: string): DataResource {
+  return { name: topic, topic };
+}
+
+/** A mapped topic's resource; 4.04 when no rule (and no default topic) takes it. */
+export function mappedResource(mapping: TopicMapping, mqttTopic: string): DataResource {
+  const topic = mapping.sourceTopic(mqttTopic);
+  if (topic === null) {
+    throw new EddyError(
+      ErrorCode.NOT_FOUND,
+      `no topic mapping rule takes '${mqttTopic}'; add a [[mqtt.rules]] entry for it`,
+    );
+  }
+  return { name: mqttTopic, topic, mqttTopic };
 }
 
 export async function handleTopicData(
   ctx: DataContext,
   req: CoapRequest,
-  topic: string,
+  res: DataResource,
 ): Promise<ResponseSpec> {
   switch (req.method) {
     case Code.GET:
-      if (req.query.has("offset") || req.query.has("since")) return history(ctx, req, topic);
-      return latest(ctx, req, topic);
+      if (req.query.has("offset") || req.query.has("since")) return history(ctx, req, res);
+      return latest(ctx, req, res);
     case Code.PUT:
     case Code.POST:
-      return publish(ctx, req, topic);
+      return res.mqttTopic === undefined
+        ? publish(ctx, req, res.topic)
+        : publishMapped(ctx, req, res.mqttTopic);
     case Code.DELETE:
-      return deleteData(ctx, topic);
+      if (res.mqttTopic !== undefined) {
+        return diagnostic(
+          Code.METHOD_NOT_ALLOWED,
+          `a mapped topic shares stream topic '${res.topic}'; delete records through that topic`,
+        );
+      }
+      return deleteData(ctx, res.topic);
     default:
       return diagnostic(Code.METHOD_NOT_ALLOWED, "topic-data supports GET, PUT, POST and DELETE");
   }
@@ -75,12 +132,12 @@ export async function handleTopicData(
 async function blockFollowUp(
   ctx: DataContext,
   req: CoapRequest,
-  topic: string,
+  { name, topic }: DataResource,
 ): Promise<LatestRecord | undefined> {
   const b2 = getOption(req.message, OptionNumber.BLOCK2);
   const num = b2 ? (decodeBlock(b2.value)?.num ?? 0) : 0;
   if (num === 0 || req.observe !== undefined) return undefined;
-  const src = ctx.observe.blockSource(req.peer, topic);
+  const src = ctx.observe.blockSource(req.peer, name);
   if (!src) return undefined;
   try {
     const res = await ctx.broker.readRecords({
@@ -96,15 +153,26 @@ async function blockFollowUp(
   }
 }
 
-async function latest(ctx: DataContext, req: CoapRequest, topic: string): Promise<ResponseSpec> {
+/** The record filter of a mapped topic; undefined for a stream topic. */
+function matcher(ctx: DataContext, res: DataResource): ((r: StoredRecord) => boolean) | undefined {
+  const want = res.mqttTopic;
+  if (want === undefined) return undefined;
+  return (r) => recordTopic(ctx.mapping, res.topic, r) === want;
+}
+
+async function latest(ctx: DataContext, req: CoapRequest, res: DataResource): Promise<ResponseSpec> {
+  const { topic, name } = res;
   if (req.observe === 1) ctx.observe.deregister(req.peer, req.message.token);
-  const pinned = await blockFollowUp(ctx, req, topic);
+  const pinned = await blockFollowUp(ctx, req, res);
+  const match = matcher(ctx, res);
   const { latest: newest, highWatermarks } = pinned
     ? { latest: pinned, highWatermarks: [] as number[] }
-    : await latestRecord(ctx.broker, topic);
+    : match
+      ? await latestMatching(ctx.broker, topic, match, ctx.maxMappedScan)
+      : await latestRecord(ctx.broker, topic);
   const found = pinned ?? newest;
   if (!found) return diagnostic(Code.NOT_FOUND, "the topic has no data yet; publish first");
-  ctx.fullyCreated.add(topic);
+  ctx.fullyCreated.add(name);
   const cf = recordContentFormat(found.record);
   if (req.accept !== undefined && cf !== undefined && req.accept !== cf) {
     return diagnostic(Code.NOT_ACCEPTABLE, `the latest value has Content-Format ${cf}`);
@@ -116,6 +184,8 @@ async function latest(ctx: DataContext, req: CoapRequest, topic: string): Promis
       peer: req.peer,
       token: req.message.token,
       topic,
+      name,
+      ...(res.mqttTopic !== undefined ? { mqttTopic: res.mqttTopic } : {}),
       positions: highWatermarks,
       requestBytes: encodedSize(req.message),
     });
@@ -129,7 +199,7 @@ async function latest(ctx: DataContext, req: CoapRequest, topic: string): Promis
   if (matches) return { code: Code.VALID, options };
   const value = found.record.value ?? new Uint8Array(0);
   if (!pinned && value.length > 16)
-    ctx.observe.rememberBlock(req.peer, topic, found.partition, found.record.offset);
+    ctx.observe.rememberBlock(req.peer, name, found.partition, found.record.offset);
   return { code: Code.CONTENT, options, payload: value };
 }
 
@@ -142,7 +212,9 @@ function intParam(req: CoapRequest, name: string, min: number): number | undefin
   return n;
 }
 
-async function history(ctx: DataContext, req: CoapRequest, topic: string): Promise<ResponseSpec> {
+async function history(ctx: DataContext, req: CoapRequest, res: DataResource): Promise<ResponseSpec> {
+  const { topic } = res;
+  const match = matcher(ctx, res) ?? (() => true);
   if (req.accept !== undefined && req.accept !== ContentFormat.CBOR) {
     return diagnostic(Code.NOT_ACCEPTABLE, "history is served as application/cbor (60)");
   }
@@ -152,15 +224,15 @@ async function history(ctx: DataContext, req: CoapRequest, topic: string): Promi
   const offset = intParam(req, "offset", 0);
   if (offset !== undefined) {
     const partition = intParam(req, "partition", 0) ?? 0;
-    const res = await ctx.broker.readRecords({
+    const page = await ctx.broker.readRecords({
       topic,
       partition,
       offset,
       maxRecords: limit,
       maxBytes: ctx.maxHistoryBytes,
     });
-    for (const record of res.records) out.push({ partition, record });
-    next.set(partition, res.nextOffset);
+    for (const record of page.records) if (match(record)) out.push({ partition, record });
+    next.set(partition, page.nextOffset);
   } else {
     const since = parseTime(req.query.get("since") ?? "");
     const desc = await ctx.broker.describeTopic(topic);
@@ -169,14 +241,15 @@ async function history(ctx: DataContext, req: CoapRequest, topic: string): Promi
       const start = found.offset < 0 ? p.highWatermark : found.offset;
       next.set(p.partition, start);
       if (start >= p.highWatermark) continue;
-      const res = await ctx.broker.readRecords({
+      const page = await ctx.broker.readRecords({
         topic,
         partition: p.partition,
         offset: start,
         maxRecords: limit,
         maxBytes: ctx.maxHistoryBytes,
       });
-      for (const record of res.records) out.push({ partition: p.partition, record });
+      for (const record of page.records) if (match(record)) out.push({ partition: p.partition, record });
+      next.set(p.partition, page.nextOffset);
     }
     out.sort(
       (a, b) =>
@@ -184,8 +257,16 @@ async function history(ctx: DataContext, req: CoapRequest, topic: string): Promi
         a.partition - b.partition ||
         a.record.offset - b.record.offset,
     );
-    out.length = Math.min(out.length, limit);
-    for (const r of out) next.set(r.partition, Math.max(next.get(r.partition) ?? 0, r.record.offset + 1));
+    if (out.length > limit) {
+      // Cut to the oldest `limit` records: each partition resumes after the last one kept.
+      const kept = out.slice(0, limit);
+      for (const p of new Set(out.map((r) => r.partition))) {
+        const lastKept = kept.filter((r) => r.partition === p).at(-1);
+        const firstCut = out.find((r) => r.partition === p && !kept.includes(r));
+        if (firstCut) next.set(p, lastKept ? lastKept.record.offset + 1 : firstCut.record.offset);
+      }
+      out.length = limit;
+    }
   }
   const options = [uintOption(OptionNumber.CONTENT_FORMAT, ContentFormat.CBOR)];
   if (req.observe === 1) ctx.observe.deregister(req.peer, req.message.token);
@@ -224,6 +305,33 @@ async function publish(ctx: DataContext, req: CoapRequest, topic: string): Promi
     headers: publishHeaders(req.contentFormat),
   });
   ctx.fullyCreated.add(topic);
+  return { code: first ? Code.CREATED : Code.CHANGED };
+}
+
+async function publishMapped(ctx: DataContext, req: CoapRequest, mqttTopic: string): Promise<ResponseSpec> {
+  if (req.query.has("key")) throw badRequest("a mapped topic's key comes from its mapping rule: drop ?key=");
+  const wanted = ctx.props.get(mqttTopic).contentFormat;
+  if (wanted !== undefined && req.contentFormat !== wanted) {
+    return diagnostic(Code.UNSUPPORTED_CONTENT_FORMAT, `this topic takes Content-Format ${wanted}`);
+  }
+  const target = ctx.mapping.forward(mqttTopic);
+  if (!target) {
+    throw new EddyError(
+      ErrorCode.NOT_FOUND,
+      `no topic mapping rule takes '${mqttTopic}'; add a [[mqtt.rules]] entry for it`,
+    );
+  }
+  if (target.topic.startsWith("__")) {
+    throw new EddyError(ErrorCode.FORBIDDEN, "internal topics (__*) are not reachable over CoAP");
+  }
+  await ensureStreamTopic(ctx.broker, target.topic, ctx.ensured);
+  const first = !ctx.fullyCreated.has(mqttTopic) && (await hasNoData(ctx, target.topic));
+  await ctx.publisher.publish(target.topic, {
+    key: target.key,
+    value: req.payload,
+    headers: mappedPublishHeaders(req.contentFormat, mqttTopic, req.message.type === MessageType.CON),
+  });
+  ctx.fullyCreated.add(mqttTopic);
   return { code: first ? Code.CREATED : Code.CHANGED };
 }
 

@@ -2,7 +2,7 @@
  * Topic properties set over CoAP (topic-content-format, max-subscribers,
  * observer-check, ...), kept in memory for the hot paths and persisted in
  * the compacted internal topic `__coap_topics` through the BrokerApi (no SQL,
- * bridges/README.md): key = stream topic name, value = a CBOR map of the
+ * bridges/README.md): key = stream topic name (or mapped topic, `a/b/c`), value = a CBOR map of the
  * properties (topic-config.ts keys 3..7), a null value deletes them. `load`
  * reads the topic back at start; the latest record per key wins.
  */
@@ -55,6 +55,15 @@ export class TopicPropsStore {
       offset = res.nextOffset;
     }
     this.ready = true;
+  }
+
+  has(name: string): boolean {
+    return this.props.has(name);
+  }
+
+  /** Every name with properties (stream topics and mapped topics). */
+  names(): string[] {
+    return [...this.props.keys()];
   }
 
   get(name: string): TopicProps {

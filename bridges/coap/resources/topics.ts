@@ -12,9 +12,19 @@
  * - GET topic: its representation; PUT replaces, iPATCH merges the optional
  *   properties (name, topic-data and resource-type cannot change); DELETE
  *   deletes the stream topic and ends its observations with 4.04.
+ * A topic-name containing "/" is a mapped topic (`sensors/dev1/temp`, see
+ * mapped-topics.ts and the README): its topic resource is `/<prefix>/<name>`
+ * with the name in one Uri-Path segment (`/ps/sensors%2Fdev1%2Ftemp`), its
+ * topic data `/<prefix>/data/sensors/dev1/temp`.
  * Not yet: FETCH on the collection and the topic (filters), expiration-date enforcement.
  */
-import { type BrokerApi, EddyError, ErrorCode, validateTopicName } from "../../../src/broker/index.ts";
+import {
+  type BrokerApi,
+  EddyError,
+  ErrorCode,
+  type TopicMapping,
+  validateTopicName,
+} from "../../../src/broker/index.ts";
 import { Code, ContentFormat, OptionNumber } from "../codec/constants.ts";
 import { stringOption, uintOption } from "../codec/options.ts";
 import type { ResponseSpec } from "../message-layer.ts";
@@ -22,6 +32,7 @@ import type { ObserveManager } from "../observe.ts";
 import type { PublishBatcher } from "../publish-batcher.ts";
 import { badRequest, type CoapRequest, diagnostic } from "../request.ts";
 import { filterLinks, linkResponse, topicLinks } from "./discovery.ts";
+import { createMappedTopic, handleMappedTopic } from "./mapped-topics.ts";
 import { publishHeaders } from "./records.ts";
 import { encodeTopicConfig, parseTopicConfig, RT_DATA } from "./topic-config.ts";
 import type { TopicPropsStore } from "./topic-props-store.ts";
@@ -32,12 +43,15 @@ export interface TopicsContext {
   observe: ObserveManager;
   publisher: PublishBatcher;
   prefix: string;
+  mapping: TopicMapping;
   fullyCreated: Set<string>;
+  /** Stream topics known to exist (mapped topics create theirs on first use). */
+  ensured: Set<string>;
 }
 
-const dataPath = (ctx: TopicsContext, name: string) => `/${ctx.prefix}/data/${name}`;
+export const dataPath = (ctx: TopicsContext, name: string) => `/${ctx.prefix}/data/${name}`;
 
-function requirePubsubCbor(req: CoapRequest): void {
+export function requirePubsubCbor(req: CoapRequest): void {
   if (
     req.contentFormat !== undefined &&
     req.contentFormat !== ContentFormat.CORE_PUBSUB_CBOR &&
@@ -52,7 +66,7 @@ function requirePubsubCbor(req: CoapRequest): void {
 
 export async function handleCollection(ctx: TopicsContext, req: CoapRequest): Promise<ResponseSpec> {
   if (req.method === Code.GET) {
-    const { topics, data } = await topicLinks(ctx.broker, ctx.props, ctx.prefix);
+    const { topics, data } = await topicLinks(ctx.broker, ctx.props, ctx.prefix, ctx.mapping);
     if (req.query.get("rt") === RT_DATA) return linkResponse(data);
     return linkResponse(filterLinks(topics, req.query));
   }
@@ -63,6 +77,7 @@ export async function handleCollection(ctx: TopicsContext, req: CoapRequest): Pr
   if (cfg.name === undefined || cfg.resourceType === undefined)
     throw badRequest("topic-name (0) and resource-type (2) are required");
   if (cfg.resourceType !== RT_DATA) throw badRequest(`resource-type must be "${RT_DATA}"`);
+  if (cfg.name.includes("/")) return createMappedTopic(ctx, req, { ...cfg, name: cfg.name });
   validateTopicName(cfg.name);
   if (cfg.topicData !== undefined && cfg.topicData !== dataPath(ctx, cfg.name)) {
     throw badRequest(`this broker hosts topic data at ${dataPath(ctx, cfg.name)}`);
@@ -83,7 +98,7 @@ export async function handleCollection(ctx: TopicsContext, req: CoapRequest): Pr
   ]);
 }
 
-function topicResponse(
+export function topicResponse(
   ctx: TopicsContext,
   name: string,
   code: number,
@@ -97,6 +112,7 @@ function topicResponse(
 }
 
 export async function handleTopic(ctx: TopicsContext, req: CoapRequest, name: string): Promise<ResponseSpec> {
+  if (name.includes("/")) return handleMappedTopic(ctx, req, name);
   await ctx.broker.describeTopic(name); // TOPIC_NOT_FOUND → 4.04
   switch (req.method) {
     case Code.GET:
@@ -121,6 +137,7 @@ export async function handleTopic(ctx: TopicsContext, req: CoapRequest, name: st
       await ctx.broker.deleteTopic(name);
       await ctx.props.delete(name);
       ctx.fullyCreated.delete(name);
+      ctx.ensured.delete(name);
       ctx.publisher.forget(name);
       ctx.observe.cancelTopic(name, "the topic was deleted");
       return { code: Code.DELETED };

@@ -1,0 +1,59 @@
+/**
+ * Who may CONNECT over MQTT (TCP, TLS, WebSocket), from [auth]; src/main.ts
+ * hands the result to the MQTT bridge as its `authenticate` hook (the
+ * structural type of bridges/mqtt/auth.ts: config cannot import a bridge).
+ *
+ * - `auth.users` configured: CONNECT must carry a user name and password that
+ *   CredentialStore.verifyPassword accepts; otherwise CONNACK 0x86 Bad User
+ *   Name or Password (3.1.1: return code 4). A CONNECT without a user name is
+ *   accepted only when `auth.allow_anonymous` is true (as an anonymous client).
+ * - No users: clients are anonymous (a user name is kept for display only),
+ *   and accepted from loopback addresses only unless `auth.allow_anonymous`
+ *   (mosquitto 2.0's rule); others get 0x87 Not authorized (3.1.1: 5). The
+ *   listener's own address is checked at start-up (load.ts checkListeners);
+ *   this also covers MQTT over WebSocket on an exposed HTTP listener.
+ */
+import type { CredentialStore } from "../util/credentials.ts";
+import { isLoopbackHost } from "./listen.ts";
+
+export interface MqttConnectRequest {
+  username: string | null;
+  password: Uint8Array | null;
+  remoteAddress: string;
+}
+
+export type MqttConnectResult =
+  | { ok: true; user: string | null }
+  | { ok: false; reason: "bad-credentials" | "not-authorized" };
+
+export interface MqttAuthenticator {
+  authenticate(req: MqttConnectRequest): Promise<MqttConnectResult>;
+}
+
+const decoder = new TextDecoder();
+
+export function mqttAuthenticator(opts: {
+  credentials: CredentialStore;
+  allowAnonymous: boolean;
+}): MqttAuthenticator {
+  const { credentials, allowAnonymous } = opts;
+  return {
+    async authenticate(req) {
+      if (credentials.userCount === 0) {
+        if (allowAnonymous || isLoopbackAddress(req.remoteAddress)) return { ok: true, user: req.username };
+        return { ok: false, reason: "not-authorized" };
+      }
+      if (req.username === null || req.username === "") {
+        return allowAnonymous ? { ok: true, user: null } : { ok: false, reason: "bad-credentials" };
+      }
+      const password = req.password ? decoder.decode(req.password) : "";
+      const ok = await credentials.verifyPassword(req.username, password);
+      return ok ? { ok: true, user: req.username } : { ok: false, reason: "bad-credentials" };
+    },
+  };
+}
+
+/** A peer address on this host (IPv4 127/8, ::1, IPv4-mapped 127/8). */
+export function isLoopbackAddress(address: string): boolean {
+  return isLoopbackHost(address.replace(/^\[|\]$/g, ""));
+}
