@@ -146,6 +146,7 @@ class EddyBroker implements Broker {
             admin: (req) => this.requireCluster().admin(req),
             dataNodes: () => this.requireCluster().dataNodes(),
             forget: (topic) => this.cluster?.replicas.forget(topic),
+            forgetPartition: (topic, partition) => this.cluster?.replicas.forgetPartition(topic, partition),
           }
         : undefined,
     });

@@ -6,11 +6,12 @@
  * auto-creates and deletes cannot interleave.
  */
 import { EddyError, ErrorCode } from "../errors.ts";
-import type { LogStore } from "../log/types.ts";
+import type { LogConfig, LogStore, PartitionLog } from "../log/types.ts";
 import type { MetadataStore, TopicRecord } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import type { AdminRequest } from "../cluster/controller.ts";
+import { AbsentLog, isAbsentLog } from "./absent-log.ts";
 import type { SafeObserver } from "./observer.ts";
 import { Partition } from "./partition.ts";
 import {
@@ -41,6 +42,8 @@ export interface TopicCluster {
   dataNodes(): number[];
   /** A topic is going away here: stop replicating it. */
   forget(topic: string): void;
+  /** This node stops replicating one partition (reassigned away): stop its fetcher or leadership. */
+  forgetPartition?(topic: string, partition: number): void;
 }
 
 export interface TopicState {
@@ -174,7 +177,13 @@ export class TopicManager {
       throw failed.reason;
     }
     const known = new Set(records.map((r) => r.name));
-    const orphans = (await this.o.logStore.list()).filter((tp) => !known.has(tp.topic));
+    const onDisk = await this.o.logStore.list();
+    if (this.o.cluster) {
+      // Cluster mode: data of partitions this node no longer replicates (reassigned away while down).
+      const stale = onDisk.filter((tp) => known.has(tp.topic) && !this.hostsReplica(tp.topic, tp.partition));
+      for (const tp of stale) await this.removePartitionData(tp.topic, tp.partition);
+    }
+    const orphans = onDisk.filter((tp) => !known.has(tp.topic));
     if (orphans.length > 0) {
       this.o.logger.warn("partition data found for topics not in the metadata store; left untouched", {
         partitions: orphans.slice(0, 20).map((tp) => `${tp.topic}-${tp.partition}`),
@@ -379,12 +388,59 @@ export class TopicManager {
             { length: r.partitions - state.partitions.length },
             (_, i) => state.partitions.length + i,
           );
-          const logs = await Promise.all(ids.map((id) => this.o.logStore.open(r.name, id, logConfig)));
+          const logs = await Promise.all(ids.map((id) => this.openLog(r.name, id, logConfig)));
           state.partitions.push(...logs.map((log) => this.newPartition(log)));
         }
         state.record = r;
+        await this.reconcileReplicas(state);
       }
     });
+  }
+
+  /**
+   * Cluster mode: open logs for the partitions of `state` this node now
+   * replicates, and close and remove those it no longer does (reassignment).
+   */
+  private async reconcileReplicas(state: TopicState): Promise<void> {
+    const name = state.record.name;
+    const logConfig = toLogConfig(state.configs);
+    for (let i = 0; i < state.partitions.length; i++) {
+      const old = state.partitions[i]!;
+      const want = this.hostsReplica(name, i);
+      if (want !== isAbsentLog(old.log)) continue;
+      this.o.cluster?.forgetPartition?.(name, i);
+      if (want) {
+        await this.removePartitionData(name, i);
+        state.partitions[i] = this.newPartition(await this.o.logStore.open(name, i, logConfig));
+        await old.destroy();
+        this.o.logger.info("replicating partition", { topic: name, partition: i });
+      } else {
+        state.partitions[i] = this.newPartition(new AbsentLog(name, i, logConfig));
+        this.o.onTopicGone(name);
+        await old.destroy();
+        this.o.logger.info("no longer replicating partition: data removed", { topic: name, partition: i });
+      }
+    }
+  }
+
+  /** Single node: always. Cluster mode: the metadata log assigns a replica of this partition to this node. */
+  private hostsReplica(topic: string, partition: number): boolean {
+    if (!this.o.cluster) return true;
+    const a = this.o.metadata.listPartitionAssignments(topic).find((x) => x.partition === partition);
+    return a?.replicas.includes(this.o.nodeId) === true;
+  }
+
+  private openLog(topic: string, partition: number, config: LogConfig): Promise<PartitionLog> {
+    if (this.hostsReplica(topic, partition)) return this.o.logStore.open(topic, partition, config);
+    return Promise.resolve(new AbsentLog(topic, partition, config));
+  }
+
+  private async removePartitionData(topic: string, partition: number): Promise<void> {
+    const found = (await this.o.logStore.list()).some(
+      (tp) => tp.topic === topic && tp.partition === partition,
+    );
+    if (!found) return;
+    await (await this.o.logStore.open(topic, partition, toLogConfig(this.o.defaultConfigs))).destroy();
   }
 
   private applyConfigChanges(
@@ -414,9 +470,7 @@ export class TopicManager {
   private async openTopic(record: TopicRecord, configs: TopicConfigs): Promise<TopicState> {
     const logConfig = toLogConfig(configs);
     const ids = Array.from({ length: record.partitions }, (_, i) => i);
-    const opened = await Promise.allSettled(
-      ids.map((id) => this.o.logStore.open(record.name, id, logConfig)),
-    );
+    const opened = await Promise.allSettled(ids.map((id) => this.openLog(record.name, id, logConfig)));
     const failed = opened.find((r) => r.status === "rejected");
     if (failed) {
       await Promise.allSettled(opened.map((r) => (r.status === "fulfilled" ? r.value.close() : undefined)));

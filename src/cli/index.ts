@@ -8,6 +8,7 @@
 import { UsageError } from "./args.ts";
 import { ApiError, NoBrokerError } from "./client.ts";
 import type { Command } from "./commands/command.ts";
+import { clusterCommand } from "./commands/cluster.ts";
 import { configsCommand } from "./commands/configs.ts";
 import { consumeCommand } from "./commands/consume.ts";
 import { deleteRecordsCommand } from "./commands/delete-records.ts";
@@ -39,6 +40,7 @@ export const COMMANDS: readonly Command[] = [
   mqttCommand,
   mirrorCommand,
   passwdCommand,
+  clusterCommand,
 ];
 
 export function topLevelHelp(): string {

@@ -15,6 +15,7 @@ import { EddyError, ErrorCode } from "../errors.ts";
 import type { MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
+import { isAbsentLog } from "../broker/absent-log.ts";
 import type { Partition } from "../broker/partition.ts";
 import { type AdminRequest, Controller } from "./controller.ts";
 import { type MetadataChange, MetadataMachine } from "./metadata-machine.ts";
@@ -322,6 +323,11 @@ export class ClusterNode {
           const a = this.d.store
             .listPartitionAssignments(change.topic)
             .find((x) => x.partition === change.partition);
+          // Replica set changed for this node (reassignment): open or remove the log first.
+          const p = this.d.lookup(change.topic, change.partition);
+          if (a && p && a.replicas.includes(this.d.nodeId) === isAbsentLog(p.log)) {
+            await this.d.reconcileTopics();
+          }
           if (a) this.replicas.sync(a);
         } else if (change.kind === "topics" || change.kind === "reset") {
           await this.d.reconcileTopics();

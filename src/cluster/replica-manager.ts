@@ -122,6 +122,16 @@ export class ReplicaManager {
     }
   }
 
+  /** This node stops replicating one partition (reassigned away): stop its fetcher, fail its waits. */
+  forgetPartition(topic: string, partition: number): void {
+    const k = key(topic, partition);
+    const st = this.states.get(k);
+    if (!st) return;
+    this.stopFetcher(st);
+    this.wake(st);
+    this.states.delete(k);
+  }
+
   /** ISR upkeep: shrink followers lagging past replica.lag.time.max.ms, expand caught-up ones. */
   tick(): void {
     const now = this.o.clock.monotonic();

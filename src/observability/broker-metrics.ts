@@ -21,8 +21,15 @@ export interface PartitionMetricsSource {
       highWatermark: number;
       sizeBytes: number;
       segments: number;
+      /** Cluster mode: leader (-1 = none), replicas and ISR as the metadata log says. */
+      leader?: number;
+      replicas?: readonly number[];
+      isr?: readonly number[];
     }>;
   }>;
+  /** Present on a broker: its node id and cluster status (null on a single node). */
+  readonly nodeId?: number;
+  clusterStatus?(): { controllerId: number | null } | null;
 }
 
 /** Storage hooks (structurally a src/log LogObserver). */
@@ -78,6 +85,10 @@ export interface BrokerMetrics {
     highWatermark: Gauge;
     partitionBytes: Gauge;
     partitionSegments: Gauge;
+    isrSize: Gauge;
+    underReplicated: Gauge;
+    offline: Gauge;
+    isController: Gauge;
   };
 }
 
@@ -164,6 +175,23 @@ export function createBrokerMetrics(opts: { registry?: MetricsRegistry } = {}): 
       help: "Segments in the partition's log.",
       labelNames: TP,
     }),
+    isrSize: registry.gauge({
+      name: "eddy_partition_isr_size",
+      help: "Replicas in the partition's in-sync replica set (1 on a single node).",
+      labelNames: TP,
+    }),
+    underReplicated: registry.gauge({
+      name: "eddy_cluster_under_replicated_partitions",
+      help: "Partitions whose ISR is smaller than their replica set, as this node's metadata says.",
+    }),
+    offline: registry.gauge({
+      name: "eddy_cluster_offline_partitions",
+      help: "Partitions with no leader, as this node's metadata says.",
+    }),
+    isController: registry.gauge({
+      name: "eddy_cluster_is_controller",
+      help: "1 if this node is the cluster controller (the metadata leader; always 1 on a single node), else 0.",
+    }),
   };
 
   const logObserver: LogMetricsObserver = {
@@ -203,6 +231,7 @@ export function createBrokerMetrics(opts: { registry?: MetricsRegistry } = {}): 
     i.highWatermark,
     i.partitionBytes,
     i.partitionSegments,
+    i.isrSize,
   ];
 
   const attach = (source: PartitionMetricsSource): (() => void) =>
@@ -212,16 +241,29 @@ export function createBrokerMetrics(opts: { registry?: MetricsRegistry } = {}): 
       // Replace all series at once, after every read finished, so deleted partitions vanish
       // and concurrent scrapes never see a half-filled set.
       for (const g of partitionGauges) g.reset();
+      let underReplicated = 0;
+      let offline = 0;
       for (const d of described) {
         if (!d) continue;
         for (const p of d.partitions) {
+          const isr = p.isr?.length ?? 1;
+          if (isr < (p.replicas?.length ?? 1)) underReplicated++;
+          if ((p.leader ?? 0) < 0) offline++;
           const labels = { topic: d.name, partition: p.partition };
           i.logStartOffset.set(labels, p.logStartOffset);
           i.logEndOffset.set(labels, p.logEndOffset);
           i.highWatermark.set(labels, p.highWatermark);
           i.partitionBytes.set(labels, p.sizeBytes);
           i.partitionSegments.set(labels, p.segments);
+          i.isrSize.set(labels, isr);
         }
+      }
+      if (source.clusterStatus) {
+        const status = source.clusterStatus();
+        const controller = status ? status.controllerId === source.nodeId : true;
+        i.underReplicated.set(underReplicated);
+        i.offline.set(offline);
+        i.isController.set(controller ? 1 : 0);
       }
     });
 

@@ -1,34 +1,10 @@
 /** The [cluster] configuration: peers from TOML, Kafka-style keys, and the checks at load time. */
-import { afterEach, describe, expect, it } from "bun:test";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { ConfigError } from "../../src/config/errors.ts";
+import { describe, expect, it } from "bun:test";
 import { parseServeArgs } from "../../src/config/flags.ts";
 import { loadConfig } from "../../src/config/load.ts";
+import { issuesOf, useTomlFiles } from "../config/helpers.ts";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function toml(text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-cluster-config-"));
-  dirs.push(dir);
-  const file = path.join(dir, "eddy.toml");
-  fs.writeFileSync(file, text);
-  return file;
-}
-
-function issuesOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).issues];
-  }
-  throw new Error("expected a ConfigError");
-}
+const toml = useTomlFiles();
 
 const PEERS = `
 [[cluster.peers]]

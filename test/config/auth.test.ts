@@ -1,9 +1,5 @@
-import { afterEach, describe, expect, it } from "bun:test";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { describe, expect, it } from "bun:test";
 import { formatBanner } from "../../src/config/banner.ts";
-import { ConfigError } from "../../src/config/errors.ts";
 import { listenerHasAuth, loadConfig } from "../../src/config/load.ts";
 import {
   CredentialStore,
@@ -13,29 +9,9 @@ import {
   isPasswordHash,
   isTokenHash,
 } from "../../src/util/credentials.ts";
+import { issuesOf, useTomlFiles } from "./helpers.ts";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function toml(text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-config-auth-"));
-  dirs.push(dir);
-  const file = path.join(dir, "eddy.toml");
-  fs.writeFileSync(file, text);
-  return file;
-}
-
-function issuesOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).issues];
-  }
-  throw new Error("expected a ConfigError");
-}
+const toml = useTomlFiles();
 
 const CHEAP = { memoryCost: 1024, timeCost: 1 };
 

@@ -1,37 +1,10 @@
-import { afterEach, describe, expect, it } from "bun:test";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { ErrorCode } from "../../src/errors.ts";
-import { ConfigError } from "../../src/config/errors.ts";
+import { describe, expect, it } from "bun:test";
 import { parseServeArgs } from "../../src/config/flags.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { defaultConfig } from "../../src/config/schema.ts";
+import { issuesOf, useTomlFiles } from "./helpers.ts";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function toml(text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-config-"));
-  dirs.push(dir);
-  const file = path.join(dir, "eddy.toml");
-  fs.writeFileSync(file, text);
-  return file;
-}
-
-/** The issues of the ConfigError that `fn` throws. */
-function issuesOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).code).toBe(ErrorCode.INVALID_CONFIG);
-    return [...(err as ConfigError).issues];
-  }
-  throw new Error("expected a ConfigError");
-}
+const toml = useTomlFiles();
 
 describe("loadConfig precedence", () => {
   it("uses the schema defaults with no file, env or flags", () => {

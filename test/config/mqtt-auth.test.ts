@@ -1,23 +1,13 @@
 /** MQTT authentication from [auth]: listener exposure rules and the CONNECT check src/main.ts hands the bridge. */
 import { describe, expect, it } from "bun:test";
-import { ConfigError } from "../../src/config/errors.ts";
 import { parseServeArgs } from "../../src/config/flags.ts";
 import { listenerHasAuth, loadConfig } from "../../src/config/load.ts";
 import { isLoopbackAddress, mqttAuthenticator } from "../../src/config/mqtt-auth.ts";
 import { CredentialStore, hashPassword } from "../../src/util/credentials.ts";
+import { issuesOf } from "./helpers.ts";
 
 const USERS = JSON.stringify({ alice: { password: "s3cret" } });
 const enc = (s: string) => new TextEncoder().encode(s);
-
-function issuesOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.issues];
-    throw err;
-  }
-  return [];
-}
 
 describe("listener exposure with MQTT users", () => {
   it("treats mqtt and mqtt_tls as authenticated once auth.users has a user", () => {

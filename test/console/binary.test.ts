@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Page } from "playwright-core";
+import { EPHEMERAL_LISTENERS } from "../helpers/binary.ts";
 import { launchBrowser, type TestBrowser } from "./browser.ts";
 
 const ROOT = path.join(import.meta.dir, "../..");
@@ -44,28 +45,12 @@ beforeAll(async () => {
   // Run from an empty directory: the binary must not find src/ or node_modules.
   const cwd = path.join(tmp, "run");
   fs.mkdirSync(cwd);
-  proc = Bun.spawn(
-    [
-      binary,
-      "serve",
-      "--data-dir",
-      dataDir,
-      "--http-listen",
-      "127.0.0.1:0",
-      "--kafka-listen",
-      "127.0.0.1:0",
-      "--mqtt-listen",
-      "127.0.0.1:0",
-      "--coap-listen",
-      "127.0.0.1:0",
-    ],
-    {
-      cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", EDDY_LOG_LEVEL: "warn" },
-      stdout: "ignore",
-      stderr: "inherit",
-    },
-  );
+  proc = Bun.spawn([binary, "serve", "--data-dir", dataDir, ...EPHEMERAL_LISTENERS], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", EDDY_LOG_LEVEL: "warn" },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
   const listeners = JSON.parse(await waitForFile(path.join(dataDir, "listeners.json"), 10_000)) as {
     http: string;
   };

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
-import { api, ROOT, type RunningBinary, useBinary } from "../helpers/binary.ts";
+import { api, EPHEMERAL_LISTENERS, ROOT, type RunningBinary, useBinary } from "../helpers/binary.ts";
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string })
   .version;
@@ -84,19 +84,7 @@ describe("the eddy binary", () => {
     expect(fs.existsSync(path.join(dataDir, "eddy.lock"))).toBe(true);
 
     // A second broker on the same directory is refused.
-    const second = runBin([
-      "serve",
-      "--data-dir",
-      dataDir,
-      "--http-listen",
-      "127.0.0.1:0",
-      "--kafka-listen",
-      "127.0.0.1:0",
-      "--mqtt-listen",
-      "127.0.0.1:0",
-      "--coap-listen",
-      "127.0.0.1:0",
-    ]);
+    const second = runBin(["serve", "--data-dir", dataDir, ...EPHEMERAL_LISTENERS]);
     expect(second.code).toBe(1);
     expect(second.stderr).toContain("already using");
 

@@ -13,6 +13,18 @@ import type { Subprocess } from "bun";
 export const ROOT = path.join(import.meta.dir, "../..");
 export const BIN = path.join(ROOT, "dist/eddy");
 
+/** Every listener on a free loopback port, so tests never bind fixed ports. */
+export const EPHEMERAL_LISTENERS: readonly string[] = [
+  "--http-listen",
+  "127.0.0.1:0",
+  "--kafka-listen",
+  "127.0.0.1:0",
+  "--mqtt-listen",
+  "127.0.0.1:0",
+  "--coap-listen",
+  "127.0.0.1:0",
+];
+
 export interface RunningBinary {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   dataDir: string;
@@ -86,29 +98,12 @@ export function useBinary(): {
   const start = async (dataDir: string, extra: string[] = []): Promise<RunningBinary> => {
     const listenersFile = path.join(dataDir, "listeners.json");
     fs.rmSync(listenersFile, { force: true });
-    const proc = Bun.spawn(
-      [
-        BIN,
-        "serve",
-        "--data-dir",
-        dataDir,
-        "--http-listen",
-        "127.0.0.1:0",
-        "--kafka-listen",
-        "127.0.0.1:0",
-        "--mqtt-listen",
-        "127.0.0.1:0",
-        "--coap-listen",
-        "127.0.0.1:0",
-        ...extra,
-      ],
-      {
-        stdin: "ignore",
-        stdout: "pipe",
-        stderr: "pipe",
-        env: { ...process.env, EDDY_LOG_FORMAT: "json" },
-      },
-    );
+    const proc = Bun.spawn([BIN, "serve", "--data-dir", dataDir, ...EPHEMERAL_LISTENERS, ...extra], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, EDDY_LOG_FORMAT: "json" },
+    });
     procs.push(proc);
     const stdout = collect(proc.stdout);
     const stderr = collect(proc.stderr);
