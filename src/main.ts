@@ -226,6 +226,8 @@ async function start(config: EddyConfig, logger: Logger): Promise<Running> {
         dataDir: config.data_dir,
         credentials,
         metricsRequireAuth: config.auth.metrics_require_auth,
+        mapping: mqttMapping(config),
+        peers: config.cluster.peers.map((p) => ({ id: p.id, url: p.url, witness: p.witness })),
         ...bridges.http,
       });
       const h = config.http;

@@ -26,7 +26,7 @@ import { silentLogger } from "../observability/logger.ts";
 import { systemClock } from "../util/clock.ts";
 import { appendBatch } from "./append-batch.ts";
 import type { BrokerContext } from "./context.ts";
-import { checkLeader } from "./epochs.ts";
+import { checkLeader, endOffsetForEpoch } from "./epochs.ts";
 import { fetch } from "./fetch.ts";
 import * as groups from "./group-offsets.ts";
 import { createGroupCoordinator } from "./groups.ts";
@@ -42,6 +42,7 @@ import { resolveDefaultConfigs } from "./topic-configs.ts";
 import { TopicManager } from "./topics.ts";
 import * as txns from "./transactions.ts";
 import type {
+  ActiveProducer,
   AppendBatchRequest,
   AppendBatchResult,
   AppendEvent,
@@ -49,6 +50,7 @@ import type {
   BrokerStats,
   ClusterView,
   CreateTopicRequest,
+  EpochEndOffset,
   FetchRequest,
   FetchResult,
   GroupLag,
@@ -412,6 +414,35 @@ class EddyBroker implements Broker {
   describeTransactions(): TransactionDescription[] {
     this.guard();
     return this.txn.describe();
+  }
+
+  describeProducers(topic: string, partition: number): ActiveProducer[] {
+    this.guard();
+    const p = this.topics.partition(topic, partition);
+    checkLeader(p);
+    return [...p.producers.producers.values()].map((e) => ({
+      producerId: e.producerId,
+      producerEpoch: e.epoch,
+      lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
+      lastTimestamp: e.lastTimestamp,
+      currentTxnStartOffset: e.txnFirstOffset,
+    }));
+  }
+
+  endOffsetForLeaderEpoch(topic: string, partition: number, leaderEpoch: number): EpochEndOffset {
+    this.guard();
+    const p = this.topics.partition(topic, partition);
+    checkLeader(p);
+    const { logStartOffset, logEndOffset } = p.state();
+    // Cluster replicas keep an epoch cache; a single node has only its current epoch.
+    const epochs = this.options.metadata
+      .getLeaderEpochs(topic, partition)
+      .filter((e) => e.startOffset <= logEndOffset && e.epoch <= p.leaderEpoch);
+    // Without a cached start for the current epoch, the older epochs are taken to run to the log end.
+    if (epochs.length === 0) epochs.push({ epoch: p.leaderEpoch, startOffset: logStartOffset });
+    else if (epochs.at(-1)!.epoch < p.leaderEpoch)
+      epochs.push({ epoch: p.leaderEpoch, startOffset: logEndOffset });
+    return endOffsetForEpoch(epochs, leaderEpoch, logEndOffset);
   }
 
   // Housekeeping

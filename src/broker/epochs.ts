@@ -44,3 +44,26 @@ export function checkLeaderEpoch(partition: Partition, epoch: number | undefined
   const err = leaderEpochError(partition, epoch);
   if (err) throw err;
 }
+
+/**
+ * Kafka's LeaderEpochFileCache.endOffsetFor over a replica's epoch cache
+ * (oldest first): the largest epoch <= `requested` and where it ends (the next
+ * epoch's start offset, or `logEndOffset` for the latest); -1/-1 when
+ * `requested` is -1 or newer than every cached epoch; (`requested`, first
+ * start offset) when it is older than all of them.
+ */
+export function endOffsetForEpoch(
+  epochs: readonly { epoch: number; startOffset: number }[],
+  requested: number,
+  logEndOffset: number,
+): { leaderEpoch: number; endOffset: number } {
+  const latest = epochs.at(-1);
+  if (requested < 0 || latest === undefined) return { leaderEpoch: -1, endOffset: -1 };
+  if (requested === latest.epoch) return { leaderEpoch: requested, endOffset: logEndOffset };
+  const higher = epochs.findIndex((e) => e.epoch > requested);
+  if (higher < 0) return { leaderEpoch: -1, endOffset: -1 };
+  const endOffset = epochs[higher]!.startOffset;
+  return higher === 0
+    ? { leaderEpoch: requested, endOffset }
+    : { leaderEpoch: epochs[higher - 1]!.epoch, endOffset };
+}

@@ -15,6 +15,7 @@ import type {
   EndTxnOptions,
   InitProducerIdOptions,
   InitProducerIdResult,
+  TransactionDescription,
   TxnError,
   TxnOffsetCommitOptions,
   TxnOffsetCommitResult,
@@ -209,6 +210,24 @@ export interface PartitionState {
   lastStableOffset: number;
 }
 
+/** One producer's state on a partition (BrokerApi.describeProducers). */
+export interface ActiveProducer {
+  producerId: number;
+  producerEpoch: number;
+  /** Sequence number of the producer's last batch's last record; -1 when none is kept. */
+  lastSequence: number;
+  /** Max timestamp of its last batch. */
+  lastTimestamp: number;
+  /** First offset of its open transaction on this partition, or -1. */
+  currentTxnStartOffset: number;
+}
+
+/** BrokerApi.endOffsetForLeaderEpoch's answer. */
+export interface EpochEndOffset {
+  leaderEpoch: number;
+  endOffset: number;
+}
+
 export interface OffsetCommit {
   topic: string;
   partition: number;
@@ -339,6 +358,18 @@ export interface BrokerApi {
   endTxn(req: EndTxnOptions): Promise<TxnError>;
   /** Offsets committed to the group only if the transaction commits. */
   txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnOffsetCommitResult>;
+  /** The transaction coordinator's state, per transactional.id (DescribeTransactions, ListTransactions). */
+  describeTransactions(): TransactionDescription[];
+  /** Producers with idempotence/transaction state on a partition (DescribeProducers, KIP-664). */
+  describeProducers(topic: string, partition: number): ActiveProducer[];
+  /**
+   * KIP-320 (OffsetForLeaderEpoch): the largest leader epoch <= `leaderEpoch`
+   * that this partition's log knows and the offset where it ends (the next
+   * epoch's start offset, or the log end offset for the current epoch);
+   * -1/-1 when `leaderEpoch` is newer than every known epoch. Throws
+   * NOT_LEADER when another node leads the partition.
+   */
+  endOffsetForLeaderEpoch(topic: string, partition: number, leaderEpoch: number): EpochEndOffset;
 
   /** Cluster mode: data nodes with their Kafka addresses and the controller; null (or absent) on a single node. */
   clusterView?(): ClusterView | null;

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import type { BrokerApi } from "../broker/index.ts";
+import type { BrokerApi, TopicMappingConfig } from "../broker/index.ts";
 import { EddyError, ErrorCode } from "../errors.ts";
 import { type Logger, silentLogger } from "../observability/logger.ts";
 import { MetricsRegistry } from "../observability/metrics.ts";
@@ -17,11 +17,12 @@ import { httpAuth } from "./auth.ts";
 import type { HttpDeps } from "./deps.ts";
 import { makeErrorHandler, notFoundHandler } from "./errors.ts";
 import { ApiRouter, buildOpenApiDocument } from "./openapi.ts";
-import { registerClusterRoutes } from "./routes/cluster.ts";
+import { type ClusterPeer, registerClusterRoutes } from "./routes/cluster.ts";
 import { type CoapAdmin, registerCoapRoutes } from "./routes/coap.ts";
 import { registerConsoleRoutes } from "./routes/console.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { type HealthCheck, registerHealthRoutes } from "./routes/health.ts";
+import { registerMappingRoutes } from "./routes/mapping.ts";
 import { type MirrorAdmin, registerMirrorRoutes } from "./routes/mirror.ts";
 import { type MqttAdmin, registerMqttRoutes } from "./routes/mqtt.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
@@ -70,6 +71,10 @@ export interface HttpAppOptions {
   coap?: CoapAdmin;
   /** The mirror's status (/v1/mirror/links); without it no links are listed. */
   mirror?: MirrorAdmin;
+  /** The topic mapping MQTT and CoAP use (GET /v1/mapping). Default: the zero-config mapping. */
+  mapping?: TopicMappingConfig;
+  /** Cluster mode: [[cluster.peers]] (id, url, witness), for the node URLs in GET /v1/cluster. */
+  peers?: readonly ClusterPeer[];
   /** Users and API tokens: when any is configured, every route but /health, /ready and the console's files needs them (auth.ts). */
   credentials?: CredentialStore;
   /** With credentials: does /metrics need them too? Default true. */
@@ -164,8 +169,9 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   registerRecordRoutes(router, deps);
   registerStreamRoutes(router, deps);
   registerGroupRoutes(router, deps);
-  registerClusterRoutes(router, deps);
+  registerClusterRoutes(router, deps, opts.peers);
   registerMqttRoutes(router, opts.mqtt);
+  registerMappingRoutes(router, opts.mapping);
   registerCoapRoutes(router, opts.coap);
   registerMirrorRoutes(router, opts.mirror);
 

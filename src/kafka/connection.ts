@@ -218,10 +218,13 @@ export class KafkaConnection {
     if (header.clientId !== null) this.state.clientId = header.clientId;
     const handler = this.handlers.get(header.apiKey);
     if (req.api === undefined || handler === undefined) {
-      this.fail("unsupported API key", `API key ${header.apiKey} is not served by Eddy`, {
-        apiKey: header.apiKey,
-        apiVersion: header.apiVersion,
-      });
+      // Kafka closes the connection too; the log line names what was refused.
+      const name = req.api?.name ?? "unknown to Kafka";
+      this.fail(
+        "unsupported API key",
+        `API key ${header.apiKey} (${name}) v${header.apiVersion} is not served by Eddy; ApiVersions lists the APIs it serves`,
+        { apiKey: header.apiKey, apiVersion: header.apiVersion, api: req.api?.name ?? null },
+      );
       return;
     }
     const slot: Slot = { done: false, chunks: null };

@@ -497,7 +497,9 @@ describe("cluster status on a single node", () => {
         underReplicated: [],
         offline: [],
       });
-      expect(s.nodes).toEqual([{ id: 1, kafkaHost: null, kafkaPort: null }]);
+      expect(s.nodes).toEqual([
+        { id: 1, kafkaHost: null, kafkaPort: null, url: null, witness: false, alive: true },
+      ]);
       expect((s.partitions as unknown[]).length).toBe(2);
     } finally {
       await broker.close();

@@ -21,6 +21,10 @@ const clients: MqttClient[] = [];
 beforeAll(async () => {
   srv = await startConsoleServer({
     mqtt: true,
+    mapping: {
+      rules: [{ filter: "factory/+/alarm", topic: "alarms", key: "{1}" }],
+      reverse: [{ topic: "commands", mqttTopic: "devices/{key}/commands", qos: 0 }],
+    },
     coap: { observers: () => coap.observers, address: () => "127.0.0.1:5683" },
     mirror: { links: () => links },
   });
@@ -130,6 +134,27 @@ describe("MQTT page", () => {
     const receivers = result.getByTestId("explain-subscribers").locator("tbody tr");
     expect(await receivers.count()).toBe(1);
     expect(await receivers.first().textContent()).toContain("dev-1sensors/+/temp1no (queued)");
+
+    // The active rules beside the dry-run, in order, with the default topic.
+    const rules = page.getByTestId("mapping-rules").locator("tbody tr");
+    expect(await rules.count()).toBe(1);
+    expect(await rules.first().locator("td").allTextContents()).toEqual([
+      "1",
+      "factory/+/alarm",
+      "alarms",
+      "{1}",
+    ]);
+    expect(await page.getByTestId("mapping-reverse").locator("tbody td").allTextContents()).toEqual([
+      "commands",
+      "devices/{key}/commands",
+      "0",
+    ]);
+    expect(await page.getByTestId("mapping-default").textContent()).toBe(
+      "Unmatched topics go to mqtt, keyed by the MQTT topic.",
+    );
+    await form.locator("input[name=topic]").fill("factory/line-2/alarm");
+    await result.getByText("Stored in topic alarms").waitFor();
+    expect(await result.locator("dl").textContent()).toContain("Keyline-2");
 
     await form.locator("input[name=topic]").fill("lights/kitchen");
     await result.getByText("No session is subscribed to this topic.").waitFor();

@@ -60,7 +60,7 @@ describe("web console", () => {
       await page.locator("main h1", { hasText: title }).waitFor();
       expect(await page.locator(".sidebar a.active").textContent()).toBe(title);
       if (hash === "#/peers") {
-        expect(await page.getByTestId("coming").textContent()).toContain("Not available yet");
+        expect(await page.getByTestId("cluster-mode").textContent()).toBe("single node");
       }
       if (hash === "#/mqtt" || hash === "#/coap") {
         // This server runs neither bridge: the page says how to turn it on (bridges.test.ts has them on).

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Broker, createBroker } from "../../src/broker/index.ts";
+import { type Broker, createBroker, type TopicMappingConfig } from "../../src/broker/index.ts";
 import {
   disconnectClient,
   explain,
@@ -36,6 +36,8 @@ export interface ConsoleServer {
 export interface ConsoleServerOptions {
   /** Start the MQTT bridge (default mapping: every MQTT topic → stream topic "mqtt"). */
   mqtt?: boolean;
+  /** The topic mapping, given to the MQTT bridge and to the HTTP app (GET /v1/mapping). */
+  mapping?: TopicMappingConfig;
   coap?: CoapAdmin;
   mirror?: MirrorAdmin;
 }
@@ -54,7 +56,8 @@ export async function startConsoleServer(opts: ConsoleServerOptions = {}): Promi
   });
   const detach = metrics.attach(broker);
   let mqtt: MqttListener | null = null;
-  if (opts.mqtt) mqtt = await startMqttListener({ broker, port: 0, sweepIntervalMs: 100 });
+  if (opts.mqtt)
+    mqtt = await startMqttListener({ broker, port: 0, sweepIntervalMs: 100, mapping: opts.mapping });
   const bridge = mqtt?.bridge;
   const shutdown = new AbortController();
   const app = createHttpApp({
@@ -72,6 +75,7 @@ export async function startConsoleServer(opts: ConsoleServerOptions = {}): Promi
     },
     coap: opts.coap,
     mirror: opts.mirror,
+    mapping: opts.mapping,
   });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
   return {

@@ -97,6 +97,7 @@ describe("operations endpoints", () => {
         "GET /v1/mqtt/sessions",
         "DELETE /v1/mqtt/clients/{clientId}",
         "GET /v1/mqtt/explain",
+        "GET /v1/mapping",
         "GET /v1/coap/observers",
         "GET /v1/mirror/links",
       ].sort(),

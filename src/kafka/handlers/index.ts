@@ -33,6 +33,10 @@ import { handler as addPartitionsToTxn } from "./add-partitions-to-txn.ts";
 import { handler as addOffsetsToTxn } from "./add-offsets-to-txn.ts";
 import { handler as endTxn } from "./end-txn.ts";
 import { handler as txnOffsetCommit } from "./txn-offset-commit.ts";
+import { handler as offsetForLeaderEpoch } from "./offset-for-leader-epoch.ts";
+import { handler as describeProducers } from "./describe-producers.ts";
+import { handler as describeTransactions } from "./describe-transactions.ts";
+import { handler as listTransactions } from "./list-transactions.ts";
 import type { AdvertisedApi, AnyHandler } from "./context.ts";
 
 // biome-ignore format: one handler per line, so that each helper adds its own line
@@ -67,6 +71,10 @@ export const HANDLERS: readonly AnyHandler[] = [
   addOffsetsToTxn,
   endTxn,
   txnOffsetCommit,
+  offsetForLeaderEpoch,
+  describeProducers,
+  describeTransactions,
+  listTransactions,
 ];
 
 /** API key -> handler. */

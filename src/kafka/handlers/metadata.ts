@@ -13,8 +13,9 @@
  *   set (always, before v4) the broker's ensureTopic creates it if the
  *   broker's auto_create_topics allows, else UNKNOWN_TOPIC_OR_PARTITION (3);
  *   an invalid name gets INVALID_TOPIC_EXCEPTION (17);
- * - v10+: topics may be asked for by id (UNKNOWN_TOPIC_ID when unknown); ids
- *   are returned for every topic.
+ * - v12+: topics may be asked for by id (UNKNOWN_TOPIC_ID when unknown; a
+ *   null name before v12 gets INVALID_REQUEST, as in Kafka); v10+: ids are
+ *   returned for every topic.
  * Deviations: authorized operations are not computed (INT32_MIN, "not
  * requested", even when asked); no racks; no offline replicas.
  * Spec: Kafka protocol guide "Metadata API", KIP-516 (topic ids).
@@ -100,6 +101,11 @@ export const handler: Handler<MetadataRequest, MetadataResponse> = {
       for (const t of body.topics) {
         if (t.name !== null) {
           topics.push(await namedTopic(ctx, t.name, autoCreate));
+          continue;
+        }
+        if (v < 12) {
+          // Topic ids are not served before v12 (Kafka: INVALID_REQUEST); the response's name cannot be null.
+          topics.push(failedTopic("", t.topicId, KafkaError.INVALID_REQUEST));
           continue;
         }
         if (byId === null) {

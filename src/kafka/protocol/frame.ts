@@ -6,7 +6,11 @@
  * A frame that lies wholly inside one pushed chunk comes back as a view of that
  * chunk (no copy): do not reuse a chunk's memory while its frames are in use.
  * A frame split across chunks is copied once into a buffer of its exact size,
- * allocated (options.allocate) when its size is known. A size above `maxFrameSize` or below zero
+ * allocated (options.allocate) when its size is known — for frames up to
+ * `eagerFrameSize` (1 MiB). A larger frame is assembled in a buffer that
+ * starts at that size and doubles as bytes arrive (the last step allocates
+ * the exact size), so a client that announces a huge frame and sends little
+ * of it holds only about what it sent. A size above `maxFrameSize` or below zero
  * throws EddyError INVALID_REQUEST; the connection should then be closed (the
  * decoder's position in the stream is lost).
  */
@@ -23,19 +27,27 @@ export interface FrameDecoderOptions {
    * Lets a connection reuse the memory of large frames it has finished with.
    */
   allocate?: (size: number) => Uint8Array;
+  /** Frames up to this size get their whole buffer when their size is read; larger ones grow. Default 1 MiB. */
+  eagerFrameSize?: number;
 }
+
+const DEFAULT_EAGER_FRAME_SIZE = 1024 * 1024;
 
 export class FrameDecoder {
   readonly maxFrameSize: number;
   private readonly allocate: (size: number) => Uint8Array;
   private readonly sizeBytes = new Uint8Array(4);
   private sizeFilled = 0;
+  private readonly eagerFrameSize: number;
   private pending: Uint8Array | null = null;
   private pendingFilled = 0;
+  /** Size of the pending frame (pending.length is smaller while a large frame's buffer grows). */
+  private pendingSize = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.allocate = options.allocate ?? ((size) => new Uint8Array(size));
+    this.eagerFrameSize = options.eagerFrameSize ?? DEFAULT_EAGER_FRAME_SIZE;
   }
 
   /** Bytes held back: a partial size prefix or a partial frame. */
@@ -50,11 +62,12 @@ export class FrameDecoder {
     const end = chunk.length;
     while (pos < end) {
       if (this.pending !== null) {
+        if (this.pendingFilled === this.pending.length) this.growPending();
         const take = Math.min(this.pending.length - this.pendingFilled, end - pos);
         this.pending.set(chunk.subarray(pos, pos + take), this.pendingFilled);
         this.pendingFilled += take;
         pos += take;
-        if (this.pendingFilled === this.pending.length) {
+        if (this.pendingFilled === this.pendingSize) {
           frames.push(this.pending);
           this.pending = null;
           this.pendingFilled = 0;
@@ -77,10 +90,21 @@ export class FrameDecoder {
         frames.push(chunk.subarray(pos, pos + size));
         pos += size;
       } else {
-        this.pending = this.allocate(size);
+        this.pendingSize = size;
+        this.pending =
+          size <= this.eagerFrameSize ? this.allocate(size) : new Uint8Array(this.eagerFrameSize);
       }
     }
     return frames;
+  }
+
+  /** A large frame's buffer is full but the frame is not: double it (the exact size at the last step). */
+  private growPending(): void {
+    const old = this.pending!;
+    const next = Math.min(this.pendingSize, old.length * 2);
+    const buf = next === this.pendingSize ? this.allocate(next) : new Uint8Array(next);
+    buf.set(old.subarray(0, this.pendingFilled));
+    this.pending = buf;
   }
 
   private checkSize(size: number): void {

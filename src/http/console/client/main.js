@@ -7,11 +7,11 @@ import { authorization, get, setAuthorization } from "./api.js";
 import { currentRoute, errorText, h, notice } from "./dom.js";
 import { renderLogin } from "./login.js";
 import * as coap from "./pages/coap.js";
-import * as coming from "./pages/coming.js";
 import * as groups from "./pages/groups.js";
 import * as mirror from "./pages/mirror.js";
 import * as mqtt from "./pages/mqtt.js";
 import * as overview from "./pages/overview.js";
+import * as peers from "./pages/peers.js";
 import * as records from "./pages/records.js";
 import * as topics from "./pages/topics.js";
 
@@ -23,7 +23,7 @@ const PAGES = {
   mqtt,
   coap,
   mirror,
-  peers: coming,
+  peers,
 };
 
 const main = document.getElementById("page");

@@ -3,7 +3,8 @@
  * "disconnect" action, sessions with their backlog, and a live mapping dry-run
  * (type an MQTT topic: which stream topic, key and partition a PUBLISH lands
  * in, and who would receive it). All from /v1/mqtt/...; while the bridge is
- * off the page shows the API's message saying how to turn it on.
+ * off the page shows the API's message saying how to turn it on. Beside the
+ * dry-run: the active mapping rules (GET /v1/mapping).
  */
 import { api, get, seg } from "../api.js";
 import {
@@ -28,8 +29,9 @@ const RETAINED_TOPIC = "__mqtt_retained";
 export async function render(main) {
   main.append(h("h1", null, "MQTT clients"));
   let first;
+  let mapping;
   try {
-    first = await load();
+    [first, mapping] = await Promise.all([load(), get("/v1/mapping")]);
   } catch (err) {
     if (showBridgeOff(main, err)) return;
     throw err;
@@ -60,6 +62,7 @@ export async function render(main) {
     errorBox,
     h("div", { class: "panel" }, h("h2", null, "Connected clients"), actionBox, clientsBox),
     h("div", { class: "panel" }, h("h2", null, "Sessions"), sessionsBox),
+    mappingPanel(mapping),
     dryRunPanel(),
     h(
       "p",
@@ -144,6 +147,48 @@ function subscriptionList(subs) {
     "ul",
     { class: "headers" },
     subs.map((s) => h("li", null, h("code", null, s.filter), ` QoS ${s.qos}`)),
+  );
+}
+
+/** The active mapping: forward rules in order, reverse rules, the default topic. */
+function mappingPanel(m) {
+  const topicLink = (t) => h("a", { href: routeHref(["topics", t]) }, t);
+  return h(
+    "div",
+    { class: "panel", "data-testid": "mapping" },
+    h("h2", null, "Mapping rules"),
+    h(
+      "p",
+      { class: "muted" },
+      "Shared by MQTT and CoAP ([mqtt] rules, reverse and default_topic in eddy.toml). The first rule whose filter matches takes a PUBLISH.",
+    ),
+    table(
+      ["#", "Filter", "Stream topic", "Key"],
+      m.rules.map((r, i) => [
+        String(i + 1),
+        h("code", null, r.filter),
+        topicLink(r.topic),
+        r.key === "" ? "(none)" : h("code", null, r.key),
+      ]),
+      { testid: "mapping-rules", empty: "No forward rules: every topic goes to the default topic." },
+    ),
+    h(
+      "p",
+      { "data-testid": "mapping-default" },
+      m.defaultTopic === null
+        ? h("span", { class: "badge warn" }, "Unmatched topics are refused (default_topic is off).")
+        : ["Unmatched topics go to ", topicLink(m.defaultTopic), ", keyed by the MQTT topic."],
+    ),
+    h("h2", { class: "sub" }, "Reverse rules"),
+    table(
+      ["Stream topic", "Delivered as", "#QoS"],
+      m.reverse.map((r) => [topicLink(r.topic), h("code", null, r.mqttTopic), String(r.qos)]),
+      {
+        testid: "mapping-reverse",
+        empty:
+          "No reverse rules: records without an mqtt.topic header are delivered only from the default topic.",
+      },
+    ),
   );
 }
 
