@@ -24,7 +24,14 @@ import { ProduceBatcher, type StoreDone } from "./produce-batcher.ts";
 import { Reason } from "./reason-codes.ts";
 import { RetainedStore } from "./retained-store.ts";
 import { Session, type Subscription } from "./session.ts";
-import { restoreGroup, restoreSession, storedGroup, storedSession } from "./session-codec.ts";
+import {
+  loadInflight,
+  restoreGroup,
+  restoreMessage,
+  restoreSession,
+  storedGroup,
+  storedSession,
+} from "./session-codec.ts";
 import { groupStoreKey, SessionStore, sessionKey } from "./session-store.ts";
 import { groupKey, SharedGroup } from "./shared-group.ts";
 import { newStats } from "./stats.ts";
@@ -43,6 +50,7 @@ export interface BridgeDeps {
 export class UnmappedTopicError extends Error {}
 
 export const NEVER_EXPIRES = 0xffffffff;
+const MAX_TIMER_MS = 2_147_483_647;
 
 export class MqttBridge {
   readonly sessions = new Map<string, Session>();
@@ -53,12 +61,17 @@ export class MqttBridge {
   readonly stats = newStats();
   private readonly store: SessionStore;
   private readonly batcher: ProduceBatcher;
-  private readonly windows: MessageWindows;
+  /** Decoded recent records per partition, shared by every follower (message-window.ts). */
+  readonly windows: MessageWindows;
   private readonly wills = new Map<string, { timer: ReturnType<typeof setTimeout>; fire: () => void }>();
   private readonly deletedKeys = new Set<string>();
   private unlisten: (() => void) | null = null;
   private flushTimer: ReturnType<typeof setInterval> | null = null;
   private saving: Promise<void> = Promise.resolve();
+  /** A flush queued behind the running one (it picks up every change made before it starts). */
+  private queuedFlush: Promise<void> | null = null;
+  private queuedAll = false;
+  private saveRequested = false;
   closed = false;
   private readonly visible: ReadonlySet<string>;
   /** Set while the listener closes: connections it ends publish no will. */
@@ -81,15 +94,19 @@ export class MqttBridge {
     await this.retained.load(mapping);
     const { sessions, groups } = await this.store.load();
     const now = this.deps.clock.now();
+    const dueWills: Array<[string, MqttMessage]> = [];
     for (const stored of sessions) {
       if (stored.expiry !== NEVER_EXPIRES && stored.disconnectedAt !== null) {
         if (stored.disconnectedAt + stored.expiry * 1000 <= now) {
+          // The session ended while we were down; its will was due by then [MQTT-3.1.3-9].
+          if (stored.will) dueWills.push([stored.clientId, restoreMessage(stored.will.m)]);
           this.deletedKeys.add(sessionKey(stored.clientId));
           continue;
         }
       }
       const session = this.newSession(stored.clientId);
       restoreSession(session, stored, now);
+      await loadInflight(session, broker, mapping);
       this.sessions.set(session.clientId, session);
     }
     for (const stored of groups) {
@@ -109,6 +126,12 @@ export class MqttBridge {
     }
     this.unlisten = broker.onAppend((event) => this.onAppend(event.topic, event.partition));
     this.flushTimer = setInterval(() => void this.flush(), options.sessionFlushIntervalMs);
+    // Wills that waited out their delay across the restart: due now or later, unless the client returns.
+    for (const [clientId, msg] of dueWills) this.publishWill(clientId, msg);
+    for (const session of this.sessions.values()) {
+      const will = session.will;
+      if (will !== null) this.armWill(session.clientId, will.msg, will.due);
+    }
   }
 
   newSession(clientId: string): Session {
@@ -118,6 +141,7 @@ export class MqttBridge {
       stats: this.stats,
       maxInflight: this.deps.options.maxInflight,
       onRoom: (session) => this.wakeSession(session),
+      onInflightChange: (session) => this.sessionChanged(session),
       newTrie: () => new SubscriptionTrie<Subscription>(),
     });
   }
@@ -206,17 +230,72 @@ export class MqttBridge {
     if (msg.retain) this.retained.apply(msg);
   }
 
+  /**
+   * A persistent session's state changed in a way a restart must not lose (an
+   * in-flight delivery, an acknowledgement, a pending will): save it with the
+   * next batch, at most one save per event-loop turn.
+   */
+  sessionChanged(session: Session): void {
+    if (!session.persistent || this.closed) return;
+    session.dirty = true;
+    if (this.saveRequested) return;
+    this.saveRequested = true;
+    setImmediate(() => {
+      this.saveRequested = false;
+      if (!this.closed) void this.flush();
+    });
+  }
+
+  /** Save a persistent session now (with whatever else changed); resolves once saved or failed. */
+  saveSession(session: Session): Promise<void> {
+    if (!session.persistent || this.closed) return Promise.resolve();
+    session.dirty = true;
+    return this.flush();
+  }
+
   /** Publish a will message now, or after its delay unless the client comes back first [MQTT-3.1.3-9]. */
   scheduleWill(clientId: string, will: MqttMessage, delaySeconds: number): void {
+    this.armWill(clientId, will, this.deps.clock.now() + delaySeconds * 1000);
+  }
+
+  /** Publish `will` at `due` (ms since the epoch); a persistent session saves it so a restart keeps it. */
+  private armWill(clientId: string, will: MqttMessage, due: number): void {
     this.cancelWill(clientId);
     const fire = () => {
       this.wills.delete(clientId);
-      this.publish({ ...will, timestamp: this.deps.clock.now() }).catch((err) =>
-        this.deps.logger.warn("mqtt will message not stored", { clientId, err }),
-      );
+      this.clearSessionWill(clientId);
+      this.publishWill(clientId, will);
     };
-    if (delaySeconds <= 0) fire();
-    else this.wills.set(clientId, { timer: setTimeout(fire, delaySeconds * 1000), fire });
+    const delay = due - this.deps.clock.now();
+    if (delay <= 0) {
+      fire();
+      return;
+    }
+    const session = this.sessions.get(clientId);
+    if (session?.persistent) {
+      session.will = { msg: will, due };
+      this.sessionChanged(session);
+    }
+    // Timers cap at 2^31-1 ms (~24.8 days); a longer delay (up to 2^32-1 s in v5) re-arms.
+    const timer =
+      delay > MAX_TIMER_MS
+        ? setTimeout(() => this.armWill(clientId, will, due), MAX_TIMER_MS)
+        : setTimeout(fire, delay);
+    this.wills.set(clientId, { timer, fire });
+  }
+
+  private publishWill(clientId: string, will: MqttMessage): void {
+    this.publish({ ...will, timestamp: this.deps.clock.now() }).catch((err) =>
+      this.deps.logger.warn("mqtt will message not stored", { clientId, err }),
+    );
+  }
+
+  private clearSessionWill(clientId: string): void {
+    const session = this.sessions.get(clientId);
+    if (session && session.will !== null) {
+      session.will = null;
+      this.sessionChanged(session);
+    }
   }
 
   cancelWill(clientId: string): void {
@@ -225,6 +304,7 @@ export class MqttBridge {
       clearTimeout(pending.timer);
       this.wills.delete(clientId);
     }
+    this.clearSessionWill(clientId);
   }
 
   /** Apply the server's cap to a requested Session Expiry Interval (seconds). */
@@ -253,6 +333,7 @@ export class MqttBridge {
     clearTimeout(pending.timer);
     this.wills.delete(clientId);
     if (cleanStart) pending.fire();
+    else this.clearSessionWill(clientId);
   }
 
   /** The network connection ended: will, then detach (persistent) or end the session. */
@@ -271,12 +352,18 @@ export class MqttBridge {
     if (session && session.link === conn) {
       session.detach(this.deps.clock.now());
       if (!session.persistent) this.endSession(session);
-      else session.dirty = true;
+      else this.sessionChanged(session);
     }
   }
 
   /** End a session for good; its store entry is deleted on the next flush. */
   endSession(session: Session): void {
+    // A will still waiting is sent when the session ends, at the latest [MQTT-3.1.3-9].
+    const pending = this.wills.get(session.clientId);
+    if (pending && this.sessions.get(session.clientId) === session) {
+      clearTimeout(pending.timer);
+      pending.fire();
+    }
     session.destroy();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     for (const sub of session.subs.values()) {
@@ -297,8 +384,9 @@ export class MqttBridge {
     }
   }
 
-  /** Drop sessions whose expiry interval has passed since disconnect. */
+  /** Drop sessions whose expiry interval has passed since disconnect; release unused window entries. */
   expireSessions(): void {
+    this.trimWindows();
     const now = this.deps.clock.now();
     for (const session of [...this.sessions.values()]) {
       if (session.link !== null || session.disconnectedAt === null) continue;
@@ -307,22 +395,60 @@ export class MqttBridge {
     }
   }
 
-  /** Save changed persistent sessions and groups (and deletions) to __mqtt_sessions. */
+  /**
+   * Release shared window entries that no connected follower needs: offline
+   * sessions and groups without a connected member read from the log when they
+   * resume, so they hold nothing in memory.
+   */
+  trimWindows(): void {
+    const readers = new Map<string, number[]>();
+    const add = (f: LogFollower) => {
+      for (const [key, cursor] of f.cursors) {
+        const list = readers.get(key);
+        if (list) list.push(cursor.next);
+        else readers.set(key, [cursor.next]);
+      }
+    };
+    for (const s of this.sessions.values()) if (s.link !== null) add(s.follower);
+    for (const g of this.groups.values()) {
+      for (const member of g.members.keys()) {
+        if (member.link !== null) {
+          add(g.follower);
+          break;
+        }
+      }
+    }
+    this.windows.trim(readers);
+  }
+
+  /**
+   * Save changed persistent sessions and groups (and deletions) to
+   * __mqtt_sessions. Calls made while a save runs share one queued save, which
+   * takes every change made before it starts.
+   */
   flush(opts: { all?: boolean } = {}): Promise<void> {
+    if (opts.all) this.queuedAll = true;
+    if (this.queuedFlush) return this.queuedFlush;
     const run = async () => {
+      this.queuedFlush = null;
+      const all = this.queuedAll;
+      this.queuedAll = false;
       const entries: Parameters<SessionStore["save"]>[0] = [];
+      const saved: Array<Session | SharedGroup> = [];
       for (const key of this.deletedKeys) entries.push({ key, value: null });
       this.deletedKeys.clear();
       for (const s of this.sessions.values()) {
-        if (!s.persistent || !(s.dirty || opts.all || s.follower.changed)) continue;
+        if (!s.persistent || !(s.dirty || all || s.follower.changed)) continue;
         s.dirty = false;
         s.follower.changed = false;
+        saved.push(s);
         entries.push({ key: sessionKey(s.clientId), value: storedSession(s) });
       }
       for (const g of this.groups.values()) {
-        if (!(g.dirty || opts.all || g.follower.changed)) continue;
+        if (!(g.dirty || all || g.follower.changed)) continue;
         g.dirty = false;
         g.follower.changed = false;
+        saved.push(g);
         entries.push({ key: groupStoreKey(g.key), value: storedGroup(g) });
       }
       try {
@@ -330,10 +456,13 @@ export class MqttBridge {
       } catch (err) {
         this.deps.logger.warn("mqtt session state not saved; will retry", { err });
         for (const e of entries) if (e.value === null) this.deletedKeys.add(e.key);
+        for (const x of saved) x.dirty = true; // saved again by the next flush
       }
     };
-    this.saving = this.saving.then(run, run);
-    return this.saving;
+    const queued = this.saving.then(run, run);
+    this.queuedFlush = queued;
+    this.saving = queued;
+    return queued;
   }
 
   async close(): Promise<void> {

@@ -8,9 +8,12 @@
  * per partition; concurrent readers wait for it); a follower behind `start`
  * reads past the window on its own (no caching: a catching-up session must
  * not evict what live followers share). The window keeps at most `maxEntries`
- * messages, dropping the oldest half when full; followers holding an older
- * slice keep using it safely (eviction replaces the array, appends only add
- * to its end).
+ * messages, dropping the oldest half when full, and trim() releases what no
+ * connected reader needs any more (entries before the slowest reader inside
+ * the window; the whole window when no reader is inside it: subscribers left,
+ * fell behind it or are all offline). Followers holding an older slice keep
+ * using it safely (eviction and trim replace the array, appends only add to
+ * its end).
  *
  * Messages in the window are shared between followers: treat them as
  * immutable (the encoded-PUBLISH caches in publish-encoder.ts are the only
@@ -107,6 +110,39 @@ export class MessageWindows {
     }
   }
 
+  /**
+   * Release entries no reader needs. `readers` maps a partition key (as
+   * log-follower.ts's partitionKey) to the next offsets of the followers
+   * reading it now; readers before the window read past it on their own.
+   */
+  trim(readers: ReadonlyMap<string, readonly number[]>): void {
+    for (const [key, w] of this.windows) {
+      if (w.loading) continue;
+      let low = Number.POSITIVE_INFINITY;
+      for (const next of readers.get(key) ?? []) if (next >= w.start && next < low) low = next;
+      if (low === Number.POSITIVE_INFINITY) {
+        this.windows.delete(key);
+        continue;
+      }
+      if (low <= w.start) continue;
+      if (low >= w.end) {
+        w.entries = [];
+        w.start = w.end;
+        continue;
+      }
+      const at = lowerBound(w.entries, low);
+      if (at > 0) w.entries = w.entries.slice(at);
+      w.start = low;
+    }
+  }
+
+  /** Decoded messages held, for metrics and tests. */
+  size(): { partitions: number; entries: number } {
+    let entries = 0;
+    for (const w of this.windows.values()) entries += w.entries.length;
+    return { partitions: this.windows.size, entries };
+  }
+
   /** Forget a partition's window (topic deleted). */
   drop(topic: string, partition: number): void {
     this.windows.delete(partitionKey(topic, partition));
@@ -118,14 +154,8 @@ export class MessageWindows {
 
   private slice(w: PartitionWindow, offset: number, topic: string, partition: number): WindowSlice {
     const entries = w.entries;
-    let lo = 0;
-    let hi = entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (entries[mid]!.offset < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return { entries, index: lo, end: w.end, highWatermark: this.highWatermark(topic, partition) };
+    const index = lowerBound(entries, offset);
+    return { entries, index, end: w.end, highWatermark: this.highWatermark(topic, partition) };
   }
 
   private async extend(w: PartitionWindow, topic: string, partition: number): Promise<void> {
@@ -170,4 +200,16 @@ export class MessageWindows {
     }
     return { entries, index: 0, end: Math.max(res.nextOffset, offset), highWatermark: res.highWatermark };
   }
+}
+
+/** Index of the first entry at or after `offset`. */
+function lowerBound(entries: readonly WindowEntry[], offset: number): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (entries[mid]!.offset < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

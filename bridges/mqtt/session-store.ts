@@ -1,8 +1,9 @@
 /**
  * Persistent session state in the compacted topic __mqtt_sessions, as JSON:
- * subscriptions, per-partition cursors (the lowest offset not yet fully
- * delivered) and the in-flight QoS 1/2 deliveries (partition, offset, packet
- * id, state) — cursors into the log, never copies of messages. Shared groups
+ * subscriptions, per-partition cursors (the next offset to read) and the
+ * in-flight QoS 1/2 deliveries (partition, offset, packet id, QoS, state) —
+ * cursors into the log, never copies of messages (a pending will, which is in
+ * no log, is the exception). Shared groups
  * keep their cursors under "g/<share name>/<filter>". A tombstone ends a
  * session. Saves are batched: changed sessions are written together.
  */
@@ -27,7 +28,25 @@ export interface StoredCursor {
 export interface StoredInflight extends StoredCursor {
   id: number;
   qos: 1 | 2;
+  /** "publish": not acknowledged yet; "pubrel": PUBREC received, PUBCOMP awaited. */
   state: "publish" | "pubrel";
+  /** RETAIN flag the PUBLISH was sent with. */
+  r?: boolean;
+}
+
+/** An MQTT message as JSON (a pending will). Bytes are base64. */
+export interface StoredMessage {
+  t: string;
+  p: string;
+  q: 0 | 1 | 2;
+  r: boolean;
+  c: string | null;
+  up?: Array<[string, string]>;
+  ct?: string;
+  pf?: boolean;
+  rt?: string;
+  cd?: string;
+  me?: number;
 }
 
 export interface StoredSession {
@@ -42,6 +61,8 @@ export interface StoredSession {
   inflight: StoredInflight[];
   /** Inbound QoS 2 packet ids awaiting PUBREL. */
   qos2: number[];
+  /** A will waiting out its delay: due time (ms since the epoch) and message. */
+  will?: { due: number; m: StoredMessage };
 }
 
 export interface StoredGroup {

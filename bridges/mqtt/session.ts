@@ -84,6 +84,8 @@ export interface SessionDeps {
   maxInflight: number;
   /** Room opened (ack, reconnect, socket drained): wake this session's and its shared groups' followers. */
   onRoom(session: Session): void;
+  /** The in-flight window changed (delivery, acknowledgement): persistent sessions save it soon. */
+  onInflightChange(session: Session): void;
   newTrie(): SubscriptionTrie<Subscription>;
 }
 
@@ -100,6 +102,8 @@ export class Session implements FollowerConsumer {
   disconnectedAt: number | null = null;
   /** Subscriptions or cursors changed since the last save. */
   dirty = false;
+  /** A will waiting out its Will Delay Interval (ms since the epoch), saved with the session. */
+  will: { msg: MqttMessage; due: number } | null = null;
   private nextPacketId = 1;
   /** Retained messages matched on SUBSCRIBE that waited for room in the window. */
   private readonly retainedBacklog: Array<{ msg: MqttMessage; sub: Subscription }> = [];
@@ -154,32 +158,13 @@ export class Session implements FollowerConsumer {
     const granted = Math.max(...subs.map((s) => s.qos)) as QoS;
     const qos = Math.min(msg.qos, granted) as QoS;
     if (!this.canAccept(qos)) return "full";
-    const props: NonNullable<IPublishPacket["properties"]> = {};
-    let hasProps = false;
-    if (msg.messageExpiry !== undefined) {
-      // Expired messages are not sent [MQTT-3.3.2-5] (to any protocol version); v5 gets what remains [MQTT-3.3.2-6].
-      const left = msg.messageExpiry - Math.floor((this.deps.clock.now() - msg.timestamp) / 1000);
-      if (left <= 0) {
-        this.deps.stats.dropped.expired++;
-        return "skip";
-      }
-      if (link.protocolVersion === 5) {
-        props.messageExpiryInterval = left;
-        hasProps = true;
-      }
+    const props = publishProperties(msg, subs, link.protocolVersion === 5, this.deps.clock.now());
+    if (props === "expired") {
+      // Expired messages are not sent [MQTT-3.3.2-5] (to any protocol version).
+      this.deps.stats.dropped.expired++;
+      return "skip";
     }
-    if (link.protocolVersion === 5 && hasV5Properties(msg, subs)) {
-      hasProps = true;
-      if (msg.contentType !== undefined) props.contentType = msg.contentType;
-      if (msg.payloadFormatUtf8) props.payloadFormatIndicator = true;
-      if (msg.responseTopic !== undefined) props.responseTopic = msg.responseTopic;
-      if (msg.correlationData !== undefined) props.correlationData = Buffer.from(msg.correlationData);
-      const user = toUserProperties(msg.userProperties);
-      if (user) props.userProperties = user;
-      const ids = subs.flatMap((s) => (s.identifier === undefined ? [] : [s.identifier]));
-      if (ids.length > 0) props.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids;
-    }
-    if (!hasProps && link.plainPublish()) return this.deliverPlain(link, msg, qos, opts);
+    if (props === null && link.plainPublish()) return this.deliverPlain(link, msg, qos, opts);
     const packet: IPublishPacket = {
       cmd: "publish",
       topic: msg.topic,
@@ -188,7 +173,7 @@ export class Session implements FollowerConsumer {
       dup: false,
       retain: opts.retain,
     };
-    if (hasProps) packet.properties = props;
+    if (props !== null) packet.properties = props;
     if (qos === 0) {
       if (link.sendPublish(packet)) this.deps.stats.messagesOut[0]++;
       else this.deps.stats.dropped.tooLarge++;
@@ -204,6 +189,7 @@ export class Session implements FollowerConsumer {
     this.deps.stats.messagesOut[qos]++;
     this.inflight.set(packet.messageId, entry);
     opts.source.cursor?.outstanding.add(opts.source.offset);
+    this.deps.onInflightChange(this);
     return "taken";
   }
 
@@ -240,6 +226,7 @@ export class Session implements FollowerConsumer {
     };
     this.inflight.set(packetId, entry);
     opts.source.cursor?.outstanding.add(opts.source.offset);
+    this.deps.onInflightChange(this);
     return "taken";
   }
 
@@ -258,7 +245,13 @@ export class Session implements FollowerConsumer {
       this.complete(entry);
       return true;
     }
-    entry.state = "pubrel";
+    if (entry.state !== "pubrel") {
+      entry.state = "pubrel";
+      // The message itself is never sent again, only PUBREL [MQTT-4.3.3-4]: free its copy.
+      entry.packet = null;
+      delete entry.msg;
+      this.deps.onInflightChange(this);
+    }
     this.link?.sendPubrel(packetId);
     return true;
   }
@@ -294,6 +287,7 @@ export class Session implements FollowerConsumer {
       entry.cursor.outstanding.delete(entry.offset);
       this.dirty = true;
     }
+    this.deps.onInflightChange(this);
     this.drainRetained();
     this.deps.onRoom(this);
   }
@@ -308,16 +302,49 @@ export class Session implements FollowerConsumer {
   attach(link: SessionLink): void {
     this.link = link;
     this.disconnectedAt = null;
-    for (const entry of this.inflight.values()) {
-      if (entry.state === "pubrel") link.sendPubrel(entry.packetId);
-      else if (entry.packet) link.sendPublish({ ...entry.packet, dup: true });
-      else if (entry.msg) {
-        const flags = { qos: entry.qos, retain: entry.retain ?? false, dup: true, packetId: entry.packetId };
-        link.sendEncoded(encodePublish(entry.msg, { ...flags, v5: link.protocolVersion === 5 }));
-      }
-    }
+    for (const entry of this.inflight.values()) this.resend(link, entry);
     this.drainRetained();
     this.deps.onRoom(this);
+  }
+
+  /**
+   * Resend one unacknowledged delivery on a new connection: PUBREL after PUBREC
+   * [MQTT-4.3.3-4], else the PUBLISH with DUP = 1 and its original packet id
+   * [MQTT-4.4.0-1][MQTT-3.3.1-1]. Entries restored after a restart carry only the
+   * message (read back from the log); their properties are rebuilt for this link.
+   */
+  private resend(link: SessionLink, entry: Inflight): void {
+    if (entry.state === "pubrel") {
+      link.sendPubrel(entry.packetId);
+      return;
+    }
+    if (entry.packet) {
+      link.sendPublish({ ...entry.packet, dup: true });
+      return;
+    }
+    const msg = entry.msg;
+    if (!msg) return;
+    const retain = entry.retain ?? false;
+    const subs = [...this.trie.match(msg.topic)];
+    const found = publishProperties(msg, subs, link.protocolVersion === 5, this.deps.clock.now());
+    // Onward delivery has started: an expired message is still completed, without an expiry property.
+    const props = found === "expired" ? null : found;
+    if (props === null && link.plainPublish()) {
+      const flags = { qos: entry.qos, retain, dup: true, packetId: entry.packetId };
+      link.sendEncoded(encodePublish(msg, { ...flags, v5: link.protocolVersion === 5 }));
+      return;
+    }
+    const packet: IPublishPacket = {
+      cmd: "publish",
+      topic: msg.topic,
+      payload: Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength),
+      qos: entry.qos,
+      dup: true,
+      retain,
+      messageId: entry.packetId,
+    };
+    if (props !== null) packet.properties = props;
+    link.sendPublish(packet);
   }
 
   /** The connection ended; shared-group deliveries go back to their group for another member. */
@@ -348,6 +375,41 @@ export class Session implements FollowerConsumer {
     }
     throw new Error("no free packet identifier");
   }
+}
+
+/**
+ * The properties of a PUBLISH of `msg` to these subscriptions: null when it
+ * has none, "expired" when its Message Expiry Interval has passed. v5 gets
+ * the remaining expiry [MQTT-3.3.2-6]; older versions get no properties.
+ */
+function publishProperties(
+  msg: MqttMessage,
+  subs: Subscription[],
+  v5: boolean,
+  now: number,
+): NonNullable<IPublishPacket["properties"]> | null | "expired" {
+  const props: NonNullable<IPublishPacket["properties"]> = {};
+  let hasProps = false;
+  if (msg.messageExpiry !== undefined) {
+    const left = msg.messageExpiry - Math.floor((now - msg.timestamp) / 1000);
+    if (left <= 0) return "expired";
+    if (v5) {
+      props.messageExpiryInterval = left;
+      hasProps = true;
+    }
+  }
+  if (v5 && hasV5Properties(msg, subs)) {
+    hasProps = true;
+    if (msg.contentType !== undefined) props.contentType = msg.contentType;
+    if (msg.payloadFormatUtf8) props.payloadFormatIndicator = true;
+    if (msg.responseTopic !== undefined) props.responseTopic = msg.responseTopic;
+    if (msg.correlationData !== undefined) props.correlationData = Buffer.from(msg.correlationData);
+    const user = toUserProperties(msg.userProperties);
+    if (user) props.userProperties = user;
+    const ids = subs.flatMap((s) => (s.identifier === undefined ? [] : [s.identifier]));
+    if (ids.length > 0) props.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids;
+  }
+  return hasProps ? props : null;
 }
 
 /** Would an MQTT 5.0 PUBLISH of `msg` to these subscriptions carry properties (besides expiry)? */

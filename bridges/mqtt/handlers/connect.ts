@@ -127,6 +127,7 @@ function accept(
   }
   session.expiryInterval = expiry;
   session.dirty = true;
+  bridge.sessionChanged(session); // a persistent session exists from its CONNACK on, also across a crash
   conn.session = session;
   conn.will = packet.will ? willOf(conn, packet.will) : null;
 

@@ -34,7 +34,7 @@ export function handlePubrel(conn: Connection, packet: IPubrelPacket): Promise<v
   const state = session.inboundQos2.get(id);
   const complete = () => {
     session.inboundQos2.delete(id);
-    session.dirty = true;
+    conn.bridge.sessionChanged(session);
     conn.send({ cmd: "pubcomp", messageId: id });
   };
   if (state === undefined) {

@@ -128,10 +128,16 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): undefin
     });
     return undefined;
   }
-  session.inboundQos2.set(id, stored);
-  void stored.then((code) => {
+  // PUBREC waits until the packet id is saved with a persistent session, so that a
+  // PUBLISH resent after a broker restart is not stored twice [MQTT-4.3.3-9].
+  const recorded = stored.then(async (code) => {
+    if (code < 0x80) await conn.bridge.saveSession(session);
+    return code;
+  });
+  session.inboundQos2.set(id, recorded);
+  void recorded.then((code) => {
     if (code >= 0x80) session.inboundQos2.delete(id);
-    else if (session.inboundQos2.get(id) === stored) session.inboundQos2.set(id, code);
+    else if (session.inboundQos2.get(id) === recorded) session.inboundQos2.set(id, code);
     answer(conn, "pubrec", id, code);
   });
   return undefined;
