@@ -68,11 +68,11 @@ export interface CoapListenerOptions {
   /** Register the listener's metrics (responses by code, observers, drops, rate limiting) here. */
   metrics?: MetricsRegistry;
   /**
-   * Remembered exchanges for deduplication (bounded; oldest out). Default 50 000: at
-   * 50k requests/s that covers about one second, not EXCHANGE_LIFETIME (247 s); a
-   * retransmission older than that is executed again.
+   * Memory bound of the deduplication cache (estimated bytes; default 64 MiB, about
+   * 700k exchanges: the full EXCHANGE_LIFETIME of 247 s at ~2.8k requests/s; past it the
+   * oldest exchanges are forgotten early). See dedup-cache.ts.
    */
-  maxExchanges?: number;
+  maxDedupBytes?: number;
   /** Keep topic properties in the internal topic `__coap_topics` across restarts. Default true. */
   persistTopicProps?: boolean;
   /** Publishes per broker produce call (micro-batching). Default 1000. */
@@ -84,6 +84,8 @@ export interface CoapListenerOptions {
   mapping?: TopicMappingConfig | TopicMapping;
   /** Records scanned back per partition for the latest value of a mapped topic. Default 10 000. */
   maxMappedScan?: number;
+  /** Period of the sweep removing topics whose expiration-date passed. Default 1000 ms. */
+  expiryCheckMs?: number;
 }
 
 export interface CoapListener {
@@ -134,11 +136,11 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     ackTimeoutMs: o.ackTimeoutMs,
     maxRetransmit: o.maxRetransmit,
     send: (peer, bytes) => send(peer.address, peer.port, bytes),
-    handle: (req) => router(req),
+    handle: (req) => router.handle(req),
     onReset: (peer, token) => observe?.onReset(peer, token),
     onResponse: (code) => counters.response(code),
     onMalformed: () => counters.drop(DropReason.MALFORMED),
-    maxExchanges: o.maxExchanges ?? 50_000,
+    maxDedupBytes: o.maxDedupBytes,
   });
   observe = new ObserveManager({
     broker: o.broker,
@@ -183,6 +185,9 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     maxBlockSzx,
     maxHistoryRecords: o.maxHistoryRecords ?? 100,
     maxHistoryBytes: o.maxHistoryBytes ?? 256 * 1024,
+    clock,
+    timers,
+    expiryCheckMs: o.expiryCheckMs,
   });
 
   const socket = await Bun.udpSocket({
@@ -221,6 +226,7 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     counters,
     async close() {
       detachMetrics();
+      router.close();
       observe.close();
       layer.close();
       outbox.flushAll();

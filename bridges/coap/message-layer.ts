@@ -5,9 +5,12 @@
  * - CON/NON requests go to `handle`; the answer is piggybacked on the ACK when
  *   it is ready within `separateAckDelayMs`, otherwise an empty ACK goes out
  *   first and the answer follows as a separate CON response (§5.2.2).
- * - Deduplication (§4.5): requests are remembered per (peer, message id) for
- *   EXCHANGE_LIFETIME; a duplicate replays the cached piggybacked answer, or
- *   the empty ACK while the handler still runs. The cache is bounded (oldest out).
+ * - Deduplication (§4.5, dedup-cache.ts): requests are remembered per (peer,
+ *   message id, datagram hash) for EXCHANGE_LIFETIME, bounded by bytes; a
+ *   duplicate replays the answer (cached bytes, or code + token regenerated for
+ *   answers without options and payload), or the empty ACK while the handler
+ *   still runs or answered separately. If the cached bytes were dropped for space,
+ *   a safe request (GET, FETCH) runs again, an unsafe one gets its bare code.
  * - Outgoing CON (separate responses, notifications) is retransmitted with
  *   exponential backoff: ACK_TIMEOUT * rand[1, ACK_RANDOM_FACTOR], doubling,
  *   MAX_RETRANSMIT times (§4.2, §4.8); the promise says ack, reset or timeout.
@@ -29,7 +32,7 @@ import { CoapParseError, decodeMessage } from "./codec/decode.ts";
 import { encodeMessage } from "./codec/encode.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import type { Logger } from "../../src/observability/logger.ts";
-import { ExpiringMap } from "./expiring-map.ts";
+import { DedupCache, type DedupEntry, type DedupHandle, DedupState, datagramHash } from "./dedup-cache.ts";
 import type { TimerHandle, Timers } from "./timers.ts";
 
 export interface Peer {
@@ -73,17 +76,19 @@ export interface MessageLayerOptions {
   exchangeLifetimeMs?: number;
   /** Send an empty ACK if the handler has not answered a CON by then. Default 1000 ms. */
   separateAckDelayMs?: number;
-  /** Upper bound on remembered exchanges (dedup and NON tracking). Default 10 000. */
-  maxExchanges?: number;
+  /** Memory bound of the deduplication cache in (estimated) bytes. Default 64 MiB; see dedup-cache.ts. */
+  maxDedupBytes?: number;
 }
 
 interface Exchange {
-  /** The bytes to replay for a duplicate (piggybacked ACK, NON response), once known. */
-  reply: Uint8Array | undefined;
+  h: DedupHandle;
   /** An empty ACK went out (separate response). */
   ackSent: boolean;
   done: boolean;
 }
+
+/** Request codes that are safe (RFC 7252 §5.1, RFC 8132): GET, FETCH. */
+const SAFE_METHODS: ReadonlySet<number> = new Set([Code.GET, 5]);
 
 interface Pending {
   peer: Peer;
@@ -93,7 +98,7 @@ interface Pending {
 }
 
 export class MessageLayer {
-  private readonly exchanges: ExpiringMap<Exchange>;
+  private readonly exchanges: DedupCache;
   private readonly pending = new Map<string, Pending>();
   /**
    * NON messages we sent, by message id (ids are ours and sequential, so the
@@ -107,18 +112,21 @@ export class MessageLayer {
   private closed = false;
   private readonly random: () => number;
   private readonly lifetime: number;
-  private readonly maxExchanges: number;
 
   constructor(private readonly o: MessageLayerOptions) {
     this.random = o.random ?? Math.random;
     this.nextMid = Math.floor(this.random() * 0x10000);
     this.lifetime = o.exchangeLifetimeMs ?? TransmissionDefaults.EXCHANGE_LIFETIME;
-    this.maxExchanges = o.maxExchanges ?? 10_000;
-    this.exchanges = new ExpiringMap(this.maxExchanges);
+    this.exchanges = new DedupCache(o.maxDedupBytes);
   }
 
   get exchangeCount(): number {
     return this.exchanges.size;
+  }
+
+  /** The deduplication cache (size, bytes, evictions), for metrics and tests. */
+  get dedup(): DedupCache {
+    return this.exchanges;
   }
 
   get pendingCount(): number {
@@ -158,17 +166,19 @@ export class MessageLayer {
       if (msg.type === MessageType.CON) this.reset(peer, msg.messageId);
       return;
     }
-    const key = `${peerKey(peer)}#${msg.messageId}`;
-    const seen = this.exchanges.get(key);
-    if (seen) {
-      this.onDuplicate(peer, msg, seen);
-      return;
-    }
+    const pk = peerKey(peer);
+    const hash = datagramHash(bytes);
+    const seen = this.exchanges.get(pk, msg.messageId);
+    // A different datagram under a remembered id is a new request (the id was reused).
+    if (seen && seen.hash === hash && this.onDuplicate(peer, msg, seen)) return;
     const badOption = msg.options.find(
       (opt) => isCriticalOption(opt.number) && !this.o.knownOptions.has(opt.number),
     );
-    const ex: Exchange = { reply: undefined, ackSent: false, done: false };
-    this.exchanges.set(key, ex, this.now + this.lifetime);
+    const ex: Exchange = {
+      h: this.exchanges.add(pk, msg.messageId, hash, this.now + this.lifetime),
+      ackSent: false,
+      done: false,
+    };
     if (badOption) {
       if (msg.type === MessageType.NON) {
         ex.done = true;
@@ -188,6 +198,7 @@ export class MessageLayer {
       ackTimer = this.o.timers.set(() => {
         if (ex.done || ex.ackSent || this.closed) return;
         ex.ackSent = true;
+        this.exchanges.markAckSent(ex.h);
         this.emptyAck(peer, msg.messageId);
       }, this.o.separateAckDelayMs ?? 1000);
     }
@@ -226,28 +237,51 @@ export class MessageLayer {
       options: spec.options ?? [],
       payload: spec.payload ?? new Uint8Array(0),
     };
+    // Code + token only (every publish): the cache keeps the code, not the bytes.
+    const bare = base.options.length === 0 && base.payload.length === 0;
+    // A duplicate may have drawn the empty ACK while the handler ran.
+    if (this.exchanges.stateOf(ex.h) === DedupState.ACK_SENT) ex.ackSent = true;
     if (req.type === MessageType.CON && !ex.ackSent) {
       const bytes = encodeMessage({ ...base, type: MessageType.ACK, messageId: req.messageId });
-      ex.reply = bytes;
+      this.exchanges.answer(ex.h, spec.code, bare ? undefined : bytes);
       this.o.send(peer, bytes);
     } else if (req.type === MessageType.CON) {
+      // Separate response: a duplicate request gets the empty ACK again (state ACK_SENT).
       void this.sendConfirmable(peer, base);
     } else {
       const bytes = encodeMessage({ ...base, type: MessageType.NON, messageId: this.allocateMessageId() });
-      ex.reply = bytes;
+      this.exchanges.answer(ex.h, spec.code, bare ? undefined : bytes);
       this.o.send(peer, bytes);
     }
   }
 
-  private onDuplicate(peer: Peer, msg: CoapMessage, ex: Exchange): void {
-    if (ex.reply) {
-      this.o.send(peer, ex.reply);
-      return;
+  /** Answer a duplicate; false when it should run again (a safe request whose cached reply was dropped). */
+  private onDuplicate(peer: Peer, msg: CoapMessage, seen: DedupEntry): boolean {
+    if (seen.state === DedupState.ANSWERED && seen.reply) {
+      this.o.send(peer, seen.reply);
+      return true;
     }
-    if (msg.type !== MessageType.CON) return;
+    if (seen.state === DedupState.ANSWERED || seen.state === DedupState.REPLY_DROPPED) {
+      if (seen.state === DedupState.REPLY_DROPPED && SAFE_METHODS.has(msg.code)) return false;
+      const con = msg.type === MessageType.CON;
+      this.o.send(
+        peer,
+        encodeMessage({
+          type: con ? MessageType.ACK : MessageType.NON,
+          code: seen.code,
+          messageId: con ? msg.messageId : this.allocateMessageId(),
+          token: msg.token,
+          options: [],
+          payload: new Uint8Array(0),
+        }),
+      );
+      return true;
+    }
+    if (msg.type !== MessageType.CON) return true;
     // Still running, or answered separately: the client retransmits, so acknowledge now.
-    ex.ackSent = true;
+    this.exchanges.markAckSent(seen);
     this.emptyAck(peer, msg.messageId);
+    return true;
   }
 
   private onAckOrReset(peer: Peer, msg: CoapMessage): void {

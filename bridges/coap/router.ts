@@ -8,9 +8,12 @@
  * `/<prefix>/data/<level>/<level>/…` (the topic data of a mapped topic
  * `<level>/<level>/…`, through the shared topic mapping; a single Uri-Path
  * segment that contains "/" names a mapped topic too).
+ * A topic whose expiration-date has passed is removed before the request is
+ * served (and by a periodic sweep, resources/topic-expiry.ts).
  */
 import type { BrokerApi, TopicMapping } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import type { Clock } from "../../src/util/clock.ts";
 import type { EchoVerifier, RateLimiter } from "./abuse.ts";
 import { type Block1Assembler, block1Final, sliceBlock2 } from "./block.ts";
 import { Code, OptionNumber } from "./codec/constants.ts";
@@ -22,7 +25,9 @@ import { type CoapRequest, diagnostic, errorResponse, toRequest } from "./reques
 import { wellKnownCore } from "./resources/discovery.ts";
 import type { TopicPropsStore } from "./resources/topic-props-store.ts";
 import { handleTopicData, mappedResource, streamResource } from "./resources/topic-data.ts";
-import { handleCollection, handleTopic } from "./resources/topics.ts";
+import { EXPIRED_REASON, TopicExpiry } from "./resources/topic-expiry.ts";
+import { handleCollection, handleTopic, removeTopic } from "./resources/topics.ts";
+import type { Timers } from "./timers.ts";
 
 /** Critical options the router understands (elective ones need no listing). */
 export const KNOWN_CRITICAL_OPTIONS: ReadonlySet<number> = new Set([
@@ -51,15 +56,46 @@ export interface RouterOptions {
   maxHistoryRecords: number;
   maxHistoryBytes: number;
   onRateLimited?(): void;
+  clock: Clock;
+  timers: Timers;
+  /** Period of the topic expiry sweep. Default 1000 ms. */
+  expiryCheckMs?: number;
 }
 
-export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise<ResponseSpec> {
+export interface Router {
+  handle(req: InboundRequest): Promise<ResponseSpec>;
+  readonly expiry: TopicExpiry;
+  close(): void;
+}
+
+export function createRouter(o: RouterOptions): Router {
   const fullyCreated = new Set<string>();
   const ensured = new Set<string>();
   const data = { ...o, fullyCreated, ensured };
   const topics = { ...o, fullyCreated, ensured };
+  const expiry = new TopicExpiry({
+    props: o.props,
+    clock: o.clock,
+    timers: o.timers,
+    logger: o.logger,
+    intervalMs: o.expiryCheckMs,
+    remove: (name, reason) => removeTopic(topics, name, reason),
+  });
+  expiry.start();
+
+  /** The topic (or mapped topic) a path names, if any. */
+  function topicOf([a, b, c, ...rest]: string[]): string | undefined {
+    if (a !== o.prefix || b === undefined) return undefined;
+    if (b !== "data") return b;
+    return c === undefined ? undefined : [c, ...rest].join("/");
+  }
 
   async function route(req: CoapRequest): Promise<ResponseSpec> {
+    const name = topicOf(req.path);
+    if (name !== undefined && expiry.expired(name)) {
+      await expiry.expire(name);
+      return diagnostic(Code.NOT_FOUND, EXPIRED_REASON);
+    }
     const [a, b, c, ...rest] = req.path;
     if (a === ".well-known" && b === "core" && c === undefined)
       return wellKnownCore(o.broker, o.props, o.prefix, req, o.mapping);
@@ -79,7 +115,7 @@ export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise
     return diagnostic(Code.NOT_FOUND, "no such resource; try GET /.well-known/core");
   }
 
-  return async ({ peer, message }) => {
+  const handle = async ({ peer, message }: InboundRequest): Promise<ResponseSpec> => {
     const wait = o.rate?.take(peer) ?? 0;
     if (wait > 0) {
       o.onRateLimited?.();
@@ -104,4 +140,5 @@ export function createRouter(o: RouterOptions): (req: InboundRequest) => Promise
     }
     return res;
   };
+  return { handle, expiry, close: () => expiry.close() };
 }

@@ -41,7 +41,13 @@ export async function readSharedCursor(m: ObserveManager, topic: string, partiti
             1,
             Math.min(500, Math.floor(FANOUT_DATAGRAMS / Math.max(1, observers))),
           );
-          res = await m.o.broker.readRecords({ topic, partition, offset: cursor.next, maxRecords });
+          res = await m.o.broker.readRecords({
+            topic,
+            partition,
+            offset: cursor.next,
+            maxRecords,
+            isolation: "read_committed", // never an open or aborted transaction's records
+          });
         } catch (err) {
           if (isEddyError(err) && err.code === "OFFSET_OUT_OF_RANGE") {
             cursor.next = m.o.broker.partitionState(topic, partition).logStartOffset;

@@ -166,6 +166,8 @@ export class MessageWindows {
       offset: from,
       maxRecords: 100_000,
       maxBytes: this.readBytes,
+      // Devices see committed records only: never an open or aborted transaction's.
+      isolation: "read_committed",
     });
     if (w.end !== from) return; // restarted meanwhile
     const next = Math.max(res.nextOffset, from);
@@ -192,6 +194,8 @@ export class MessageWindows {
       offset,
       maxRecords: 100_000,
       maxBytes: this.readBytes,
+      // Devices see committed records only: never an open or aborted transaction's.
+      isolation: "read_committed",
     });
     const entries: WindowEntry[] = [];
     for (const record of res.records) {

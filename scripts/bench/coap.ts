@@ -58,12 +58,14 @@ async function workerMain(): Promise<void> {
       const payload = new Uint8Array(100).fill(0x61);
       const options = [...path1("ps", "data", job.topic), uintOption(OptionNumber.CONTENT_FORMAT, 42)];
       post(
-        await windowed(job.port, job.count, job.window, (mid) =>
+        await windowed(job.port, job.count, job.window, (mid, lap) =>
           encodeMessage({
             type: job.con ? MessageType.CON : MessageType.NON,
             code: Code.PUT,
             messageId: mid,
-            token: Uint8Array.of(mid >> 8, mid & 0xff),
+            // The lap makes every request distinct after the 16-bit message id wraps:
+            // otherwise the broker rightly answers it as a retransmission, from its dedup cache.
+            token: Uint8Array.of(lap >> 8, lap & 0xff, mid >> 8, mid & 0xff),
             options,
             payload,
           }),
@@ -86,7 +88,7 @@ async function windowed(
   port: number,
   count: number,
   window: number,
-  make: (mid: number) => Uint8Array,
+  make: (mid: number, lap: number) => Uint8Array,
 ): Promise<JobResult> {
   const outstanding = new Map<number, { bytes: Uint8Array; at: number }>();
   let next = 0;
@@ -98,8 +100,9 @@ async function windowed(
   });
   const fill = (s: { send(b: Uint8Array, p: number, a: string): boolean }) => {
     while (outstanding.size < window && next < count) {
-      const mid = next++ & 0xffff;
-      const bytes = make(mid);
+      const seq = next++;
+      const mid = seq & 0xffff;
+      const bytes = make(mid, seq >>> 16);
       outstanding.set(mid, { bytes, at: performance.now() });
       s.send(bytes, port, "127.0.0.1");
     }
@@ -114,9 +117,9 @@ async function windowed(
         if (buf.length === 120) id = (buf[0]! << 8) | buf[1]!;
         else {
           const m = decodeMessage(buf);
-          if (m.code === Code.EMPTY || m.token.length !== 2) return;
+          if (m.code === Code.EMPTY || m.token.length !== 4) return;
           if (m.code !== Code.CHANGED && m.code !== Code.CREATED) throw new Error(`unexpected ${m.code}`);
-          id = (m.token[0]! << 8) | m.token[1]!;
+          id = (m.token[2]! << 8) | m.token[3]!;
         }
         if (!outstanding.delete(id)) return;
         done++;

@@ -16,12 +16,15 @@
  * mapped-topics.ts and the README): its topic resource is `/<prefix>/<name>`
  * with the name in one Uri-Path segment (`/ps/sensors%2Fdev1%2Ftemp`), its
  * topic data `/<prefix>/data/sensors/dev1/temp`.
- * Not yet: FETCH on the collection and the topic (filters), expiration-date enforcement.
+ * - FETCH collection: the topics whose properties match a CBOR filter (topic-filter.ts).
+ * - expiration-date: an expired topic is removed as by DELETE (topic-expiry.ts).
+ * Not yet: FETCH on a topic resource.
  */
 import {
   type BrokerApi,
   EddyError,
   ErrorCode,
+  isEddyError,
   type TopicMapping,
   validateTopicName,
 } from "../../../src/broker/index.ts";
@@ -35,6 +38,7 @@ import { filterLinks, linkResponse, topicLinks } from "./discovery.ts";
 import { createMappedTopic, handleMappedTopic } from "./mapped-topics.ts";
 import { publishHeaders } from "./records.ts";
 import { encodeTopicConfig, parseTopicConfig, RT_DATA } from "./topic-config.ts";
+import { fetchTopics } from "./topic-filter.ts";
 import type { TopicPropsStore } from "./topic-props-store.ts";
 
 export interface TopicsContext {
@@ -70,8 +74,9 @@ export async function handleCollection(ctx: TopicsContext, req: CoapRequest): Pr
     if (req.query.get("rt") === RT_DATA) return linkResponse(data);
     return linkResponse(filterLinks(topics, req.query));
   }
+  if (req.method === Code.FETCH) return fetchTopics(ctx, req);
   if (req.method !== Code.POST)
-    return diagnostic(Code.METHOD_NOT_ALLOWED, "the topic collection supports GET and POST");
+    return diagnostic(Code.METHOD_NOT_ALLOWED, "the topic collection supports GET, FETCH and POST");
   requirePubsubCbor(req);
   const cfg = parseTopicConfig(req.payload);
   if (cfg.name === undefined || cfg.resourceType === undefined)
@@ -134,14 +139,33 @@ export async function handleTopic(ctx: TopicsContext, req: CoapRequest, name: st
       return topicResponse(ctx, name, Code.CHANGED);
     }
     case Code.DELETE:
-      await ctx.broker.deleteTopic(name);
-      await ctx.props.delete(name);
-      ctx.fullyCreated.delete(name);
-      ctx.ensured.delete(name);
-      ctx.publisher.forget(name);
-      ctx.observe.cancelTopic(name, "the topic was deleted");
+      await removeTopic(ctx, name, "the topic was deleted");
       return { code: Code.DELETED };
     default:
       return diagnostic(Code.METHOD_NOT_ALLOWED, "a topic supports GET, PUT, iPATCH and DELETE");
   }
+}
+
+/**
+ * Remove a topic as DELETE does (also on expiry): a stream topic is deleted with
+ * its records; a mapped topic (name with "/") only forgets its properties. Its
+ * observers get a final 4.04 with `reason`.
+ */
+export async function removeTopic(ctx: TopicsContext, name: string, reason: string): Promise<void> {
+  if (!name.includes("/")) {
+    try {
+      await ctx.broker.deleteTopic(name);
+    } catch (err) {
+      if (!isEddyError(err) || err.code !== ErrorCode.TOPIC_NOT_FOUND) throw err;
+    }
+  }
+  await ctx.props.delete(name);
+  ctx.fullyCreated.delete(name);
+  if (name.includes("/")) {
+    ctx.observe.cancelName(name, reason);
+    return;
+  }
+  ctx.ensured.delete(name);
+  ctx.publisher.forget(name);
+  ctx.observe.cancelTopic(name, reason);
 }
