@@ -9,6 +9,7 @@
  *   POST /cluster/v1/admin     an AdminRequest for the controller → {index}
  *   POST /replication/v1/fetch a follower's long-poll fetch → header + batches
  *   POST /replication/v1/epoch OffsetForLeaderEpoch → {epoch, endOffset}
+ *   POST /peer/v1/ping         → {node} (src/util/peer-ping.ts; served by src/replication/peers.ts)
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 

@@ -193,4 +193,24 @@ describe("raft scenarios", () => {
     sim.converge(3_000);
     expect(applied(sim, 1).slice(0, before.length)).toEqual(before);
   });
+
+  it("a follower restarted with wiped Raft state is caught up by the same leader", () => {
+    const sim = new Sim({ seed: 11, config: three });
+    sim.converge(2_000);
+    const leader = sim.leader()!;
+    for (let i = 0; i < 5; i++) sim.propose(leader);
+    run(sim, 300);
+    const victim = sim.ids.find((id) => id !== leader.id)!;
+    expect(applied(sim, victim).length).toBeGreaterThanOrEqual(5);
+    sim.crash(victim);
+    sim.wipe(victim);
+    sim.restart(victim);
+    expect(sim.nodes.get(victim)!.status().lastIndex).toBe(0);
+    // The leader still believes the victim holds everything it acknowledged.
+    const idx = sim.propose(leader)!;
+    run(sim, 1_000);
+    expect(sim.leader()).toBe(leader);
+    expect(applied(sim, victim)).toEqual(applied(sim, leader.id));
+    expect(applied(sim, victim).length).toBeGreaterThanOrEqual(idx);
+  });
 });

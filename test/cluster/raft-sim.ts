@@ -110,6 +110,11 @@ export class Sim {
     this.nodes.set(id, null);
   }
 
+  /** A crashed node loses all its Raft state (a wiped data directory). */
+  wipe(id: NodeId): void {
+    if (this.nodes.get(id) === null) this.storage.set(id, new MemoryRaftStorage());
+  }
+
   restart(id: NodeId): void {
     if (this.nodes.get(id) === null) this.start(id);
   }

@@ -35,6 +35,20 @@
  *   witness, both are needed for any progress (no split brain, no availability).
  * - Leadership transfer (§3.10): the leader stops accepting proposals, brings
  *   the target up to date, sends TimeoutNow; the target campaigns at once.
+ * - A follower that lost its log (restarted with a wiped data directory) is
+ *   brought back from where its log now ends: a rejection below the
+ *   acknowledged match lowers the leader's match for it (handleAppendResponse).
+ *
+ * Known limit (not handled): Raft assumes a voter never loses its persisted
+ * term, vote and log. A voter restarted with wiped Raft state comes back at
+ * term 0 with an empty log and counts as a full voter at once, so it may vote
+ * a second time in a term it already voted in, and entries committed with its
+ * acknowledgement may now sit on fewer than a majority. It is harmless while
+ * the leader stays up and catches the node up (test/cluster/process-faults);
+ * a leader failure before that can lose committed metadata or elect two
+ * leaders in one term. A full fix would have such a
+ * node rejoin as a non-voting learner until caught up, or refuse to start with
+ * missing Raft state unless told to rejoin.
  */
 import { EddyError, ErrorCode } from "../../errors.ts";
 import { RaftLog } from "./log.ts";
@@ -660,6 +674,13 @@ export class RaftNode {
       const last = this.log.lastIndexOfTerm(m.conflictTerm);
       if (last > 0) next = last + 1;
     }
+    // A rejection at or below the acknowledged match: the follower's log is shorter
+    // than (or differs within) what it acknowledged. Either the response is stale
+    // (reordered) or the follower lost its Raft state (a wiped data directory). Go
+    // back to where it says its log ends; without this, `next` stays at match + 1
+    // and the follower rejects every append forever. Lowering match never lowers
+    // the commit index; a stale rejection only costs a resend of entries it holds.
+    if (next <= p.match) p.match = Math.max(0, next - 1);
     p.next = Math.max(p.match + 1, Math.min(next, this.log.lastIndex() + 1));
     this.sendAppend(m.from);
   }
