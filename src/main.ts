@@ -29,6 +29,7 @@ import type { EddyConfig } from "./config/schema.ts";
 import { isEddyError } from "./errors.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HealthCheck } from "./http/routes/health.ts";
+import type { CoapAdmin } from "./http/routes/coap.ts";
 import type { MirrorAdmin } from "./http/routes/mirror.ts";
 import type { MqttAdmin } from "./http/routes/mqtt.ts";
 import { startHttpServer, type WebSocketHook } from "./http/server.ts";
@@ -496,7 +497,7 @@ interface Bridges {
   /** createHttpApp options: operator views and the mirror's health check. */
   http: {
     mqtt?: MqttAdmin;
-    coap?: { observers(): number; address(): string };
+    coap?: CoapAdmin;
     mirror: MirrorAdmin;
     healthChecks: Record<string, HealthCheck>;
   };
@@ -567,7 +568,11 @@ async function startBridges(d: {
       steps.push(() => coap.close());
       const address = formatHostPort({ host: coap.host, port: coap.port });
       out.listeners.coap = address;
-      out.http.coap = { observers: () => coap.observers(), address: () => address };
+      out.http.coap = {
+        observers: () => coap.observers(),
+        address: () => address,
+        observations: (limit) => coap.observations(limit),
+      };
     }
     if (config.mirror.links.length > 0) {
       const mirror = await startMirror({

@@ -29,7 +29,7 @@ import { Block1Assembler } from "./block.ts";
 import { TransmissionDefaults } from "./codec/constants.ts";
 import { MessageLayer } from "./message-layer.ts";
 import { CoapMetrics, DropReason } from "./metrics.ts";
-import { ObserveManager } from "./observe.ts";
+import { type ObservationInfo, ObserveManager } from "./observe.ts";
 import { Outbox } from "./outbox.ts";
 import { PublishBatcher } from "./publish-batcher.ts";
 import { TopicPropsStore } from "./resources/topic-props-store.ts";
@@ -93,9 +93,17 @@ export interface CoapListener {
   port: number;
   /** Live observations (for metrics and tests). */
   observers(): number;
+  /** The live observations (at most `limit`), each with its resource path ("/ps/data/<topic>"). */
+  observations(limit?: number): CoapObservation[];
   /** The listener's counters (also exported through the `metrics` registry when given). */
   readonly counters: CoapMetrics;
   close(): Promise<void>;
+}
+
+/** One live observation, for operator views (src/main.ts → GET /v1/coap/observers). */
+export interface CoapObservation extends ObservationInfo {
+  /** The observed resource's path, "/<prefix>/data/<topic>". */
+  path: string;
 }
 
 export async function startCoapListener(o: CoapListenerOptions): Promise<CoapListener> {
@@ -223,6 +231,8 @@ export async function startCoapListener(o: CoapListenerOptions): Promise<CoapLis
     host: socket.hostname,
     port: socket.port,
     observers: () => observe.count,
+    observations: (limit) =>
+      observe.list(limit).map((ob) => ({ ...ob, path: `/${o.prefix ?? "ps"}/data/${ob.resource}` })),
     counters,
     async close() {
       detachMetrics();

@@ -74,6 +74,27 @@ export interface Observer {
   /** Size of the registration request, for the amplification limit. */
   requestBytes: number;
   removed: boolean;
+  /** Notifications sent (NON and CON), and the wall-clock time of the last one (operator views). */
+  notifications: number;
+  lastNotifiedAt: number | undefined;
+}
+
+/** One observation as the operator sees it (GET /v1/coap/observers). */
+export interface ObservationInfo {
+  /** The client, "address:port". */
+  source: string;
+  /** The resource name observed: the stream topic, or the mapped topic. */
+  resource: string;
+  /** The stream topic followed. */
+  topic: string;
+  tokenHex: string;
+  /** The last Observe sequence number used (24-bit). */
+  seq: number;
+  notifications: number;
+  /** Wall-clock ms of the last notification; null before the first. */
+  lastNotifiedAt: number | null;
+  /** A CON notification is awaiting its ACK. */
+  conOutstanding: boolean;
 }
 
 export interface ObserveOptions {
@@ -147,6 +168,27 @@ export class ObserveManager {
     return this.observers.size;
   }
 
+  /** Every live observation, for the operator (at most `limit`, registration order). */
+  list(limit = Number.POSITIVE_INFINITY): ObservationInfo[] {
+    const out: ObservationInfo[] = [];
+    for (const ob of this.observers.values()) {
+      if (out.length >= limit) break;
+      out.push({
+        source: ob.peer.address.includes(":")
+          ? `[${ob.peer.address}]:${ob.peer.port}`
+          : `${ob.peer.address}:${ob.peer.port}`,
+        resource: ob.name,
+        topic: ob.topic,
+        tokenHex: Buffer.from(ob.token).toString("hex"),
+        seq: ob.seq,
+        notifications: ob.notifications,
+        lastNotifiedAt: ob.lastNotifiedAt ?? null,
+        conOutstanding: ob.conInFlight,
+      });
+    }
+    return out;
+  }
+
   countFor(topic: string): number {
     return this.byTopic.get(topic)?.size ?? 0;
   }
@@ -212,6 +254,8 @@ export class ObserveManager {
       waiters: [],
       requestBytes: r.requestBytes,
       removed: false,
+      notifications: 0,
+      lastNotifiedAt: undefined,
     };
     this.observers.set(key, ob);
     let set = this.byTopic.get(r.topic);
@@ -338,6 +382,8 @@ export class ObserveManager {
     const now = this.o.clock.monotonic();
     const checkMs = (this.o.props.get(ob.name).observerCheck ?? 0) * 1000 || this.o.observerCheckMs;
     const seq = this.nextSeq(ob);
+    ob.notifications++;
+    ob.lastNotifiedAt = this.o.clock.now();
     if (!ob.conInFlight && (now - ob.lastConAt >= checkMs || ob.sinceCon + 1 >= this.o.conEvery)) {
       ob.conInFlight = true;
       ob.sinceCon = 0;

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { PeerRouteHandler, PeerRpc } from "../broker/index.ts";
+import { PEER_PING_PATH } from "../util/peer-ping.ts";
 import { PeerClient } from "./transport/client.ts";
 import { PeerServer } from "./transport/server.ts";
 
@@ -62,6 +63,9 @@ export function startPeerNetwork(o: PeerNetworkOptions): PeerNetwork {
     tls: cert && key ? { cert, key, ca } : undefined,
     logger: o.logger,
   });
+  // `eddy doctor` on another node checks reachability, secret and TLS with this (src/util/peer-ping.ts).
+  const pong = new TextEncoder().encode(JSON.stringify({ node: o.nodeId }));
+  server.route(PEER_PING_PATH, async () => pong);
   const client = new PeerClient({
     nodeId: o.nodeId,
     peers: new Map(others.map((p) => [p.id, p.url])),

@@ -14,7 +14,9 @@ import { createMemoryLogStore } from "../../src/log/memory-log.ts";
 import { openMetadataStore } from "../../src/metadata/index.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { systemClock } from "../../src/util/clock.ts";
+import { checkPeers, judgePeer } from "../../src/cli/doctor/peers.ts";
 import { checkDisk, judgeFsync, percentile } from "../../src/cli/doctor/storage.ts";
+import { type PeerNetwork, startPeerNetwork } from "../../src/replication/peers.ts";
 import { CheckStatus, DEFAULT_THRESHOLDS } from "../../src/cli/doctor/types.ts";
 import { run } from "./run-cli.ts";
 import { startServer, type TestServer } from "./server.ts";
@@ -300,5 +302,92 @@ describe("fsync latency", () => {
     expect(fsync?.summary).toStartWith("3 × 4 KiB fdatasync");
     expect(report.warnings).toBe(1);
     expect(report.failed).toBe(0);
+  });
+});
+
+describe("eddy doctor peers", () => {
+  let peer: PeerNetwork;
+  beforeAll(() => {
+    // A real peer listener of node 2 (h2c on loopback), as eddy serve starts it.
+    peer = startPeerNetwork({
+      nodeId: 2,
+      peers: [{ id: 2, url: "http://127.0.0.1:1" }],
+      host: "127.0.0.1",
+      port: 0,
+      secret: "right",
+      logger: silentLogger,
+    });
+  });
+  afterAll(async () => {
+    await peer.close();
+  });
+
+  const cfg = (peers: { id: number; url: string }[], secret: string) =>
+    configSchema.parse({
+      node_id: 1,
+      cluster: { secret, peers: [{ id: 1, url: "http://127.0.0.1:9" }, ...peers] },
+    });
+
+  it("pings each other peer with the secret and reports the round trip", async () => {
+    const results = await checkPeers(cfg([{ id: 2, url: peer.url }], "right"), { timeoutMs: 3000 });
+    expect(results).toHaveLength(1); // node 1 (this node) is not pinged
+    expect(results[0]!.name).toBe("peer 2");
+    expect(results[0]!.status).toBe(CheckStatus.OK);
+    expect(results[0]!.summary).toMatch(/reachable, round trip [\d.]+ ms/);
+  });
+
+  it("says the cluster secret differs on a 401", async () => {
+    const [r] = await checkPeers(cfg([{ id: 2, url: peer.url }], "wrong"), { timeoutMs: 3000 });
+    expect(r!.status).toBe(CheckStatus.FAIL);
+    expect(r!.summary).toContain("refused the cluster secret (HTTP 401)");
+    expect(r!.fix).toContain("cluster.secret differs");
+  });
+
+  it("says where to look when a peer is unreachable", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const [r] = await checkPeers(cfg([{ id: 3, url: `http://127.0.0.1:${closed}` }], "right"), {
+      timeoutMs: 3000,
+    });
+    expect(r!.name).toBe("peer 3");
+    expect(r!.status).toBe(CheckStatus.FAIL);
+    expect(r!.summary).toContain("unreachable");
+    expect(r!.fix).toContain("firewall");
+  });
+
+  it("notices a URL that reaches another node, and runs in eddy doctor", async () => {
+    const file = path.join(tmp, "cluster.toml");
+    fs.writeFileSync(
+      file,
+      `node_id = 1\ndata_dir = "${path.join(tmp, "cluster-data")}"\n[listeners]\nhttp = "127.0.0.1:0"\n` +
+        `kafka = "off"\nmqtt = "off"\ncoap = "off"\npeer = "127.0.0.1:0"\n[cluster]\nsecret = "right"\n` +
+        `[[cluster.peers]]\nid = 1\nurl = "http://127.0.0.1:9"\n` +
+        `[[cluster.peers]]\nid = 2\nurl = "${peer.url}"\n` +
+        `[[cluster.peers]]\nid = 3\nurl = "${peer.url}"\n`,
+    );
+    const r = await run(["doctor", "--config", file]);
+    expect(line(r.stdout, "peer 2")).toMatch(/ok\s+peer 2\s+.*reachable, round trip/);
+    expect(line(r.stdout, "peer 3")).toMatch(/FAIL\s+peer 3\s+.*answers as node 2, not node 3/);
+    expect(r.stdout).toContain("correct the url of [[cluster.peers]] id = 3");
+    expect(r.code).toBe(1);
+  });
+
+  it("classifies TLS failures and asks for the right files", () => {
+    const r = judgePeer(
+      { id: 2, url: "https://10.0.0.2:9093", secretSet: true },
+      { ok: false, status: null, code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", message: "unable to verify" },
+    );
+    expect(r.status).toBe(CheckStatus.FAIL);
+    expect(r.summary).toContain("TLS failed");
+    expect(r.fix).toContain("cluster.tls_ca_file");
+    const noSecret = judgePeer(
+      { id: 2, url: "http://127.0.0.1:9093", secretSet: false },
+      { ok: false, status: 401, code: null, message: "peer secret mismatch" },
+    );
+    expect(noSecret.fix).toContain("set cluster.secret");
   });
 });

@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Page } from "playwright-core";
+import type { CoapObservationView } from "../../src/http/routes/coap.ts";
 import type { MirrorLinkView } from "../../src/http/routes/mirror.ts";
 import { launchBrowser, type TestBrowser } from "./browser.ts";
 import { type ConsoleServer, startConsoleServer } from "./server.ts";
@@ -14,7 +15,7 @@ import { type ConsoleServer, startConsoleServer } from "./server.ts";
 let srv: ConsoleServer;
 let browser: TestBrowser;
 let page: Page;
-const coap = { observers: 3 };
+const coap: { observers: number; list: CoapObservationView[] } = { observers: 3, list: [] };
 let links: MirrorLinkView[] = [];
 const clients: MqttClient[] = [];
 
@@ -25,7 +26,11 @@ beforeAll(async () => {
       rules: [{ filter: "factory/+/alarm", topic: "alarms", key: "{1}" }],
       reverse: [{ topic: "commands", mqttTopic: "devices/{key}/commands", qos: 0 }],
     },
-    coap: { observers: () => coap.observers, address: () => "127.0.0.1:5683" },
+    coap: {
+      observers: () => coap.observers,
+      address: () => "127.0.0.1:5683",
+      observations: () => coap.list,
+    },
     mirror: { links: () => links },
   });
   browser = await launchBrowser();
@@ -171,8 +176,39 @@ describe("CoAP and mirror pages", () => {
     await page.locator("main h1", { hasText: "CoAP observers" }).waitFor();
     expect(await page.getByTestId("coap").textContent()).toContain("127.0.0.1:5683");
     expect(await page.getByTestId("coap-observers").textContent()).toBe("3");
+    expect(await page.getByTestId("coap-observations").textContent()).toContain(
+      "No client observes a resource.",
+    );
     coap.observers = 4;
+    coap.list = [
+      {
+        source: "10.0.0.7:40001",
+        path: "/ps/data/sensors",
+        resource: "sensors",
+        topic: "sensors",
+        tokenHex: "ab01",
+        seq: 12,
+        notifications: 1234,
+        lastNotifiedAt: Date.UTC(2026, 0, 2, 3, 4, 5),
+        conOutstanding: true,
+      },
+    ];
     await page.getByTestId("coap-observers").getByText("4").waitFor();
+    const row = page.getByTestId("coap-observations").locator("tbody tr", { hasText: "10.0.0.7:40001" });
+    await row.waitFor();
+    const cells = await row.locator("td").allTextContents();
+    expect(cells).toEqual([
+      "10.0.0.7:40001",
+      "/ps/data/sensors",
+      "sensors",
+      "ab01",
+      "12",
+      "1,234",
+      "2026-01-02 03:04:05.000 UTC",
+      "yes",
+    ]);
+    // Fewer rows than observers: the page says the list is cut.
+    expect(await page.locator("main").textContent()).toContain("The first 1 are listed.");
   }, 20_000);
 
   it("shows link state, lag, skipped records, errors and the backlog draining", async () => {

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { createBroker } from "../../src/broker/index.ts";
 import { createHttpApp } from "../../src/http/app.ts";
+import { type CoapObservationView, MAX_LISTED_OBSERVATIONS } from "../../src/http/routes/coap.ts";
 import type { MirrorLinkView } from "../../src/http/routes/mirror.ts";
 import type { MqttAdmin } from "../../src/http/routes/mqtt.ts";
 import { type HttpServer, startHttpServer } from "../../src/http/server.ts";
@@ -105,10 +106,29 @@ describe("bridge endpoints", () => {
         sharedGroups: [],
       }),
     };
+    const observation: CoapObservationView = {
+      source: "10.0.0.7:40001",
+      path: "/ps/data/sensors",
+      resource: "sensors",
+      topic: "sensors",
+      tokenHex: "ab01",
+      seq: 12,
+      notifications: 11,
+      lastNotifiedAt: 1_700_000_000_000,
+      conOutstanding: true,
+    };
+    let listLimit = 0;
     const app = createHttpApp({
       broker: await newBroker(),
       mqtt,
-      coap: { observers: () => 2, address: () => "127.0.0.1:5683" },
+      coap: {
+        observers: () => 2,
+        address: () => "127.0.0.1:5683",
+        observations: (limit) => {
+          listLimit = limit;
+          return [observation];
+        },
+      },
     });
     const clients = (await (await app.request("/v1/mqtt/clients")).json()) as { clients: unknown[] };
     expect(clients.clients).toEqual([expect.objectContaining({ clientId: "dev-1", protocolVersion: 5 })]);
@@ -126,7 +146,15 @@ describe("bridge endpoints", () => {
     expect(await (await app.request("/v1/coap/observers")).json()).toEqual({
       address: "127.0.0.1:5683",
       observers: 2,
+      observations: [observation],
     });
+    expect(listLimit).toBe(MAX_LISTED_OBSERVATIONS);
+    // A provider without a list (an older bridge) answers an empty one.
+    const bare = createHttpApp({
+      broker: await newBroker(),
+      coap: { observers: () => 0, address: () => "127.0.0.1:5683" },
+    });
+    expect(await (await bare.request("/v1/coap/observers")).json()).toMatchObject({ observations: [] });
   });
 });
 

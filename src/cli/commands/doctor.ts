@@ -18,6 +18,9 @@ as \`eddy serve\` (the same config file, environment and flags):
   disk         free space, against broker.min_free_disk_bytes (fail) and 1 GiB (warn)
   fsync        latency of 20 × 4 KiB write + fdatasync in the data directory
                (warns above p50 10 ms or p99 50 ms: typical of SD cards)
+  peer N       each other node in [[cluster.peers]] answers a ping over HTTP/2 with
+               cluster.secret (and the cluster TLS files): round-trip time, or why
+               not (unreachable, secret mismatch, TLS, URL reaching another node)
 
 Options:
   -c, --config FILE        the TOML file eddy serve reads
@@ -37,7 +40,7 @@ Examples:
 
 export const doctorCommand: Command = {
   name: "doctor",
-  summary: "check ports, data directory, disk, fsync latency and config; say what to fix",
+  summary: "check ports, data directory, disk, fsync latency, config and peers; say what to fix",
   help: HELP,
   async run(argv, ctx) {
     let args: ReturnType<typeof parseServeArgs>;

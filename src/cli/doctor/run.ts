@@ -1,6 +1,6 @@
 /**
  * `eddy doctor`'s checks in order: config, then (with the loaded config)
- * listeners, data directory, disk space and fsync latency. Each check says
+ * listeners, data directory, disk space, fsync latency and cluster peers. Each check says
  * what it found and, when something is wrong, what to do.
  */
 import path from "node:path";
@@ -9,6 +9,7 @@ import type { Setting } from "../../config/flags.ts";
 import { parseHostPort } from "../../config/listen.ts";
 import { loadConfig } from "../../config/load.ts";
 import { IMPLEMENTED_LISTENERS, type EddyConfig } from "../../config/schema.ts";
+import { checkPeers } from "./peers.ts";
 import { checkListener, type ListenerPlan, Transport } from "./ports.ts";
 import { checkDataDir, checkDisk, checkFsync } from "./storage.ts";
 import { type CheckResult, CheckStatus, DEFAULT_THRESHOLDS, type DoctorThresholds } from "./types.ts";
@@ -83,6 +84,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         status: CheckStatus.SKIP,
         summary: "skipped: no writable directory to measure in",
       });
+    results.push(...(await checkPeers(config, { timeoutMs: t.probeTimeoutMs })));
   }
 
   return {

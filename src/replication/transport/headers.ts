@@ -1,3 +1,2 @@
-/** Header names shared by the peer transport's client and server. */
-export const SECRET_HEADER = "x-eddy-peer-secret";
-export const NODE_HEADER = "x-eddy-node";
+/** Header names shared by the peer transport's client and server (defined in src/util/peer-ping.ts for `eddy doctor`). */
+export { NODE_HEADER, SECRET_HEADER } from "../../util/peer-ping.ts";
