@@ -1,33 +1,16 @@
 /** `eddy mqtt` and `eddy mirror status` against a broker with [auth]: they pass --token / --user / EDDY_… credentials. */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { type Broker, createBroker } from "../../src/broker/index.ts";
-import { createHttpApp } from "../../src/http/app.ts";
-import { createMemoryLogStore } from "../../src/log/memory-log.ts";
-import { openMetadataStore } from "../../src/metadata/index.ts";
-import { systemClock } from "../../src/util/clock.ts";
-import { CredentialStore, hashPassword, hashToken } from "../../src/util/credentials.ts";
 import { run } from "./run-cli.ts";
+import { startServer, type TestServer, testCredentials } from "./server.ts";
 
 const TOKEN = "eddy_bridge-cli-token";
-let broker: Broker;
-let server: ReturnType<typeof Bun.serve>;
+let server: TestServer;
 let url: string;
 const disconnected: string[] = [];
 
 beforeAll(async () => {
-  broker = await createBroker({
-    logStore: createMemoryLogStore({ clock: systemClock }),
-    clock: systemClock,
-    metadata: openMetadataStore({ path: ":memory:" }),
-    housekeepingIntervalMs: 0,
-  });
-  const credentials = new CredentialStore({
-    users: { ops: { password_hash: await hashPassword("hunter2", { memoryCost: 1024, timeCost: 1 }) } },
-    tokens: { ci: hashToken(TOKEN) },
-  });
-  const app = createHttpApp({
-    broker,
-    credentials,
+  server = await startServer({
+    credentials: await testCredentials(TOKEN),
     mqtt: {
       clients: () => [
         {
@@ -55,12 +38,10 @@ beforeAll(async () => {
     },
     mirror: { links: () => [] },
   });
-  server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
-  url = `http://127.0.0.1:${server.port}`;
+  url = server.url;
 });
 afterAll(async () => {
-  await server.stop(true);
-  await broker.close();
+  await server.close();
 });
 
 describe("bridge commands against a broker with [auth]", () => {

@@ -1,13 +1,11 @@
 /** A real broker (memory log + in-memory metadata) behind a CoAP listener on port 0, and a tiny UDP test client. */
-import { type Broker, createBroker } from "../../src/broker/index.ts";
-import { createMemoryLogStore } from "../../src/log/memory-log.ts";
-import { openMetadataStore } from "../../src/metadata/index.ts";
+import type { Broker } from "../../src/broker/index.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
-import { systemClock } from "../../src/util/clock.ts";
 import { type CoapListener, type CoapListenerOptions, startCoapListener } from "../../bridges/coap/index.ts";
 import { type CoapMessage, Code, MessageType } from "../../bridges/coap/codec/constants.ts";
 import { decodeMessage } from "../../bridges/coap/codec/decode.ts";
 import { encodeMessage } from "../../bridges/coap/codec/encode.ts";
+import { createMemoryBroker } from "../helpers/memory-broker.ts";
 
 export interface CoapHarness {
   broker: Broker;
@@ -18,14 +16,7 @@ export interface CoapHarness {
 export async function createCoapHarness(
   opts: Partial<CoapListenerOptions> & { autoCreateTopics?: boolean } = {},
 ): Promise<CoapHarness> {
-  const metadata = await openMetadataStore({ path: ":memory:" });
-  const broker = await createBroker({
-    logStore: createMemoryLogStore({ clock: systemClock }),
-    metadata,
-    logger: silentLogger,
-    housekeepingIntervalMs: 0,
-    defaults: { autoCreateTopics: opts.autoCreateTopics ?? true },
-  });
+  const broker = await createMemoryBroker({ autoCreateTopics: opts.autoCreateTopics });
   const listener = await startCoapListener({
     broker,
     logger: silentLogger,

@@ -3,16 +3,15 @@
  * in-memory metadata), and a raw-frame client built on the generated codecs.
  */
 import type { Socket } from "bun";
-import { type Broker, createBroker } from "../../src/broker/index.ts";
+import type { Broker } from "../../src/broker/index.ts";
 import type { ApiCodec } from "../../src/kafka/protocol/api.ts";
 import { FrameDecoder } from "../../src/kafka/protocol/frame.ts";
 import { decodeResponse, encodeRequest } from "../../src/kafka/protocol/messages.ts";
 import type { SaslSettings } from "../../src/kafka/handlers/context.ts";
 import { type KafkaListener, startKafkaListener } from "../../src/kafka/server.ts";
-import { createMemoryLogStore } from "../../src/log/memory-log.ts";
-import { openMetadataStore } from "../../src/metadata/index.ts";
 import { type Logger, silentLogger } from "../../src/observability/logger.ts";
 import { systemClock } from "../../src/util/clock.ts";
+import { createMemoryBroker } from "../helpers/memory-broker.ts";
 
 export interface KafkaHarness {
   broker: Broker;
@@ -24,14 +23,7 @@ export interface KafkaHarness {
 export async function createKafkaHarness(
   opts: { autoCreateTopics?: boolean; sasl?: SaslSettings; maxFrameBytes?: number; logger?: Logger } = {},
 ): Promise<KafkaHarness> {
-  const metadata = await openMetadataStore({ path: ":memory:" });
-  const broker = await createBroker({
-    logStore: createMemoryLogStore({ clock: systemClock }),
-    metadata,
-    logger: silentLogger,
-    housekeepingIntervalMs: 0,
-    defaults: { autoCreateTopics: opts.autoCreateTopics ?? true },
-  });
+  const broker = await createMemoryBroker({ autoCreateTopics: opts.autoCreateTopics });
   const listener = await startKafkaListener({
     broker,
     host: "127.0.0.1",

@@ -83,6 +83,11 @@ export interface Received {
   packet: mqtt.IPublishPacket;
 }
 
+/** MQTT 5 options of a persistent session: clean start off, the session kept `expiry` seconds after disconnect. */
+export function persistentSession(clientId: string, expiry: number): IClientOptions {
+  return { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: expiry } };
+}
+
 /** Collect every message a client receives. */
 export function collect(client: MqttClient): Received[] {
   const got: Received[] = [];

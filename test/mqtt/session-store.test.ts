@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import fs from "node:fs";
 import { SESSIONS_TOPIC } from "../../bridges/mqtt/index.ts";
 import { ManualClock } from "../../src/util/clock.ts";
-import { startServer, type TestServer, tempDir, until } from "./harness.ts";
+import { persistentSession, startServer, type TestServer, tempDir, until } from "./harness.ts";
 
 let server: TestServer | undefined;
 let dir: string | undefined;
@@ -32,12 +32,7 @@ async function storedSessions(s: TestServer): Promise<Map<string, unknown>> {
 describe("session store", () => {
   it("keeps subscriptions and log cursors, never message copies", async () => {
     server = await startServer({ sessionFlushIntervalMs: 50 });
-    const sub = await server.connect({
-      protocolVersion: 5,
-      clientId: "cursor",
-      clean: false,
-      properties: { sessionExpiryInterval: 600 },
-    });
+    const sub = await server.connect(persistentSession("cursor", 600));
     await sub.subscribeAsync("c/#", { qos: 1, properties: { subscriptionIdentifier: 4 } });
     await sub.endAsync();
     const pub = await server.connect({ protocolVersion: 4 });
@@ -57,12 +52,7 @@ describe("session store", () => {
   it("[MQTT-3.1.2-23] a session ends when its expiry interval passes after disconnect; the store forgets it", async () => {
     const clock = new ManualClock(Date.now());
     server = await startServer({ clock });
-    const c = await server.connect({
-      protocolVersion: 5,
-      clientId: "brief",
-      clean: false,
-      properties: { sessionExpiryInterval: 5 },
-    });
+    const c = await server.connect(persistentSession("brief", 5));
     await c.subscribeAsync("x", { qos: 1 });
     await c.endAsync();
     await server.listener.bridge.flush();
@@ -79,12 +69,7 @@ describe("session store", () => {
   it("a shared group's cursor and its persistent members survive a restart", async () => {
     dir = tempDir();
     server = await startServer({ dir });
-    const m = await server.connect({
-      protocolVersion: 5,
-      clientId: "member",
-      clean: false,
-      properties: { sessionExpiryInterval: 3600 },
-    });
+    const m = await server.connect(persistentSession("member", 3600));
     await m.subscribeAsync("$share/grp/orders/#", { qos: 1 });
     await m.endAsync();
     const pub = await server.connect({ protocolVersion: 5 });
@@ -93,12 +78,7 @@ describe("session store", () => {
     await server.close();
 
     server = await startServer({ dir });
-    const back = await server.resume({
-      protocolVersion: 5,
-      clientId: "member",
-      clean: false,
-      properties: { sessionExpiryInterval: 3600 },
-    });
+    const back = await server.resume(persistentSession("member", 3600));
     expect(back.sessionPresent).toBe(true);
     await until(() => back.got.length === 2, 3000, "shared backlog after restart");
     expect(back.got.map((g) => g.payload)).toEqual(["o1", "o2"]);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import fs from "node:fs";
 import type { IConnackPacket, IPublishPacket } from "mqtt-packet";
 import { rawConnect } from "./raw-client.ts";
-import { collect, startServer, type TestServer, tempDir, until } from "./harness.ts";
+import { collect, persistentSession, startServer, type TestServer, tempDir, until } from "./harness.ts";
 
 let server: TestServer | undefined;
 let dir: string | undefined;
@@ -34,12 +34,7 @@ describe("persistent sessions", () => {
 
   it("[MQTT-3.1.2-4] v5 clean start discards the session; session expiry 0 ends it with the connection", async () => {
     server = await startServer();
-    const a = await server.connect({
-      protocolVersion: 5,
-      clientId: "exp",
-      clean: false,
-      properties: { sessionExpiryInterval: 60 },
-    });
+    const a = await server.connect(persistentSession("exp", 60));
     await a.subscribeAsync("x", { qos: 1 });
     await a.endAsync();
     expect(server.listener.bridge.sessions.has("exp")).toBe(true);
@@ -137,12 +132,7 @@ describe("persistent sessions", () => {
   it("survives a broker restart: subscriptions, offline QoS 1 messages (as cursors) and retained messages", async () => {
     dir = tempDir();
     server = await startServer({ dir });
-    const sub = await server.connect({
-      protocolVersion: 5,
-      clientId: "durable",
-      clean: false,
-      properties: { sessionExpiryInterval: 3600 },
-    });
+    const sub = await server.connect(persistentSession("durable", 3600));
     await sub.subscribeAsync("plant/#", { qos: 1 });
     await sub.endAsync();
     const pub = await server.connect({ protocolVersion: 5 });
@@ -152,12 +142,7 @@ describe("persistent sessions", () => {
     await server.close();
 
     server = await startServer({ dir });
-    const { got, sessionPresent } = await server.resume({
-      protocolVersion: 5,
-      clientId: "durable",
-      clean: false,
-      properties: { sessionExpiryInterval: 3600 },
-    });
+    const { got, sessionPresent } = await server.resume(persistentSession("durable", 3600));
     expect(sessionPresent).toBe(true);
     await until(() => got.length === 2, 3000, "offline messages after restart");
     expect(got.map((g) => g.payload)).toEqual(["1", "2"]);

@@ -25,8 +25,8 @@ import { stringOption } from "../codec/options.ts";
 import type { ResponseSpec } from "../message-layer.ts";
 import { badRequest, type CoapRequest, diagnostic } from "../request.ts";
 import { mappedPublishHeaders } from "./records.ts";
-import { type ParsedTopicConfig, RT_DATA, parseTopicConfig } from "./topic-config.ts";
-import { dataPath, requirePubsubCbor, type TopicsContext, topicResponse } from "./topics.ts";
+import type { ParsedTopicConfig } from "./topic-config.ts";
+import { dataPath, type TopicsContext, topicResponse, updateTopicConfig } from "./topics.ts";
 
 /** Create a stream topic the mapping names, if it does not exist yet (remembered in `known`). */
 export async function ensureStreamTopic(broker: BrokerApi, topic: string, known: Set<string>): Promise<void> {
@@ -95,21 +95,8 @@ export async function handleMappedTopic(
     case Code.GET:
       return topicResponse(ctx, name, Code.CONTENT);
     case Code.PUT:
-    case Code.IPATCH: {
-      requirePubsubCbor(req);
-      const cfg = parseTopicConfig(req.payload);
-      if (cfg.name !== undefined && cfg.name !== name) throw badRequest("topic-name cannot change");
-      if (cfg.topicData !== undefined && cfg.topicData !== dataPath(ctx, name))
-        throw badRequest("topic-data cannot change");
-      if (cfg.resourceType !== undefined && cfg.resourceType !== RT_DATA)
-        throw badRequest(`resource-type must be "${RT_DATA}"`);
-      if (cfg.initialize) throw badRequest("initialize is only accepted at creation");
-      await ctx.props.set(
-        name,
-        req.method === Code.PUT ? cfg.props : { ...ctx.props.get(name), ...cfg.props },
-      );
-      return topicResponse(ctx, name, Code.CHANGED);
-    }
+    case Code.IPATCH:
+      return updateTopicConfig(ctx, req, name);
     case Code.DELETE:
       await ctx.props.delete(name);
       ctx.fullyCreated.delete(name);

@@ -116,6 +116,28 @@ export function topicResponse(
   };
 }
 
+/**
+ * PUT (replace) or iPATCH (merge) the optional properties of topic `name`;
+ * its name, topic-data and resource-type cannot change. 2.04 with the new
+ * representation.
+ */
+export async function updateTopicConfig(
+  ctx: TopicsContext,
+  req: CoapRequest,
+  name: string,
+): Promise<ResponseSpec> {
+  requirePubsubCbor(req);
+  const cfg = parseTopicConfig(req.payload);
+  if (cfg.name !== undefined && cfg.name !== name) throw badRequest("topic-name cannot change");
+  if (cfg.topicData !== undefined && cfg.topicData !== dataPath(ctx, name))
+    throw badRequest("topic-data cannot change");
+  if (cfg.resourceType !== undefined && cfg.resourceType !== RT_DATA)
+    throw badRequest(`resource-type must be "${RT_DATA}"`);
+  if (cfg.initialize) throw badRequest("initialize is only accepted at creation");
+  await ctx.props.set(name, req.method === Code.PUT ? cfg.props : { ...ctx.props.get(name), ...cfg.props });
+  return topicResponse(ctx, name, Code.CHANGED);
+}
+
 export async function handleTopic(ctx: TopicsContext, req: CoapRequest, name: string): Promise<ResponseSpec> {
   if (name.includes("/")) return handleMappedTopic(ctx, req, name);
   await ctx.broker.describeTopic(name); // TOPIC_NOT_FOUND → 4.04
@@ -123,21 +145,8 @@ export async function handleTopic(ctx: TopicsContext, req: CoapRequest, name: st
     case Code.GET:
       return topicResponse(ctx, name, Code.CONTENT);
     case Code.PUT:
-    case Code.IPATCH: {
-      requirePubsubCbor(req);
-      const cfg = parseTopicConfig(req.payload);
-      if (cfg.name !== undefined && cfg.name !== name) throw badRequest("topic-name cannot change");
-      if (cfg.topicData !== undefined && cfg.topicData !== dataPath(ctx, name))
-        throw badRequest("topic-data cannot change");
-      if (cfg.resourceType !== undefined && cfg.resourceType !== RT_DATA)
-        throw badRequest(`resource-type must be "${RT_DATA}"`);
-      if (cfg.initialize) throw badRequest("initialize is only accepted at creation");
-      await ctx.props.set(
-        name,
-        req.method === Code.PUT ? cfg.props : { ...ctx.props.get(name), ...cfg.props },
-      );
-      return topicResponse(ctx, name, Code.CHANGED);
-    }
+    case Code.IPATCH:
+      return updateTopicConfig(ctx, req, name);
     case Code.DELETE:
       await removeTopic(ctx, name, "the topic was deleted");
       return { code: Code.DELETED };

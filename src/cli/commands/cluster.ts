@@ -1,8 +1,7 @@
 /** `eddy cluster` — nodes, controller, partition leaders and ISR of a running broker, over its HTTP API. */
 import { parseCommandArgs } from "../args.ts";
-import { HttpClient, resolveUrl } from "../client.ts";
 import { table } from "../format.ts";
-import { type Command, clientCredentials } from "./command.ts";
+import { type Command, connectHttp, HTTP_CLIENT_HELP, HTTP_CLIENT_OPTIONS } from "./command.ts";
 
 const HELP = `Usage: eddy cluster [status] [options]
 
@@ -15,13 +14,7 @@ partitions (no leader) are listed at the end. A single node reports itself.
 Options:
   --json               print the API's JSON instead of tables
   --under-replicated   list only under-replicated and offline partitions
-  --url URL            the broker's HTTP address (default: $EDDY_URL, else the http
-                       listener in <data-dir>/listeners.json, else http://127.0.0.1:8080)
-  --data-dir DIR       where to find listeners.json (default ./eddy-data)
-  --token TOKEN        API token for a broker with [auth] configured (default $EDDY_TOKEN)
-  --user NAME          user name for HTTP Basic auth (default $EDDY_USER) ...
-  --password PASS      ... and its password (default $EDDY_PASSWORD; prefer the variable:
-                       command lines are visible to other users of the machine)
+${HTTP_CLIENT_HELP}
 
 Examples:
   eddy cluster
@@ -30,14 +23,9 @@ Examples:
 `;
 
 const OPTIONS = {
-  url: { type: "string" },
-  "data-dir": { type: "string" },
-  token: { type: "string" },
-  user: { type: "string" },
-  password: { type: "string" },
+  ...HTTP_CLIENT_OPTIONS,
   json: { type: "boolean" },
   "under-replicated": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 interface PartitionView {
@@ -69,10 +57,7 @@ export const clusterCommand: Command = {
     const [action, ...extra] = args.positionals;
     if (action !== undefined && action !== "status") throw args.usage(`unknown action "${action}"`);
     if (extra.length > 0) throw args.usage(`unexpected argument "${extra[0]}"`);
-    const http = new HttpClient(
-      await resolveUrl({ url: args.string("url"), dataDir: args.string("data-dir"), env: ctx.env }),
-      clientCredentials(args, ctx),
-    );
+    const http = await connectHttp(args, ctx);
     const view = await http.request<ClusterView>("GET", "/v1/cluster", { signal: ctx.signal });
     if (args.flag("json")) {
       await ctx.out(`${JSON.stringify(view, null, 2)}\n`);

@@ -36,6 +36,25 @@ Connection:
                       ssl.ca.location, ssl.certificate.location, ssl.key.location
 `;
 
+/** Options of the commands that speak only Eddy's HTTP API: CLIENT_OPTIONS without the Kafka ones. */
+const { "bootstrap-server": _bootstrap, "command-config": _commandConfig, ...httpOptions } = CLIENT_OPTIONS;
+export const HTTP_CLIENT_OPTIONS = httpOptions;
+
+/** --help lines for HTTP_CLIENT_OPTIONS, indented to line up under "Options:". */
+export const HTTP_CLIENT_HELP = `  --url URL            the broker's HTTP address (default: $EDDY_URL, else the http
+                       listener in <data-dir>/listeners.json, else http://127.0.0.1:8080)
+  --data-dir DIR       where to find listeners.json (default ./eddy-data)
+  --token TOKEN        API token for a broker with [auth] configured (default $EDDY_TOKEN)
+  --user NAME          user name for HTTP Basic auth (default $EDDY_USER) ...
+  --password PASS      ... and its password (default $EDDY_PASSWORD; prefer the variable:
+                       command lines are visible to other users of the machine)`;
+
+/** An HTTP client for the broker named by --url / --data-dir, with the credentials given. */
+export async function connectHttp(args: Args, ctx: Ctx): Promise<HttpClient> {
+  const url = await resolveUrl({ url: args.string("url"), dataDir: args.string("data-dir"), env: ctx.env });
+  return new HttpClient(url, clientCredentials(args, ctx));
+}
+
 /**
  * The broker the command talks to: Kafka protocol with --bootstrap-server
  * (the client library loads only then), else Eddy's HTTP API. The caller

@@ -1,8 +1,7 @@
 /** `eddy mirror status` — the mirror links of a running broker, over its HTTP API. */
 import { parseCommandArgs } from "../args.ts";
-import { HttpClient, resolveUrl } from "../client.ts";
 import { formatBytes, table } from "../format.ts";
-import { type Command, clientCredentials } from "./command.ts";
+import { type Command, connectHttp, HTTP_CLIENT_HELP, HTTP_CLIENT_OPTIONS } from "./command.ts";
 
 const HELP = `Usage: eddy mirror status [options]
 
@@ -12,13 +11,7 @@ States: connecting, forwarding, idle (caught up), down (see the error; retries c
 
 Options:
   --json               print the API's JSON instead of tables
-  --url URL            the broker's HTTP address (default: $EDDY_URL, else the http
-                       listener in <data-dir>/listeners.json, else http://127.0.0.1:8080)
-  --data-dir DIR       where to find listeners.json (default ./eddy-data)
-  --token TOKEN        API token for a broker with [auth] configured (default $EDDY_TOKEN)
-  --user NAME          user name for HTTP Basic auth (default $EDDY_USER) ...
-  --password PASS      ... and its password (default $EDDY_PASSWORD; prefer the variable:
-                       command lines are visible to other users of the machine)
+${HTTP_CLIENT_HELP}
 
 Examples:
   eddy mirror status
@@ -26,13 +19,8 @@ Examples:
 `;
 
 const OPTIONS = {
-  url: { type: "string" },
-  "data-dir": { type: "string" },
-  token: { type: "string" },
-  user: { type: "string" },
-  password: { type: "string" },
+  ...HTTP_CLIENT_OPTIONS,
   json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 interface LinkStatus {
@@ -66,10 +54,7 @@ export const mirrorCommand: Command = {
     if (action !== "status")
       throw args.usage(action ? `unknown action "${action}"` : "give an action: status");
     if (extra.length > 0) throw args.usage(`unexpected argument "${extra[0]}"`);
-    const http = new HttpClient(
-      await resolveUrl({ url: args.string("url"), dataDir: args.string("data-dir"), env: ctx.env }),
-      clientCredentials(args, ctx),
-    );
+    const http = await connectHttp(args, ctx);
     const { links } = await http.request<{ links: LinkStatus[] }>("GET", "/v1/mirror/links", {
       signal: ctx.signal,
     });

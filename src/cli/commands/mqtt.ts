@@ -3,10 +3,10 @@
  * connected clients, sessions, a mapping dry-run, disconnecting a client.
  */
 import { parseCommandArgs } from "../args.ts";
-import { HttpClient, resolveUrl, seg } from "../client.ts";
+import { seg } from "../client.ts";
 import { table } from "../format.ts";
 import type { Ctx } from "../io.ts";
-import { type Command, clientCredentials } from "./command.ts";
+import { type Command, connectHttp, HTTP_CLIENT_HELP, HTTP_CLIENT_OPTIONS } from "./command.ts";
 
 const HELP = `Usage: eddy mqtt (clients | sessions | explain TOPIC | disconnect CLIENT-ID) [options]
 
@@ -20,13 +20,7 @@ The MQTT bridge of a running broker (over its HTTP API).
 
 Options:
   --json               print the API's JSON instead of a table
-  --url URL            the broker's HTTP address (default: $EDDY_URL, else the http
-                       listener in <data-dir>/listeners.json, else http://127.0.0.1:8080)
-  --data-dir DIR       where to find listeners.json (default ./eddy-data)
-  --token TOKEN        API token for a broker with [auth] configured (default $EDDY_TOKEN)
-  --user NAME          user name for HTTP Basic auth (default $EDDY_USER) ...
-  --password PASS      ... and its password (default $EDDY_PASSWORD; prefer the variable:
-                       command lines are visible to other users of the machine)
+${HTTP_CLIENT_HELP}
 
 Examples:
   eddy mqtt clients
@@ -35,13 +29,8 @@ Examples:
 `;
 
 const OPTIONS = {
-  url: { type: "string" },
-  "data-dir": { type: "string" },
-  token: { type: "string" },
-  user: { type: "string" },
-  password: { type: "string" },
+  ...HTTP_CLIENT_OPTIONS,
   json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 interface Client {
@@ -83,10 +72,7 @@ export const mqttCommand: Command = {
     if (needsArg && !arg)
       throw args.usage(`mqtt ${action} needs ${action === "explain" ? "an MQTT topic" : "a client id"}`);
     if (!needsArg && arg !== undefined) throw args.usage(`unexpected argument "${arg}"`);
-    const http = new HttpClient(
-      await resolveUrl({ url: args.string("url"), dataDir: args.string("data-dir"), env: ctx.env }),
-      clientCredentials(args, ctx),
-    );
+    const http = await connectHttp(args, ctx);
     const get = <T>(path: string, query?: Record<string, string>) =>
       http.request<T>("GET", path, { query, signal: ctx.signal });
     const json = args.flag("json");
