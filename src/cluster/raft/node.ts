@@ -39,16 +39,37 @@
  *   brought back from where its log now ends: a rejection below the
  *   acknowledged match lowers the leader's match for it (handleAppendResponse).
  *
- * Known limit (not handled): Raft assumes a voter never loses its persisted
- * term, vote and log. A voter restarted with wiped Raft state comes back at
- * term 0 with an empty log and counts as a full voter at once, so it may vote
- * a second time in a term it already voted in, and entries committed with its
- * acknowledgement may now sit on fewer than a majority. It is harmless while
- * the leader stays up and catches the node up (test/cluster/process-faults);
- * a leader failure before that can lose committed metadata or elect two
- * leaders in one term. A full fix would have such a
- * node rejoin as a non-voting learner until caught up, or refuse to start with
- * missing Raft state unless told to rejoin.
+ * - A voter that lost its Raft state (a wiped data directory) does not vote
+ *   again until it is caught up. Raft assumes a voter never loses its term,
+ *   vote and log; a wiped voter comes back at term 0 with an empty log, and if
+ *   it voted at once it could vote twice in one term, or help a stale node win
+ *   while committed entries it had acknowledged sit on fewer than a majority.
+ *   Rule (CP: unavailable rather than unsafe): a node that *started* with an
+ *   empty log (no entries, no snapshot) becomes *recovering* as soon as any
+ *   peer message shows that the cluster already has a log (a vote request with
+ *   lastIndex > 0; an append with prevIndex > 0, entries or commit > 0; a
+ *   snapshot; a successful append/snapshot response with matchIndex > 0). While
+ *   recovering it drops (pre-)vote requests unanswered, does not campaign and
+ *   ignores TimeoutNow. It stops recovering once its log is non-empty and its commit
+ *   index has reached the highest commit index a leader told it about since the
+ *   start (so everything committed with its lost acknowledgement is back on
+ *   it). At genuine first formation every log is empty, nothing shows a log,
+ *   and elections run as usual (a new leader's first append, prevIndex 0 and
+ *   commit 0, does not count as evidence). Unlike the simplest form
+ *   of the rule this does not require a persisted term of 0: a wiped node
+ *   whose term was raised (and persisted) before it got any entry and that
+ *   restarts again is still held back.
+ *   Cost: if the leader is lost while a wiped node is still recovering, a
+ *   3-node cluster has no electable majority and waits until the old leader
+ *   returns (or the wiped node is caught up); 5 nodes need 3 of the other 4.
+ *   An intact node that never received an entry while a leader already
+ *   existed pays the same during formation (a short window).
+ *   Residual gaps (the node cannot tell them apart from first formation): a
+ *   wiped node that restarts while no live peer holds a log cannot notice that
+ *   it is wiped; a node that crashes again after a partial catch-up restarts
+ *   with a non-empty log and is not held back; two wiped voters in 3 are a lost
+ *   majority. A full fix persists a cluster identity and has a node with
+ *   missing Raft state rejoin as a non-voting learner or refuse to start.
  */
 import { EddyError, ErrorCode } from "../../errors.ts";
 import { RaftLog } from "./log.ts";
@@ -155,6 +176,13 @@ export class RaftNode {
   private out: RaftOutput = emptyOutput();
   private persisted: HardState;
 
+  /** Started with an empty log: may be a wiped voter (see the header). Cleared once caught up. */
+  private blankStart: boolean;
+  /** A peer showed that the cluster has a log: while blankStart, do not vote or campaign. */
+  private sawClusterLog = false;
+  /** The highest commit index a leader reported since the start. */
+  private catchUpTo = 0;
+
   constructor(opts: RaftNodeOptions) {
     this.id = opts.id;
     this.random = opts.random;
@@ -180,7 +208,17 @@ export class RaftNode {
     this.applied = snap?.meta.index ?? 0;
     this.commit = Math.min(Math.max(r?.hardState.commit ?? 0, this.applied), this.log.lastIndex());
     this.persisted = { term: this.term, votedFor: this.votedFor, commit: this.commit };
+    this.blankStart = this.log.lastIndex() === 0;
     this.resetElectionDeadline();
+  }
+
+  /**
+   * True while this node may have lost Raft state and must not vote or campaign
+   * (it started with an empty log, has seen that the cluster has one, and has
+   * not yet been caught up to the leader's commit index). See the header.
+   */
+  recovering(): boolean {
+    return this.blankStart && this.sawClusterLog;
   }
 
   status(): RaftStatus {
@@ -224,13 +262,20 @@ export class RaftNode {
   tick(now: number): RaftOutput {
     this.now = Math.max(this.now, now);
     if (this.role === Role.LEADER) this.tickLeader();
-    else if (this.now >= this.electionDeadline) this.campaign(false);
+    else if (this.now >= this.electionDeadline) {
+      if (this.recovering()) this.resetElectionDeadline();
+      else this.campaign(false);
+    }
     return this.drain();
   }
 
   receive(m: RaftMessage, now: number = this.now): RaftOutput {
     this.now = Math.max(this.now, now);
-    if (m.to === this.id && m.from !== this.id && isVoter(this.config, m.from)) this.step(m);
+    if (m.to === this.id && m.from !== this.id && isVoter(this.config, m.from)) {
+      if (this.blankStart) this.noteClusterLog(m);
+      this.step(m);
+      if (this.blankStart) this.maybeRecovered();
+    }
     return this.drain();
   }
 
@@ -286,6 +331,37 @@ export class RaftNode {
       this.out.snapshotInstalled = false;
     }
     return this.drain();
+  }
+
+  // ---------------------------------------------------------------- wiped-state guard
+
+  private noteClusterLog(m: RaftMessage): void {
+    switch (m.type) {
+      case MessageType.PRE_VOTE:
+      case MessageType.VOTE:
+        if (m.lastIndex > 0) this.sawClusterLog = true;
+        return;
+      case MessageType.APPEND:
+        // First entries at prevIndex 0 with commit 0 are genuine formation: the node
+        // is not held back (it holds them once this append is handled).
+        if (m.prevIndex > 0 || m.commit > 0) this.sawClusterLog = true;
+        this.catchUpTo = Math.max(this.catchUpTo, m.commit);
+        return;
+      case MessageType.SNAPSHOT:
+        this.sawClusterLog = true;
+        this.catchUpTo = Math.max(this.catchUpTo, m.snapshot.meta.index);
+        return;
+      case MessageType.APPEND_RESP:
+      case MessageType.SNAPSHOT_RESP:
+        if (m.matchIndex > 0) this.sawClusterLog = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private maybeRecovered(): void {
+    if (this.log.lastIndex() > 0 && this.commit >= this.catchUpTo) this.blankStart = false;
   }
 
   // ---------------------------------------------------------------- elections
@@ -418,6 +494,8 @@ export class RaftNode {
 
   private step(m: RaftMessage): void {
     if (m.type === MessageType.PRE_VOTE || m.type === MessageType.VOTE) {
+      // Possibly wiped and not caught up: any vote could be a second one in a term.
+      if (this.recovering()) return;
       if (m.term < this.term || (m.type === MessageType.PRE_VOTE && m.term === this.term)) {
         this.out.messages.push({
           type: m.type === MessageType.PRE_VOTE ? MessageType.PRE_VOTE_RESP : MessageType.VOTE_RESP,
@@ -471,7 +549,7 @@ export class RaftNode {
         return;
       }
       case MessageType.TIMEOUT_NOW:
-        if (this.role !== Role.LEADER) this.campaign(true);
+        if (this.role !== Role.LEADER && !this.recovering()) this.campaign(true);
         return;
     }
   }
