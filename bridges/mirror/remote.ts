@@ -64,7 +64,12 @@ export class RemoteCluster {
     if (generation !== this.gen) return;
     this.gen++;
     const old = this.producer;
-    this.producer = this.newProducer();
+    // KIP-360: name the old id/epoch so Eddy bumps the epoch and rejects the old
+    // producer's late batches (Kafka hands out a new id). If the old producer never
+    // got an id, or this init fails, the next reset falls back to a fresh one.
+    const id = old.producerId;
+    const epoch = old.producerEpoch;
+    this.producer = this.newProducer(id !== undefined && epoch !== undefined ? { id, epoch } : undefined);
     await old.close(true).catch((err: unknown) => this.logger.debug("closing old producer failed", { err }));
   }
 
@@ -331,13 +336,13 @@ export class RemoteCluster {
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
-  private newProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
+  private newProducer(previous?: { id: bigint; epoch: number }): Producer<Buffer, Buffer, Buffer, Buffer> {
     return new Producer({
       ...this.baseOptions("producer"),
       idempotent: true,
       // A fresh producer id. Kafka treats -1/-1 as "new producer"; librdkafka's mock requires it.
-      producerId: -1n,
-      producerEpoch: -1,
+      producerId: previous?.id ?? -1n,
+      producerEpoch: previous?.epoch ?? -1,
       acks: -1,
       compression: this.config.compression,
       autocreateTopics: false,

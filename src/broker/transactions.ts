@@ -55,6 +55,12 @@ export function createCoordinator(opts: {
       await p.waitCommitted(info.lastOffset + 1);
     },
     commitOffsets: (group, offsets) => commitOffsets(opts.ctx(), group, offsets),
+    fenceProducer: async (producerId, epoch) => {
+      // Inside each partition's queue, so no append of the old epoch slips in between.
+      await Promise.all(
+        topics.allPartitions().map((p) => p.enqueue(async () => p.producers.bumpEpoch(producerId, epoch))),
+      );
+    },
   });
 }
 

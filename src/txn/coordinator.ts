@@ -8,7 +8,8 @@
  * applied) and keeps an Ongoing one until its producer ends it or it times out.
  *
  * - InitProducerId: a new id (epoch 0), or the same id with epoch + 1, which
- *   fences older instances; an Ongoing transaction is aborted first (markers
+ *   fences older instances (idempotent producers naming their id and epoch:
+ *   idempotent-epochs.ts); an Ongoing transaction is aborted first (markers
  *   carry the new epoch). Epoch 32766 rolls over to a new producer id.
  * - AddPartitionsToTxn / AddOffsetsToTxn start the transaction (Ongoing).
  * - EndTxn: PrepareX (persisted) → COMMIT/ABORT markers on every partition
@@ -28,6 +29,7 @@ import { EddyError, ErrorCode } from "../errors.ts";
 import type { MetadataStore, TransactionRecord } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
+import { IdempotentEpochs } from "./idempotent-epochs.ts";
 import * as check from "./txn-checks.ts";
 import {
   type AddOffsetsToTxnOptions,
@@ -63,6 +65,8 @@ export interface CoordinatorOptions {
   requirePartition(tp: TopicPartitionRef): void;
   /** Commit offsets to a group (on transaction commit). */
   commitOffsets(group: string, offsets: TransactionRecord["pendingOffsets"]): void;
+  /** KIP-360 bump of an idempotent producer: move every partition that knows it to `epoch`. */
+  fenceProducer?(producerId: number, epoch: number): Promise<void>;
 }
 
 type Txn = TransactionRecord & { state: TxnState };
@@ -75,9 +79,15 @@ export class TransactionCoordinator {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private sweeping: Promise<number> | undefined;
+  private readonly idempotent: IdempotentEpochs;
 
   constructor(private readonly o: CoordinatorOptions) {
     this.maxTimeoutMs = o.maxTimeoutMs ?? DEFAULT_MAX_TRANSACTION_TIMEOUT_MS;
+    this.idempotent = new IdempotentEpochs({
+      allocateProducerId: () => o.metadata.allocateProducerId(),
+      isTransactional: (id) => this.byProducer.has(id),
+      ...(o.fenceProducer ? { fenceProducer: o.fenceProducer } : {}),
+    });
   }
 
   /** Load persisted transactions and finish those whose outcome was decided. */
@@ -116,8 +126,8 @@ export class TransactionCoordinator {
   }
 
   async initProducerId(req: InitProducerIdOptions): Promise<{ producerId: number; producerEpoch: number }> {
-    if (req.transactionalId === null)
-      return { producerId: this.o.metadata.allocateProducerId(), producerEpoch: 0 };
+    // Idempotent producer: a fresh id, or (KIP-360, id and epoch given) the same id with epoch + 1.
+    if (req.transactionalId === null) return this.idempotent.init(req);
     const id = check.transactionalId(req.transactionalId);
     check.timeout(req.transactionTimeoutMs, this.maxTimeoutMs);
     return this.locked(id, async () => {

@@ -168,6 +168,24 @@ export class ProducerStateManager {
     this.changesSinceSnapshot++;
   }
 
+  /**
+   * KIP-360 epoch bump of an idempotent producer (InitProducerId with its
+   * current id and epoch): if this partition knows the producer at an older
+   * epoch, move it to `epoch` (sequences restart at 0), so late batches of the
+   * old epoch get INVALID_PRODUCER_EPOCH. Not logged: a restart before the
+   * next snapshot forgets it here (until the new epoch appends a batch).
+   */
+  bumpEpoch(producerId: number, epoch: number): boolean {
+    const entry = this.producers.get(producerId);
+    if (entry === undefined || epoch <= entry.epoch || entry.txnFirstOffset >= 0) return false;
+    entry.epoch = epoch;
+    // A placeholder "sequence -1" batch: the new epoch must start at sequence 0
+    // (never a duplicate; DescribeProducers shows lastSequence -1, as Kafka does).
+    entry.batches = [{ firstSeq: -1, lastSeq: -1, baseOffset: -1, lastOffset: -1 }];
+    this.changesSinceSnapshot++;
+    return true;
+  }
+
   /** Does `producerId` have an open transaction here? */
   hasOpenTxn(producerId: number): boolean {
     return (this.producers.get(producerId)?.txnFirstOffset ?? -1) >= 0;

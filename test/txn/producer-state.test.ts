@@ -67,3 +67,23 @@ describe("ProducerStateManager", () => {
     expect(codeOf(() => restoreProducers(r, "[]", "{}"))).toBe(ErrorCode.STORAGE_ERROR);
   });
 });
+
+describe("ProducerStateManager.bumpEpoch (KIP-360)", () => {
+  it("moves a known producer to the new epoch at sequence 0, survives a snapshot, ignores unknown ids", () => {
+    const s = new ProducerStateManager("t-0");
+    s.onData(batch(0, 3), 0, 0);
+    expect(s.bumpEpoch(7, 1)).toBe(true);
+    expect(s.bumpEpoch(7, 1)).toBe(false);
+    expect(s.bumpEpoch(8, 1)).toBe(false);
+    const restored = new ProducerStateManager("t-0");
+    const json = serializeProducers(s);
+    restoreProducers(restored, json.producers, json.aborted);
+    for (const st of [s, restored]) {
+      expect(codeOf(() => st.check(batch(3, 1)))).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+      expect(codeOf(() => st.check({ ...batch(1, 1), producerEpoch: 1 }))).toBe(
+        ErrorCode.OUT_OF_ORDER_SEQUENCE,
+      );
+      expect(st.check({ ...batch(0, 1), producerEpoch: 1 })).toEqual({ duplicate: false });
+    }
+  });
+});

@@ -6,7 +6,9 @@
  * bumped, which fences every older instance; an ongoing transaction of the
  * old instance is aborted first. v3+ (KIP-360) may name the producer id and
  * epoch the client holds: a stale pair gets PRODUCER_FENCED. Epoch 32766
- * rolls over to a new producer id.
+ * rolls over to a new producer id. Without a transactional id, a named pair
+ * keeps the id and bumps the epoch (Eddy deviation, src/txn/idempotent-epochs.ts;
+ * (0, 0) counts as none).
  * Errors: INVALID_TRANSACTION_TIMEOUT (timeout outside 1..transaction.max.timeout.ms),
  * INVALID_REQUEST (empty transactional id), PRODUCER_FENCED (v4; INVALID_PRODUCER_EPOCH below).
  * Deviation: never COORDINATOR_LOAD_IN_PROGRESS/NOT_COORDINATOR (a single
