@@ -574,24 +574,35 @@ async function startBridges(d: {
         observations: (limit) => coap.observations(limit),
       };
     }
-    if (config.mirror.links.length > 0) {
-      const mirror = await startMirror({
-        broker,
-        links: mirrorLinksSchema.parse(config.mirror.links),
-        logger,
-        clock,
-        sourceId: config.mirror.source_id || undefined,
-      });
-      steps.push(() => mirror.close());
-      steps.push(attachMirrorMetrics(registry, () => mirror.status()));
-      out.http.mirror = { links: () => mirror.status() };
-      out.http.healthChecks.mirror = mirrorHealthCheck(mirror, clock, steps);
-    }
+    // Always started: links may also be added over the HTTP API (stored in __mirror_links).
+    const mirror = await startMirror({
+      broker,
+      links: mirrorLinksSchema.parse(config.mirror.links),
+      logger,
+      clock,
+      sourceId: config.mirror.source_id || undefined,
+    });
+    steps.push(() => mirror.close());
+    steps.push(attachMirrorMetrics(registry, () => mirror.status()));
+    out.http.mirror = mirrorAdmin(mirror);
+    out.http.healthChecks.mirror = mirrorHealthCheck(mirror, clock, steps);
     return out;
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** The HTTP API's view of the mirror bridge: status, and links added or removed at runtime. */
+function mirrorAdmin(mirror: Mirror): MirrorAdmin {
+  return {
+    links: () => mirror.status(),
+    putLink: async (name, body) => {
+      const r = await mirror.addLink(name, body);
+      return { created: r.created, link: r.status ?? null };
+    },
+    deleteLink: (name) => mirror.removeLink(name),
+  };
 }
 
 /** /health's "mirror" check: down links and links whose lag keeps rising; lag sampled every 5 s. */

@@ -32,6 +32,7 @@ import {
   type RemoteMessage,
 } from "./remote.ts";
 import { type MirrorError, type MirrorPartitionStatus, MirrorState, type SkippedRange } from "./status.ts";
+import { errorText } from "./error-text.ts";
 
 const IDLE_POLL_MS = 500;
 type Page = Awaited<ReturnType<BrokerApi["readRecords"]>>;
@@ -426,7 +427,7 @@ export class PartitionForwarder {
   }
 
   private fail(err: unknown, what: string): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorText(err);
     const repeated = this.state === MirrorState.DOWN && this.lastError?.message === message;
     this.state = MirrorState.DOWN;
     this.lastError = { message, at: this.d.clock.now() };

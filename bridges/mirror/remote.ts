@@ -371,7 +371,9 @@ export class RemoteCluster {
       connectTimeout: Math.min(c.request_timeout_ms, 10_000),
       retries: 1,
       retryDelay: c.retry_backoff_ms,
-      ...(tls ? { tls, tlsServerName: c.tls?.server_name ?? true } : {}),
+      // SNI: server_name if set; else the TLS stack uses the host name (never an IP address:
+      // tlsServerName = true would pass "127.0.0.1" as servername, which Bun and Node refuse).
+      ...(tls ? { tls, ...(c.tls?.server_name ? { tlsServerName: c.tls.server_name } : {}) } : {}),
       ...(sasl ? { sasl } : {}),
     };
   }

@@ -94,6 +94,8 @@ export interface MirrorLinkStatus {
   lastError: MirrorError | null;
   /** Central partitions mirrored down to the edge (absent without a [downlink] table). */
   downlink?: MirrorDownlinkPartitionStatus[];
+  /** Where the link is defined: eddy.toml, or the HTTP API (stored in `__mirror_links`). */
+  source?: "config" | "api";
 }
 
 export function linkState(

@@ -100,6 +100,8 @@ describe("operations endpoints", () => {
         "GET /v1/mapping",
         "GET /v1/coap/observers",
         "GET /v1/mirror/links",
+        "PUT /v1/mirror/links/{name}",
+        "DELETE /v1/mirror/links/{name}",
       ].sort(),
     );
     const read = doc.paths["/v1/topics/{topic}/partitions/{partition}/records"]?.get;

@@ -6,7 +6,8 @@
  */
 import type { Broker, StoredRecord } from "../../src/broker/index.ts";
 import { createBroker } from "../../src/broker/index.ts";
-import { type KafkaListener, startKafkaListener } from "../../src/kafka/server.ts";
+import type { SaslSettings } from "../../src/kafka/handlers/context.ts";
+import { type KafkaListener, type KafkaTlsOptions, startKafkaListener } from "../../src/kafka/server.ts";
 import { createMemoryLogStore } from "../../src/log/memory-log.ts";
 import { openMetadataStore } from "../../src/metadata/index.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
@@ -26,7 +27,15 @@ export interface CentralEddy {
   close(): Promise<void>;
 }
 
-export async function startCentralEddy(opts: { advertisedPort?: number } = {}): Promise<CentralEddy> {
+export interface CentralEddyOptions {
+  advertisedPort?: number;
+  /** Serve the Kafka listener over TLS (cert and key files). */
+  tls?: KafkaTlsOptions;
+  /** Require SASL (PLAIN / SCRAM) before any other request. */
+  sasl?: SaslSettings;
+}
+
+export async function startCentralEddy(opts: CentralEddyOptions = {}): Promise<CentralEddy> {
   const metadata = await openMetadataStore({ path: ":memory:" });
   const broker = await createBroker({
     logStore: createMemoryLogStore({ clock: systemClock }),
@@ -44,7 +53,8 @@ export async function startCentralEddy(opts: { advertisedPort?: number } = {}): 
       ...(opts.advertisedPort === undefined ? {} : { advertisedPort: opts.advertisedPort }),
       logger: silentLogger,
       clock: systemClock,
-      sasl: null,
+      sasl: opts.sasl ?? null,
+      tls: opts.tls ?? null,
       brokerConfigs: { "broker.id": "1", "num.partitions": "1" },
     });
   let listener: KafkaListener | null = await listen(0);
