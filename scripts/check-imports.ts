@@ -13,7 +13,7 @@
  *   config    src/config → leaves
  *   frontend  src/http, src/cli, src/kafka, src/replication → src/broker/index.ts, src/config, leaves, own folder
  *   bridge    bridges/<x> → src/broker/index.ts, leaves, own bridge (never another bridge)
- *   main      src/main.ts → anything (the composition root; the only importer of bridges)
+ *   main      src/main.ts and src/main/* → anything (the composition root; the only importers of bridges)
  * Packages: drizzle-orm and bun:sqlite only in src/metadata; hono only in src/http;
  * src/log and leaves import no zod, hono, drizzle or mqtt-packet.
  */
@@ -50,7 +50,7 @@ export function layerOf(rel: string): Layer {
   if (rel.startsWith("src/metadata/")) return { kind: "metadata" };
   if (BROKER_DIRS.some((d) => rel.startsWith(d))) return { kind: "broker" };
   if (rel.startsWith("src/config/")) return { kind: "config" };
-  if (rel === "src/main.ts") return { kind: "main" };
+  if (rel === "src/main.ts" || rel.startsWith("src/main/")) return { kind: "main" };
   const fe = /^src\/([^/]+)\//.exec(rel);
   if (fe && FRONTENDS.includes(fe[1]!)) return { kind: "frontend", name: fe[1]! };
   const br = /^bridges\/([^/]+)\//.exec(rel);
@@ -69,7 +69,7 @@ export function ruleFor(from: string, to: string, typeOnly: boolean): string | n
   if (b.kind === "bridge" && a.kind !== "main" && !(a.kind === "bridge" && a.name === b.name)) {
     return a.kind === "bridge"
       ? "a bridge never imports another bridge"
-      : "only src/main.ts may import bridges";
+      : "only the composition root (src/main.ts, src/main/) may import bridges";
   }
   const isLeaf = b.kind === "leaf";
   const brokerIndex = to === "src/broker/index.ts";
