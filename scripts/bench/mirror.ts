@@ -1,7 +1,7 @@
 /**
  * Mirror drain benchmark (issue 5, item 7).
  *
- *   bun scripts/bench/mirror.ts [--records N] [--size B] [--partitions P]
+ *   bun scripts/bench/mirror.ts [--records N] [--size B] [--partitions P] [--only latency|mqtt]
  *                               [--cap BYTES_PER_SEC] [--cap-records N]
  *                               [--central eddy|mock] [--edge file|memory]
  *
@@ -26,14 +26,24 @@
  *     produced one by one at the edge (BrokerApi, fsync) for
  *     `--latency-seconds`, each stamped with Date.now(); the central child
  *     notes Date.now() - timestamp when each record becomes visible there
- *     (onAppend); p50/p99/max at the default batching (linger 5 ms).
+ *     (onAppend); p50/p99/max at the default batching (linger 5 ms);
+ *  5. steady-state delay from an MQTT publish (`--central eddy` only): the
+ *     MQTT listener runs on the edge broker, MQTT.js publishes QoS 1 on
+ *     `lat/m` (mapped to the mirrored stream topic `latmqtt`) at
+ *     `--mqtt-rate` messages/s for `--mqtt-seconds`, each payload starting
+ *     with the publisher's Date.now(); the central child notes Date.now() -
+ *     that stamp when the record becomes visible there.
+ *
+ * `--only latency|mqtt` runs just item 4 or item 5 (no baselines, no drains).
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Producer } from "@platformatic/kafka";
+import mqtt from "mqtt";
 import { startMirror } from "../../bridges/mirror/index.ts";
+import { startMqttListener } from "../../bridges/mqtt/index.ts";
 import { type Broker, createBroker } from "../../src/broker/index.ts";
 import { startKafkaListener } from "../../src/kafka/server.ts";
 import { createFileLogStore } from "../../src/log/file-store.ts";
@@ -55,6 +65,9 @@ const { values: args } = parseArgs({
     "max-records": { type: "string", default: "1000" },
     "latency-rate": { type: "string", default: "500" },
     "latency-seconds": { type: "string", default: "5" },
+    "mqtt-rate": { type: "string", default: "200" },
+    "mqtt-seconds": { type: "string", default: "10" },
+    only: { type: "string" },
   },
 });
 
@@ -99,7 +112,9 @@ async function serveCentral(): Promise<void> {
         maxRecords: e.highWatermark - from,
       })
       .then((page) => {
-        for (const r of page.records) delays.push(now - r.timestamp);
+        // MQTT records carry the publisher's clock at the start of the payload, not in the record timestamp.
+        const stamped = e.topic === "gw.latmqtt";
+        for (const r of page.records) delays.push(now - (stamped ? payloadStamp(r.value) : r.timestamp));
       });
   });
   console.log(`127.0.0.1:${listener.port}`);
@@ -110,6 +125,12 @@ async function serveCentral(): Promise<void> {
   await listener.close();
   await broker.close();
   process.exit(0);
+}
+
+/** The publisher's Date.now() written as decimal digits at the start of an MQTT payload. */
+function payloadStamp(value: Uint8Array | null): number {
+  const digits = /^\d+/.exec(new TextDecoder().decode(value ?? new Uint8Array()));
+  return digits ? Number(digits[0]) : Number.NaN;
 }
 
 interface Central {
@@ -301,6 +322,13 @@ async function main(): Promise<void> {
   const central = await startCentral(args.central ?? "eddy");
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   try {
+    if (args.only !== undefined) {
+      if (args.central !== "eddy") throw new Error("--only latency|mqtt needs --central eddy");
+      if (args.only === "latency") await latency(central, args.edge ?? "file", size);
+      else if (args.only === "mqtt") await mqttLatency(central, args.edge ?? "file", size);
+      else throw new Error(`--only: expected latency or mqtt, got ${args.only}`);
+      return;
+    }
     console.log(
       `central: ${args.central} at ${central.bootstrap}; edge: ${args.edge} store; ${fmt(records)} × ${size} B over ${partitions} partition(s), batch ${batch}`,
     );
@@ -342,10 +370,27 @@ async function main(): Promise<void> {
     console.log(
       `capped drain (cap ${fmt(cap)} B/s): ${fmt(c.records)} records in ${(c.ms / 1000).toFixed(2)} s; gate-counted ${fmt(overall)} B/s overall (${((overall / cap - 1) * 100).toFixed(1)} % vs cap, from startMirror on)${steady === null ? "" : `, ${fmt(steady)} B/s after the first second (${((steady / cap - 1) * 100).toFixed(1)} % vs cap)`}`,
     );
-    if (args.central === "eddy") await latency(central, args.edge ?? "file", size);
+    if (args.central === "eddy") {
+      await latency(central, args.edge ?? "file", size);
+      await mqttLatency(central, args.edge ?? "file", size);
+    }
   } finally {
     await central.stop();
   }
+}
+
+function pct(xs: number[], q: number): number {
+  return xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
+}
+
+/** Collect central's delays until `total` have arrived (or ~5 s pass); sorted. */
+async function collectDelays(central: Central, total: number): Promise<number[]> {
+  const delays: number[] = [];
+  for (let tries = 0; tries < 200 && delays.length < total; tries++) {
+    delays.push(...(await central.delays()));
+    await Bun.sleep(25);
+  }
+  return delays.sort((a, b) => a - b);
 }
 
 async function latency(central: Central, edgeKind: string, size: number): Promise<void> {
@@ -380,21 +425,80 @@ async function latency(central: Central, edgeKind: string, size: number): Promis
       await edge.produce({ topic: "lat", partition: 0, records: [{ value, timestamp: Date.now() }] });
       acks.push(performance.now() - before);
     }
-    const delays: number[] = [];
-    for (let tries = 0; tries < 200 && delays.length < total; tries++) {
-      delays.push(...(await central.delays()));
-      await Bun.sleep(25);
-    }
-    delays.sort((a, b) => a - b);
+    const delays = await collectDelays(central, total);
     await mirror.close();
-    const pct = (xs: number[], q: number) =>
-      xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
     acks.sort((a, b) => a - b);
     lateness.sort((a, b) => a - b);
     console.log(
       `steady-state delay edge produce → visible at central, ${rate} records/s for ${seconds} s (${delays.length} of ${total}): p50 ${pct(delays, 0.5)} ms, p99 ${pct(delays, 0.99)} ms, max ${delays[delays.length - 1]} ms; controls: the edge's own append (produce → ack) p50 ${pct(acks, 0.5).toFixed(1)} / p99 ${pct(acks, 0.99).toFixed(1)} ms, the producing loop's lateness (CPU starvation) p99 ${pct(lateness, 0.99).toFixed(1)} ms`,
     );
   } finally {
+    await edge.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Item 5: MQTT.js QoS 1 publish at the edge's MQTT listener → visible at central. */
+async function mqttLatency(central: Central, edgeKind: string, size: number): Promise<void> {
+  const rate = Number(args["mqtt-rate"]);
+  const seconds = Number(args["mqtt-seconds"]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-bench-mirror-"));
+  const edge = await openEdge(edgeKind, dir);
+  await edge.createTopic({ name: "latmqtt", partitions: 1 });
+  const listener = await startMqttListener({
+    broker: edge,
+    port: 0,
+    logger: silentLogger,
+    clock: systemClock,
+    mapping: { rules: [{ filter: "lat/#", topic: "latmqtt" }], defaultTopic: null },
+  });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, {
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
+  try {
+    const mirror = await startMirror({
+      broker: edge,
+      links: [
+        { name: "latmqtt", bootstrap_servers: [central.bootstrap], topics: ["latmqtt"], source_id: "gw" },
+      ],
+      logger: silentLogger,
+      clock: systemClock,
+    });
+    const pad = "a".repeat(Math.max(0, size - 13));
+    const payload = () => `${Date.now()}${pad}`;
+    // Warm up (central topic, producer id, connections) with one message first; it is left out.
+    await client.publishAsync("lat/m", payload(), { qos: 1 });
+    while ((mirror.status()[0]?.partitions[0]?.mirroredOffset ?? 0) < 1) await Bun.sleep(5);
+    await Bun.sleep(50);
+    await central.delays();
+    const total = rate * seconds;
+    const acks: number[] = [];
+    const lateness: number[] = [];
+    const pending: Promise<unknown>[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      const before = performance.now();
+      lateness.push(Math.max(0, before - due));
+      // Not awaited: a steady rate, several QoS 1 publishes in flight like a real device fleet.
+      pending.push(
+        client.publishAsync("lat/m", payload(), { qos: 1 }).then(() => acks.push(performance.now() - before)),
+      );
+    }
+    await Promise.all(pending);
+    const delays = await collectDelays(central, total);
+    await mirror.close();
+    acks.sort((a, b) => a - b);
+    lateness.sort((a, b) => a - b);
+    console.log(
+      `steady-state delay MQTT publish (QoS 1) at the edge → visible at central, ${rate} messages/s for ${seconds} s (${delays.length} of ${total}): p50 ${pct(delays, 0.5)} ms, p99 ${pct(delays, 0.99)} ms, max ${delays[delays.length - 1]} ms; controls: publish → PUBACK p50 ${pct(acks, 0.5).toFixed(1)} / p99 ${pct(acks, 0.99).toFixed(1)} ms, the publishing loop's lateness p99 ${pct(lateness, 0.99).toFixed(1)} ms`,
+    );
+  } finally {
+    await client.endAsync(true).catch(() => {});
+    await listener.close();
     await edge.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
