@@ -34,7 +34,7 @@ import { Outbox } from "./outbox.ts";
 import { PublishBatcher } from "./publish-batcher.ts";
 import { TopicPropsStore } from "./resources/topic-props-store.ts";
 import { createRouter, KNOWN_CRITICAL_OPTIONS } from "./router.ts";
-import { systemTimers, type Timers } from "./timers.ts";
+import { systemTimers, type Timers } from "../../src/util/timers.ts";
 
 export interface CoapListenerOptions {
   broker: BrokerApi;
@@ -108,7 +108,7 @@ export interface CoapObservation extends ObservationInfo {
 
 export async function startCoapListener(o: CoapListenerOptions): Promise<CoapListener> {
   const clock = o.clock ?? systemClock;
-  const timers = o.timers ?? systemTimers();
+  const timers = o.timers ?? systemTimers;
   const logger = o.logger.child({ component: "coap" });
   const random = o.random ?? Math.random;
   const maxDatagram = o.maxDatagramBytes ?? 1500;

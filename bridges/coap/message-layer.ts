@@ -33,7 +33,7 @@ import { encodeMessage } from "./codec/encode.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { DedupCache, type DedupEntry, type DedupHandle, DedupState, datagramHash } from "./dedup-cache.ts";
-import type { TimerHandle, Timers } from "./timers.ts";
+import type { CancelTimer, Timers } from "../../src/util/timers.ts";
 
 export interface Peer {
   address: string;
@@ -93,7 +93,7 @@ const SAFE_METHODS: ReadonlySet<number> = new Set([Code.GET, 5]);
 interface Pending {
   peer: Peer;
   bytes: Uint8Array;
-  timer: TimerHandle;
+  cancelTimer: CancelTimer;
   resolve(outcome: DeliveryOutcome): void;
 }
 
@@ -193,14 +193,14 @@ export class MessageLayer {
   }
 
   private dispatch(peer: Peer, msg: CoapMessage, ex: Exchange): void {
-    let ackTimer: TimerHandle | undefined;
+    let cancelAck: CancelTimer | undefined;
     if (msg.type === MessageType.CON) {
-      ackTimer = this.o.timers.set(() => {
+      cancelAck = this.o.timers.schedule(this.o.separateAckDelayMs ?? 1000, () => {
         if (ex.done || ex.ackSent || this.closed) return;
         ex.ackSent = true;
         this.exchanges.markAckSent(ex.h);
         this.emptyAck(peer, msg.messageId);
-      }, this.o.separateAckDelayMs ?? 1000);
+      });
     }
     let result: Promise<ResponseSpec>;
     try {
@@ -210,11 +210,11 @@ export class MessageLayer {
     }
     result.then(
       (spec) => {
-        if (ackTimer) this.o.timers.clear(ackTimer);
+        cancelAck?.();
         this.finish(peer, msg, ex, spec);
       },
       (err: unknown) => {
-        if (ackTimer) this.o.timers.clear(ackTimer);
+        cancelAck?.();
         this.o.logger.warn("coap: request handler failed", {
           peer: peerKey(peer),
           error: (err as Error)?.message,
@@ -289,7 +289,7 @@ export class MessageLayer {
     const p = this.pending.get(key);
     if (p) {
       this.pending.delete(key);
-      this.o.timers.clear(p.timer);
+      p.cancelTimer();
       p.resolve(msg.type === MessageType.ACK ? "ack" : "reset");
     }
     if (msg.type === MessageType.RST) {
@@ -333,9 +333,9 @@ export class MessageLayer {
         retransmits++;
         timeout *= 2;
         this.o.send(peer, bytes);
-        p.timer = this.o.timers.set(onTimer, timeout);
+        p.cancelTimer = this.o.timers.schedule(timeout, onTimer);
       };
-      this.pending.set(key, { peer, bytes, timer: this.o.timers.set(onTimer, timeout), resolve });
+      this.pending.set(key, { peer, bytes, cancelTimer: this.o.timers.schedule(timeout, onTimer), resolve });
       this.o.send(peer, bytes);
     });
   }
@@ -407,7 +407,7 @@ export class MessageLayer {
   close(): void {
     this.closed = true;
     for (const p of this.pending.values()) {
-      this.o.timers.clear(p.timer);
+      p.cancelTimer();
       p.resolve("closed");
     }
     this.pending.clear();

@@ -27,7 +27,7 @@ import type { TopicPropsStore } from "./resources/topic-props-store.ts";
 import { handleTopicData, mappedResource, streamResource } from "./resources/topic-data.ts";
 import { EXPIRED_REASON, TopicExpiry } from "./resources/topic-expiry.ts";
 import { handleCollection, handleTopic, removeTopic } from "./resources/topics.ts";
-import type { Timers } from "./timers.ts";
+import type { Timers } from "../../src/util/timers.ts";
 
 /** Critical options the router understands (elective ones need no listing). */
 export const KNOWN_CRITICAL_OPTIONS: ReadonlySet<number> = new Set([

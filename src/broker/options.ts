@@ -7,7 +7,7 @@ import type { MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import type { GroupCoordinatorOptions } from "../groups/types.ts";
-import type { Timers } from "../groups/timers.ts";
+import type { Timers } from "../util/timers.ts";
 import type { ClusterOptions } from "../cluster/cluster-node.ts";
 import type { TopicConfigs } from "./types.ts";
 

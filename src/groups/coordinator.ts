@@ -30,7 +30,7 @@ import { ErrorCode } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { describeGroups, listGroups } from "./describe.ts";
 import { Group, joinError, Member, syncError } from "./group.ts";
-import type { Timers } from "./timers.ts";
+import type { Timers } from "../util/timers.ts";
 import {
   type GroupCommitRequest,
   type GroupCommitResult,

@@ -6,7 +6,7 @@
  * lives in coordinator.ts; this file only keeps the bookkeeping consistent.
  */
 import type { ErrorCode } from "../errors.ts";
-import type { CancelTimer } from "./timers.ts";
+import type { CancelTimer } from "../util/timers.ts";
 import {
   type GroupJoinMember,
   type GroupJoinResult,

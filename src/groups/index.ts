@@ -7,5 +7,5 @@ export {
   type GroupCoordinatorDeps,
   type GroupOffsetStore,
 } from "./coordinator.ts";
-export { type CancelTimer, ManualTimers, systemTimers, type Timers } from "./timers.ts";
+export { type CancelTimer, ManualTimers, systemTimers, type Timers } from "../util/timers.ts";
 export * from "./types.ts";

@@ -11,7 +11,7 @@ import {
   PEER_BYTES,
 } from "../../bridges/coap/dedup-cache.ts";
 import { MessageLayer, type Peer, type ResponseSpec } from "../../bridges/coap/message-layer.ts";
-import { ManualTimers } from "../../bridges/coap/timers.ts";
+import { ManualTimers } from "../../src/util/timers.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createCoapHarness, createTestClient } from "./harness.ts";

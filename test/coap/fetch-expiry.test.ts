@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { type CborValue, encodeCbor } from "../../bridges/coap/codec/cbor.ts";
 import { Code, codeString, ContentFormat, OptionNumber } from "../../bridges/coap/codec/constants.ts";
 import { getUintOption, stringOption, uintOption } from "../../bridges/coap/codec/options.ts";
-import { ManualTimers } from "../../bridges/coap/timers.ts";
+import { ManualTimers } from "../../src/util/timers.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { type CoapHarness, createCoapHarness, createTestClient, type TestClient } from "./harness.ts";
 

@@ -9,7 +9,7 @@ import {
   type Peer,
   type ResponseSpec,
 } from "../../bridges/coap/message-layer.ts";
-import { ManualTimers } from "../../bridges/coap/timers.ts";
+import { ManualTimers } from "../../src/util/timers.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 
@@ -150,7 +150,7 @@ describe("CoAP message layer", () => {
     expect(await outcome).toBe("ack" as DeliveryOutcome);
     t.timers.advance(60_000);
     expect(t.sent).toHaveLength(2);
-    expect(t.timers.pending).toBe(0);
+    expect(t.timers.size).toBe(0);
   });
 
   it("times out after MAX_RETRANSMIT and resolves reset on RST", async () => {

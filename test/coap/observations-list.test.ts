@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { Code, MessageType, OptionNumber } from "../../bridges/coap/codec/constants.ts";
 import { getUintOption, stringOption, uintOption } from "../../bridges/coap/codec/options.ts";
-import { ManualTimers } from "../../bridges/coap/timers.ts";
+import { ManualTimers } from "../../src/util/timers.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { type CoapHarness, createCoapHarness, createTestClient, type TestClient } from "./harness.ts";
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import { ErrorCode } from "../../src/broker/index.ts";
-import { ManualTimers } from "../../src/groups/timers.ts";
+import { ManualTimers } from "../../src/util/timers.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { codeOf, memoryBroker, type TestBroker } from "../broker/helpers.ts";
 

@@ -1,7 +1,7 @@
 /** Fixtures for the group coordinator tests: a manual clock and timers, an in-memory offset store. */
 import { ErrorCode } from "../../src/errors.ts";
 import { GroupCoordinator, type GroupOffsetStore } from "../../src/groups/coordinator.ts";
-import { ManualTimers } from "../../src/groups/timers.ts";
+import { ManualTimers } from "../../src/util/timers.ts";
 import type {
   GroupCommitRequest,
   GroupCoordinatorOptions,

@@ -11,7 +11,7 @@
  */
 import type { Logger } from "../../../src/observability/logger.ts";
 import type { Clock } from "../../../src/util/clock.ts";
-import type { TimerHandle, Timers } from "../timers.ts";
+import type { CancelTimer, Timers } from "../../../src/util/timers.ts";
 import type { TopicPropsStore } from "./topic-props-store.ts";
 
 export interface TopicExpiryOptions {
@@ -27,7 +27,7 @@ export interface TopicExpiryOptions {
 export const EXPIRED_REASON = "the topic expired (expiration-date passed)";
 
 export class TopicExpiry {
-  private timer: TimerHandle | undefined;
+  private cancelTimer: CancelTimer | undefined;
   private closed = false;
   private running: Promise<number> | undefined;
   private busy = false;
@@ -87,15 +87,15 @@ export class TopicExpiry {
 
   close(): void {
     this.closed = true;
-    if (this.timer) this.o.timers.clear(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   private schedule(): void {
     if (this.closed) return;
-    this.timer = this.o.timers.set(() => {
+    this.cancelTimer = this.o.timers.schedule(this.o.intervalMs ?? 1000, () => {
       this.schedule(); // a sweep still running when the next is due is joined, not doubled
       void this.sweep();
-    }, this.o.intervalMs ?? 1000);
+    });
   }
 }

@@ -1,10 +1,10 @@
 /**
- * Injectable timers for the group coordinator, so that its state machine runs
- * on a manual clock in tests: `systemTimers` uses setTimeout (unref'd: group
- * timers never keep the process alive); `ManualTimers` fires due callbacks
- * when the test advances its ManualClock.
+ * Injectable timers (the group coordinator, the CoAP message layer), so state
+ * machines run on a manual clock in tests: `systemTimers` uses setTimeout
+ * (unref'd: these timers never keep the process alive); `ManualTimers` fires
+ * due callbacks when the test advances its ManualClock.
  */
-import type { ManualClock } from "../util/clock.ts";
+import type { ManualClock } from "./clock.ts";
 
 /** Cancel a scheduled callback (idempotent). */
 export type CancelTimer = () => void;
