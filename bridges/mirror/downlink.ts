@@ -23,7 +23,7 @@ import { downlinkEdgeTopic, type MirrorLinkConfig, StartPosition, topicMatcher }
 import { downlinkProgressKey, type ProgressStore } from "./progress.ts";
 import type { RemoteCluster } from "./remote.ts";
 import { type FetchedPartition, KAFKA_OFFSET_OUT_OF_RANGE } from "./remote-fetch.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../../src/util/sleep.ts";
 import {
   type MirrorDownlinkPartitionStatus,
   type MirrorError,

@@ -22,7 +22,7 @@ import type { Logger } from "../../src/observability/logger.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import { type MirrorLinkConfig, PartitionMapping, StartPosition } from "./config.ts";
 import type { SendGate } from "./gate.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../../src/util/sleep.ts";
 import type { ProgressStore } from "./progress.ts";
 import {
   HEADER_OFFSET,

@@ -32,6 +32,7 @@ import {
   type PeerRpc,
   type ReplicaFetchRequest,
 } from "./peer-protocol.ts";
+import { sleep } from "../util/sleep.ts";
 
 export interface FollowerProgress {
   /** The follower's log end offset (its last fetch offset); -1 until it fetched in this epoch. */
@@ -254,16 +255,4 @@ export function saveEpochs(d: FollowerDeps, st: ReplicaState): void {
       err,
     });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -4,7 +4,6 @@ import { decodeMessage } from "../../bridges/coap/codec/decode.ts";
 import { encodeMessage } from "../../bridges/coap/codec/encode.ts";
 import { encodeBlock, getUintOption, uintOption } from "../../bridges/coap/codec/options.ts";
 import { encodeFromTemplate, makeTemplate } from "../../bridges/coap/codec/template.ts";
-import { ExpiringMap } from "../../bridges/coap/expiring-map.ts";
 import { Outbox } from "../../bridges/coap/outbox.ts";
 
 describe("notification templates", () => {
@@ -48,33 +47,6 @@ describe("notification templates", () => {
       }
     });
   }
-});
-
-describe("ExpiringMap", () => {
-  it("evicts the oldest beyond the bound and sweeps expired entries in order", () => {
-    const m = new ExpiringMap<number>(3);
-    for (let i = 0; i < 5; i++) m.set(`k${i}`, i, 100 + i);
-    expect(m.size).toBe(3);
-    expect([m.get("k0"), m.get("k1"), m.get("k2"), m.get("k4")]).toEqual([undefined, undefined, 2, 4]);
-    m.sweep(103); // k2 (102) and k3 (103) expire
-    expect([m.get("k2"), m.get("k3"), m.get("k4")]).toEqual([undefined, undefined, 4]);
-    expect(m.size).toBe(1);
-  });
-
-  it("a key deleted and set again is owned by its newest slot", () => {
-    const m = new ExpiringMap<string>(10);
-    m.set("a", "old", 10);
-    m.delete("a");
-    m.set("b", "b", 11);
-    m.set("a", "new", 50);
-    m.sweep(20); // the old slot of "a" expires, the new entry stays
-    expect(m.get("a")).toBe("new");
-    expect(m.get("b")).toBeUndefined();
-    for (let i = 0; i < 100_000; i++) m.set(`x${i}`, "x", 1000 + i);
-    expect(m.size).toBe(10);
-    m.sweep(Number.POSITIVE_INFINITY);
-    expect(m.size).toBe(0);
-  });
 });
 
 describe("Outbox", () => {
