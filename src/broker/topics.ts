@@ -211,31 +211,25 @@ export class TopicManager {
     }
     const overrides = normaliseOverrides(req.configs ?? {});
     const configs = resolveTopicConfigs(this.o.defaultConfigs, overrides);
+    const newRecord = (): TopicRecord => ({
+      name,
+      id: crypto.randomUUID(),
+      partitions,
+      replicationFactor,
+      configs: overrides,
+      createdAt: this.o.clock.now(),
+    });
     const cluster = this.o.cluster;
     if (cluster) {
       this.checkNameFree(name);
-      const record: TopicRecord = {
-        name,
-        id: crypto.randomUUID(),
-        partitions,
-        replicationFactor,
-        configs: overrides,
-        createdAt: this.o.clock.now(),
-      };
+      const record = newRecord();
       if (req.validateOnly) return this.describePlanned(record, configs);
       await cluster.admin({ op: "create-topic", topic: record });
       return this.describe(this.require(name));
     }
     return this.withAdminLock(async () => {
       this.checkNameFree(name);
-      const record: TopicRecord = {
-        name,
-        id: crypto.randomUUID(),
-        partitions,
-        replicationFactor,
-        configs: overrides,
-        createdAt: this.o.clock.now(),
-      };
+      const record = newRecord();
       if (req.validateOnly) return this.describePlanned(record, configs);
       await this.removeLeftoverData(name);
       this.o.metadata.createTopic(record);
