@@ -49,6 +49,10 @@ export const ErrorCode = {
   INCONSISTENT_GROUP_PROTOCOL: "INCONSISTENT_GROUP_PROTOCOL",
   INVALID_SESSION_TIMEOUT: "INVALID_SESSION_TIMEOUT",
   COORDINATOR_NOT_AVAILABLE: "COORDINATOR_NOT_AVAILABLE",
+  /** Cluster mode: another node coordinates this group / transactional id (find the coordinator again). */
+  NOT_COORDINATOR: "NOT_COORDINATOR",
+  /** Cluster mode: this node just became the coordinator and is still loading its state. */
+  COORDINATOR_LOAD_IN_PROGRESS: "COORDINATOR_LOAD_IN_PROGRESS",
   FENCED_INSTANCE_ID: "FENCED_INSTANCE_ID",
   GROUP_MAX_SIZE_REACHED: "GROUP_MAX_SIZE_REACHED",
   OFFSET_METADATA_TOO_LARGE: "OFFSET_METADATA_TOO_LARGE",
@@ -57,6 +61,8 @@ export const ErrorCode = {
   INVALID_TRANSACTION_TIMEOUT: "INVALID_TRANSACTION_TIMEOUT",
   CONCURRENT_TRANSACTIONS: "CONCURRENT_TRANSACTIONS",
   PRODUCER_FENCED: "PRODUCER_FENCED",
+  /** A transaction marker from a coordinator older than the last one this partition saw (a deposed coordinator). */
+  TRANSACTION_COORDINATOR_FENCED: "TRANSACTION_COORDINATOR_FENCED",
   TRANSACTIONAL_ID_NOT_FOUND: "TRANSACTIONAL_ID_NOT_FOUND",
   OPERATION_NOT_ATTEMPTED: "OPERATION_NOT_ATTEMPTED",
 } as const;
@@ -112,6 +118,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorMapping>> = {
   INCONSISTENT_GROUP_PROTOCOL: { retriable: false, http: 409, kafka: 23, mqtt: 0x80, coap: "4.09" },
   INVALID_SESSION_TIMEOUT: { retriable: false, http: 400, kafka: 26, mqtt: 0x80, coap: "4.00" },
   COORDINATOR_NOT_AVAILABLE: { retriable: true, http: 503, kafka: 15, mqtt: 0x80, coap: "5.03" },
+  NOT_COORDINATOR: { retriable: true, http: 421, kafka: 16, mqtt: 0x80, coap: "5.03" },
+  COORDINATOR_LOAD_IN_PROGRESS: { retriable: true, http: 503, kafka: 14, mqtt: 0x80, coap: "5.03" },
   FENCED_INSTANCE_ID: { retriable: false, http: 409, kafka: 82, mqtt: 0x80, coap: "4.09" },
   GROUP_MAX_SIZE_REACHED: { retriable: false, http: 409, kafka: 81, mqtt: 0x80, coap: "4.09" },
   OFFSET_METADATA_TOO_LARGE: { retriable: false, http: 400, kafka: 12, mqtt: 0x80, coap: "4.00" },
@@ -120,6 +128,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorMapping>> = {
   INVALID_TRANSACTION_TIMEOUT: { retriable: false, http: 400, kafka: 50, mqtt: 0x80, coap: "4.00" },
   CONCURRENT_TRANSACTIONS: { retriable: true, http: 409, kafka: 51, mqtt: 0x80, coap: "5.03" },
   PRODUCER_FENCED: { retriable: false, http: 409, kafka: 90, mqtt: 0x80, coap: "4.09" },
+  TRANSACTION_COORDINATOR_FENCED: { retriable: false, http: 409, kafka: 52, mqtt: 0x80, coap: "4.09" },
   TRANSACTIONAL_ID_NOT_FOUND: { retriable: false, http: 404, kafka: 105, mqtt: 0x80, coap: "4.04" },
   OPERATION_NOT_ATTEMPTED: { retriable: false, http: 409, kafka: 55, mqtt: 0x80, coap: "4.09" },
 };

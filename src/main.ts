@@ -342,7 +342,10 @@ function kafkaBrokerConfigs(config: EddyConfig): Record<string, string> {
   return {
     "broker.id": String(config.node_id),
     "num.partitions": String(config.broker.num_partitions),
-    "default.replication.factor": String(config.broker.default_replication_factor),
+    "default.replication.factor": String(
+      config.broker.default_replication_factor ??
+        Math.min(3, Math.max(1, config.cluster.peers.filter((p) => !p.witness).length)),
+    ),
     "auto.create.topics.enable": String(config.broker.auto_create_topics),
     "log.retention.ms": String(t["retention.ms"]),
     "log.retention.bytes": String(t["retention.bytes"]),

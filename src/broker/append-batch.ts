@@ -1,6 +1,7 @@
 /**
- * Append one raw RecordBatch v2 (Kafka produce, mirror downlink). The batch is
- * checked (exactly one batch, magic 2, CRC-32C, at least one record, size <=
+ * Append one raw RecordBatch v2 (Kafka produce, mirror downlink, the MQTT
+ * bridge's own batches). The batch is checked (exactly one batch, magic 2,
+ * CRC-32C unless the in-process caller says `trusted`, at least one record, size <=
  * max.message.bytes, keys present on compacted topics), then appended through
  * the partition's queue with offsets assigned by the log, and acknowledged per
  * acks (acks.ts). With acks=0 the result still carries the assigned offsets.
@@ -33,7 +34,7 @@ export async function appendBatch(ctx: BrokerContext, req: AppendBatchRequest): 
   const batch = req.batch;
   if (!(batch instanceof Uint8Array)) throw new EddyError(ErrorCode.INVALID_REQUEST, "batch must be bytes");
 
-  const check = checkBatch(batch, 0, batch.length);
+  const check = checkBatch(batch, 0, batch.length, req.trusted !== true);
   if (!check.ok) {
     const code = check.reason === "magic" ? ErrorCode.UNSUPPORTED_FORMAT : ErrorCode.CORRUPT_RECORD;
     throw new EddyError(code, `record batch for ${name}-${req.partition} rejected: ${check.message}`);

@@ -20,7 +20,11 @@ import type {
   TxnOffsetCommitResult,
 } from "../txn/types.ts";
 import { ClusterNode, type ClusterStatus } from "../cluster/cluster-node.ts";
+import { COORDINATOR_PEER_PATH, coordinatorRoute, type GroupCall } from "../cluster/coordinator-rpc.ts";
+import { ClusterCoordinators } from "../cluster/coordinator-service.ts";
 import type { PeerRouteHandler } from "../cluster/peer-protocol.ts";
+import { ProduceForwarder } from "../cluster/produce-forwarder.ts";
+import { ReadForwarder } from "../cluster/read-forwarder.ts";
 import type { GroupCoordinator } from "../groups/index.ts";
 import { silentLogger } from "../observability/logger.ts";
 import { systemClock } from "../util/clock.ts";
@@ -28,7 +32,7 @@ import { appendBatch } from "./append-batch.ts";
 import type { BrokerContext } from "./context.ts";
 import { checkLeader, endOffsetForEpoch } from "./epochs.ts";
 import { fetch } from "./fetch.ts";
-import * as groups from "./group-offsets.ts";
+import { GroupAdmin } from "./group-offsets.ts";
 import { createGroupCoordinator } from "./groups.ts";
 import { Housekeeping, type HousekeepingReport } from "./housekeeping.ts";
 import { listOffsets } from "./list-offsets.ts";
@@ -49,15 +53,19 @@ import type {
   BrokerApi,
   BrokerStats,
   ClusterView,
+  CoordinatorLocation,
   CreateTopicRequest,
   EpochEndOffset,
   FetchRequest,
   FetchResult,
+  GroupCallOptions,
   GroupLag,
   GroupOffset,
   ListOffsetsResult,
   OffsetCommit,
   OffsetSpec,
+  PartitionReassignment,
+  PartitionReassignmentRequest,
   PartitionState,
   ProduceRequest,
   ProduceResult,
@@ -109,13 +117,21 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
 
 class EddyBroker implements Broker {
   readonly nodeId: number;
-  readonly clusterId: string;
+  /** This node's stored cluster id; in cluster mode the id agreed through the metadata log wins. */
+  private readonly localClusterId: string;
   private readonly ctx: BrokerContext;
   private readonly topics: TopicManager;
   private readonly housekeeping: Housekeeping;
   private readonly txn: TransactionCoordinator;
   private readonly cluster: ClusterNode | null = null;
+  /** Cluster mode: produce on a node that does not lead, reads on a node without a replica. */
+  private readonly forwarder: ProduceForwarder | null = null;
+  private readonly reads: ReadForwarder | null = null;
+  /** Cluster mode: group and transaction coordinator placement and state. */
+  private readonly coordinators: ClusterCoordinators | null = null;
   readonly groups: GroupCoordinator;
+  /** BrokerApi's group calls (cluster mode: carried to the group's coordinator). */
+  private readonly groupAdmin: GroupAdmin;
   private readonly listeners = new Set<(event: AppendEvent) => void>();
   /** topic/partition -> owner -> lowest offset the owner still needs (setRetentionFloor). */
   private readonly retentionFloors = new Map<string, Map<string, number>>();
@@ -128,7 +144,7 @@ class EddyBroker implements Broker {
     const observer = safeObserver(options.observer, logger);
     const defaults = options.defaults ?? {};
     this.nodeId = options.nodeId ?? 1;
-    this.clusterId = loadClusterId(options);
+    this.localClusterId = loadClusterId(options);
     const waiters = new PartitionWaiters();
     this.topics = new TopicManager({
       logStore: options.logStore,
@@ -137,7 +153,7 @@ class EddyBroker implements Broker {
       clock,
       nodeId: this.nodeId,
       numPartitions: defaults.numPartitions ?? 1,
-      replicationFactor: defaults.replicationFactor ?? 1,
+      replicationFactor: defaults.replicationFactor,
       autoCreateTopics: defaults.autoCreateTopics ?? true,
       defaultConfigs: resolveDefaultConfigs(defaults.topicConfigs),
       observer,
@@ -161,6 +177,17 @@ class EddyBroker implements Broker {
         logger,
         lookup: (topic, partition) => this.topics.get(topic)?.partitions[partition],
         reconcileTopics: () => this.topics.reconcile(),
+        onRolesChanged: () => this.coordinators?.refresh(),
+      });
+      this.coordinators = new ClusterCoordinators({
+        nodeId: this.nodeId,
+        topics: this.topics,
+        metadata: options.metadata,
+        clock,
+        logger,
+        dataNodes: () => this.requireCluster().dataNodes(),
+        view: () => this.cluster?.view() ?? null,
+        unloadGroups: (inPartition) => this.groups.unloadGroups(inPartition),
       });
     }
     this.txn = txns.createCoordinator({
@@ -171,6 +198,10 @@ class EddyBroker implements Broker {
       ctx: () => this.ctx,
       checkIntervalMs: options.transactions?.checkIntervalMs,
       maxTimeoutMs: options.transactions?.maxTimeoutMs,
+      cluster:
+        this.coordinators && options.cluster
+          ? { coordinators: this.coordinators, rpc: options.cluster.rpc }
+          : undefined,
     });
     this.ctx = {
       clock,
@@ -183,8 +214,26 @@ class EddyBroker implements Broker {
       diskFull: options.diskFull,
       closing: () => this.closing,
       txn: this.txn,
+      coordinators: this.coordinators,
     };
     this.groups = createGroupCoordinator(this.ctx, options.groups);
+    this.groupAdmin = new GroupAdmin({
+      ctx: this.ctx,
+      groups: this.groups,
+      nodeId: this.nodeId,
+      rpc: options.cluster?.rpc ?? null,
+    });
+    if (options.cluster) {
+      const forwarding = { nodeId: this.nodeId, ctx: () => this.ctx, rpc: options.cluster.rpc };
+      this.forwarder = new ProduceForwarder(forwarding);
+      this.reads = new ReadForwarder({
+        ...forwarding,
+        local: {
+          readRecords: (req) => readRecords(this.ctx, req),
+          waitForData: (req) => waitForData(this.ctx, req),
+        },
+      });
+    }
     this.housekeeping = new Housekeeping({
       clock,
       logger,
@@ -254,11 +303,17 @@ class EddyBroker implements Broker {
 
   async produce(req: ProduceRequest): Promise<ProduceResult> {
     this.guard();
-    return produce(this.ctx, req);
+    return produce(this.ctx, req, this.forwarder ?? undefined);
   }
 
   async appendBatch(req: AppendBatchRequest): Promise<AppendBatchResult> {
     this.guard();
+    const f = this.forwarder;
+    if (f && req.requireLeader !== true) {
+      const name = (await this.topics.ensure(req.topic)).record.name;
+      if (f.shouldForward(this.topics.partition(name, req.partition), req.requireLeader))
+        return f.appendBatch(req);
+    }
     return appendBatch(this.ctx, req);
   }
 
@@ -277,17 +332,23 @@ class EddyBroker implements Broker {
 
   async readRecords(req: Parameters<BrokerApi["readRecords"]>[0]): ReturnType<BrokerApi["readRecords"]> {
     this.guard();
-    return readRecords(this.ctx, req);
+    return readRecords(this.ctx, req, this.reads ?? undefined);
   }
 
-  async listOffsets(topic: string, partition: number, spec: OffsetSpec): Promise<ListOffsetsResult> {
+  async listOffsets(
+    topic: string,
+    partition: number,
+    spec: OffsetSpec,
+    opts?: { requireLeader?: boolean },
+  ): Promise<ListOffsetsResult> {
     this.guard();
-    return listOffsets(this.topics.partition(topic, partition), spec);
+    return listOffsets(this.topics.partition(topic, partition), spec, opts);
   }
 
   partitionState(topic: string, partition: number): PartitionState {
     this.guard();
-    return this.topics.partition(topic, partition).state();
+    const p = this.topics.partition(topic, partition);
+    return { ...p.state(), leads: p.leads };
   }
 
   async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
@@ -317,7 +378,7 @@ class EddyBroker implements Broker {
     signal?: AbortSignal,
   ): Promise<boolean> {
     this.guard();
-    return waitForData(this.ctx, { topic, partition, offset, timeoutMs, signal });
+    return waitForData(this.ctx, { topic, partition, offset, timeoutMs, signal }, this.reads ?? undefined);
   }
 
   onAppend(listener: (event: AppendEvent) => void): () => void {
@@ -345,38 +406,29 @@ class EddyBroker implements Broker {
 
   // Consumer-group offsets
 
-  async commitOffsets(group: string, offsets: OffsetCommit[]): Promise<void> {
+  async commitOffsets(group: string, offsets: OffsetCommit[], opts?: GroupCallOptions): Promise<void> {
     this.guard();
-    groups.commitOffsets(this.ctx, group, offsets);
+    await this.groupAdmin.commit(group, offsets, opts);
   }
 
-  async fetchOffsets(group: string, topic?: string): Promise<GroupOffset[]> {
+  async fetchOffsets(group: string, topic?: string, opts?: GroupCallOptions): Promise<GroupOffset[]> {
     this.guard();
-    return groups.fetchOffsets(this.ctx, group, topic);
+    return this.groupAdmin.fetch(group, topic, opts);
   }
 
-  async listGroups(): Promise<string[]> {
+  async listGroups(opts?: GroupCallOptions): Promise<string[]> {
     this.guard();
-    return groups.listGroups(this.ctx);
+    return this.groupAdmin.list(opts);
   }
 
-  async groupLag(group: string): Promise<GroupLag[]> {
+  async groupLag(group: string, opts?: GroupCallOptions): Promise<GroupLag[]> {
     this.guard();
-    return groups.groupLag(this.ctx, group);
+    return this.groupAdmin.lag(group, opts);
   }
 
-  async deleteGroup(group: string): Promise<void> {
+  async deleteGroup(group: string, opts?: GroupCallOptions): Promise<void> {
     this.guard();
-    const [result] = await this.groups.deleteGroups([group]);
-    if (result?.error === null) return;
-    if (result?.error === ErrorCode.GROUP_NOT_EMPTY) {
-      throw new EddyError(
-        ErrorCode.GROUP_NOT_EMPTY,
-        `group '${group}' still has members: stop its consumers, then delete it`,
-        { group },
-      );
-    }
-    groups.deleteGroup(this.ctx, group); // throws INVALID_GROUP_ID / GROUP_NOT_FOUND with their messages
+    await this.groupAdmin.delete(group, opts);
   }
 
   // Idempotent producers and transactions
@@ -403,7 +455,7 @@ class EddyBroker implements Broker {
 
   async txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnOffsetCommitResult> {
     this.guard();
-    return txns.txnOffsetCommit(this.txn, req);
+    return txns.txnOffsetCommitAnywhere(this.ctx, this.txn, this.options.cluster?.rpc ?? null, req);
   }
 
   async runTransactionTimeouts(): Promise<number> {
@@ -453,7 +505,17 @@ class EddyBroker implements Broker {
   }
 
   peerRoutes(): Map<string, PeerRouteHandler> {
-    return this.cluster?.routes() ?? new Map();
+    const routes = this.cluster?.routes() ?? new Map<string, PeerRouteHandler>();
+    for (const [path, handler] of this.forwarder?.routes() ?? []) routes.set(path, handler);
+    for (const [path, handler] of this.reads?.routes() ?? []) routes.set(path, handler);
+    if (this.cluster) {
+      const handlers = {
+        ...txns.peerHandlers(this.ctx, this.txn),
+        group: (call: GroupCall) => this.groupAdmin.serve(call),
+      };
+      routes.set(COORDINATOR_PEER_PATH, coordinatorRoute(handlers));
+    }
+    return routes;
   }
 
   clusterStatus(): ClusterStatus | null {
@@ -462,6 +524,24 @@ class EddyBroker implements Broker {
 
   clusterView(): ClusterView | null {
     return this.cluster?.view() ?? null;
+  }
+
+  async findCoordinator(keyType: "group" | "transaction", key: string): Promise<CoordinatorLocation | null> {
+    this.guard();
+    return this.coordinators ? this.coordinators.findCoordinator(keyType, key) : null;
+  }
+
+  get clusterId(): string {
+    return this.cluster?.agreedClusterId() ?? this.localClusterId;
+  }
+
+  async alterPartitionReassignments(list: PartitionReassignmentRequest[]): Promise<void> {
+    this.guard();
+    await this.requireCluster().reassign(list);
+  }
+
+  listPartitionReassignments(): PartitionReassignment[] {
+    return this.requireCluster().reassignments();
   }
 
   private requireCluster(): ClusterNode {
@@ -492,6 +572,7 @@ class EddyBroker implements Broker {
     await attempt(() => this.cluster?.stop());
     await attempt(() => this.housekeeping.stop());
     await attempt(() => txns.closeTransactions(this.ctx, this.txn));
+    this.coordinators?.close();
     await attempt(() => this.groups.close());
     this.ctx.waiters.notifyAll();
     await attempt(() => this.topics.closeAll());

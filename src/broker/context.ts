@@ -2,6 +2,7 @@
 import type { MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TransactionCoordinator } from "../txn/coordinator.ts";
+import type { ClusterCoordinators } from "../cluster/coordinator-service.ts";
 import type { Clock } from "../util/clock.ts";
 import type { SafeObserver } from "./observer.ts";
 import type { TopicManager } from "./topics.ts";
@@ -21,4 +22,6 @@ export interface BrokerContext {
   closing(): boolean;
   /** The transaction coordinator (transactional batches are verified against it). */
   readonly txn: TransactionCoordinator;
+  /** Cluster mode: coordinator placement and state (__consumer_offsets, __transaction_state); null on a single node. */
+  readonly coordinators: ClusterCoordinators | null;
 }

@@ -3,6 +3,10 @@
  * live in the metadata store (group-offsets.ts), and a member-checked commit
  * validates each partition on its own, committing the valid ones (Kafka
  * answers OffsetCommit per partition).
+ *
+ * Cluster mode: the coordinator serves only the groups whose
+ * __consumer_offsets partition this node leads and has loaded (`owner`), and
+ * commits are replicated there before they count (src/cluster/coordinator-offsets.ts).
  */
 import { EddyError, ErrorCode, toEddyError } from "../errors.ts";
 import { GroupCoordinator, type GroupOffsetStore, systemTimers } from "../groups/index.ts";
@@ -21,10 +25,30 @@ export function createGroupCoordinator(
     logger: ctx.logger,
     store: offsetStore(ctx),
     options,
+    ...(ctx.coordinators
+      ? { owner: (groupId: string) => ctx.coordinators!.offsets.partitions.check(groupId) }
+      : {}),
   });
 }
 
 function offsetStore(ctx: BrokerContext): GroupOffsetStore {
+  const cluster = ctx.coordinators?.offsets;
+  if (cluster) {
+    return {
+      groups: () => cluster.groups(),
+      delete: (groupId) => cluster.deleteGroup(groupId),
+      commit: async (groupId, offsets) => {
+        const { errors, rows } = validateEach(ctx, groupId, offsets);
+        try {
+          await cluster.commit(groupId, rows);
+        } catch (err) {
+          const code = toEddyError(err).code;
+          return errors.map((e) => e ?? code);
+        }
+        return errors;
+      },
+    };
+  }
   return {
     groups: () => ctx.metadata.listGroups(),
     delete: (groupId) => ctx.metadata.deleteGroup(groupId),
@@ -40,6 +64,17 @@ export function commitEach(
   groupId: string,
   offsets: GroupCommitRequest["offsets"],
 ): Array<ErrorCode | null> {
+  const { errors, rows } = validateEach(ctx, groupId, offsets);
+  if (rows.length > 0) ctx.metadata.commitOffsets(rows);
+  return errors;
+}
+
+/** One error (or null) per offset, and the rows of the valid ones. */
+function validateEach(
+  ctx: BrokerContext,
+  groupId: string,
+  offsets: GroupCommitRequest["offsets"],
+): { errors: Array<ErrorCode | null>; rows: CommittedOffset[] } {
   const now = ctx.clock.now();
   const rows: CommittedOffset[] = [];
   const errors = offsets.map((o): ErrorCode | null => {
@@ -65,6 +100,5 @@ export function commitEach(
       return toEddyError(err).code;
     }
   });
-  if (rows.length > 0) ctx.metadata.commitOffsets(rows);
-  return errors;
+  return { errors, rows };
 }

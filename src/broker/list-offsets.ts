@@ -7,12 +7,22 @@
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { TimestampLookup } from "../log/types.ts";
+import { isAbsentLog } from "./absent-log.ts";
 import { checkLeader } from "./epochs.ts";
 import type { Partition } from "./partition.ts";
 import type { ListOffsetsResult, OffsetSpec } from "./types.ts";
 
-export async function listOffsets(p: Partition, spec: OffsetSpec): Promise<ListOffsetsResult> {
-  checkLeader(p);
+/**
+ * `requireLeader` (the Kafka frontend) refuses on followers as Kafka does;
+ * other frontends (HTTP, CLI) are answered from a local replica up to the
+ * high watermark it knows. A node without a replica always refuses.
+ */
+export async function listOffsets(
+  p: Partition,
+  spec: OffsetSpec,
+  opts: { requireLeader?: boolean } = {},
+): Promise<ListOffsetsResult> {
+  if (opts.requireLeader || isAbsentLog(p.log)) checkLeader(p);
   const t = p.tracker;
   const leaderEpoch = p.leaderEpoch;
   if (spec === "earliest") return { offset: t.logStartOffset, timestamp: -1, leaderEpoch };

@@ -16,7 +16,7 @@ export type { ClusterOptions };
 export interface BrokerDefaults {
   /** Partitions of a topic created without a count (Kafka num.partitions). Default 1. */
   numPartitions?: number;
-  /** Default 1 (a single node). */
+  /** Default: 1 on a single node, min(3, data nodes) in a cluster. */
   replicationFactor?: number;
   /** Create unknown topics on first produce/ensureTopic (Kafka auto.create.topics.enable). Default true. */
   autoCreateTopics?: boolean;

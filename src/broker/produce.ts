@@ -5,11 +5,18 @@
  * over the limit is RECORD_TOO_LARGE), append through the partition's queue,
  * then acknowledge per acks (see acks.ts). Everything is validated before the
  * first byte is written; results list offsets in input order.
+ *
+ * Cluster mode: a partition this node does not lead is forwarded to its
+ * leader (src/cluster/produce-forwarder.ts) unless the caller sets
+ * `requireLeader` (the Kafka frontend), which gets NOT_LEADER as before.
+ * Key placement is decided here (the partition count is shared metadata).
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import { encodeBatch } from "../log/record-batch.ts";
 import type { AppendInfo, RecordInput } from "../log/types.ts";
 import { checkDisk, checkMinInsync, checkMinInsyncAfterAppend, validateAcks, withTimeout } from "./acks.ts";
+import type { ProduceForwarder } from "../cluster/produce-forwarder.ts";
+import { FORWARD_MAX_BATCH_BYTES } from "../cluster/produce-forwarder.ts";
 import { checkLeader } from "./epochs.ts";
 import type { BrokerContext } from "./context.ts";
 import type { Partition } from "./partition.ts";
@@ -26,9 +33,15 @@ interface PlannedBatch {
 interface PartitionPlan {
   partition: Partition;
   batches: PlannedBatch[];
+  /** Appended at the leader over the peer transport (this node does not lead). */
+  forward: boolean;
 }
 
-export async function produce(ctx: BrokerContext, req: ProduceRequest): Promise<ProduceResult> {
+export async function produce(
+  ctx: BrokerContext,
+  req: ProduceRequest,
+  forwarder?: ProduceForwarder,
+): Promise<ProduceResult> {
   const acks = validateAcks(req.acks);
   if (!Array.isArray(req.records)) throw new EddyError(ErrorCode.INVALID_REQUEST, "records must be an array");
   req.records.forEach(validateRecord);
@@ -58,25 +71,40 @@ export async function produce(ctx: BrokerContext, req: ProduceRequest): Promise<
   });
   const now = ctx.clock.now();
   const maxBytes = topic.configs["max.message.bytes"];
-  const plans: PartitionPlan[] = [...byPartition].map(([p, indexes]) => ({
-    partition: ctx.topics.partition(name, p),
-    batches: planBatches(req.records, indexes, { now, maxBytes, topic: name }),
-  }));
-  for (const plan of plans) {
+  const plans: PartitionPlan[] = [...byPartition].map(([p, indexes]) => {
+    const partition = ctx.topics.partition(name, p);
+    const forward = forwarder?.shouldForward(partition, req.requireLeader) === true;
+    const limit = forward ? Math.min(maxBytes, FORWARD_MAX_BATCH_BYTES) : maxBytes;
+    return {
+      partition,
+      forward,
+      batches: planBatches(req.records, indexes, { now, maxBytes: limit, topic: name }),
+    };
+  });
+  const local = plans.filter((plan) => !plan.forward);
+  for (const plan of local) {
     checkLeader(plan.partition);
     checkMinInsync(topic, acks, plan.partition);
   }
 
-  checkDisk(ctx);
-  const appended = await Promise.all(plans.map((plan) => appendPlan(ctx, plan)));
+  if (local.length > 0) checkDisk(ctx);
+  const forwarded = Promise.all(
+    plans
+      .filter((plan) => plan.forward)
+      .map((plan) => forwardPlan(forwarder!, { plan, topic: name, acks, timeoutMs: req.timeoutMs })),
+  );
+  forwarded.catch(() => {}); // awaited below; a local failure first must not leave it unhandled
+  const appendedLocal = await Promise.all(local.map((plan) => appendPlan(ctx, plan)));
 
-  if (acks !== 0) {
-    const commits = appended.map(({ plan, infos }) =>
+  if (acks !== 0 && appendedLocal.length > 0) {
+    const commits = appendedLocal.map(({ plan, infos }) =>
       plan.partition.waitAcked(infos.at(-1)!.lastOffset + 1, acks),
     );
     await withTimeout(Promise.all(commits), req.timeoutMs, `produce to '${name}'`);
-    for (const { plan } of appended) checkMinInsyncAfterAppend(topic, acks, plan.partition);
+    for (const { plan } of appendedLocal) checkMinInsyncAfterAppend(topic, acks, plan.partition);
   }
+  const done = new Map([...appendedLocal, ...(await forwarded)].map((a) => [a.plan, a]));
+  const appended = plans.map((plan) => done.get(plan)!);
 
   const records: ProduceResult["records"] = req.records.map(() => ({ partition: -1, offset: -1 }));
   const partitions: ProducedPartition[] = appended.map(({ plan, infos }) => {
@@ -112,6 +140,32 @@ async function appendPlan(
     ctx.observer.onProduce(p.topic, p.id, info.recordCount, info.size);
   }
   return { plan, infos };
+}
+
+/** Append a partition's planned batches at its leader (another node); offsets as if appended here. */
+async function forwardPlan(
+  forwarder: ProduceForwarder,
+  o: { plan: PartitionPlan; topic: string; acks: -1 | 0 | 1; timeoutMs: number | undefined },
+): Promise<{ plan: PartitionPlan; infos: AppendInfo[] }> {
+  const results = await forwarder.forward({
+    topic: o.topic,
+    partition: o.plan.partition.id,
+    batches: o.plan.batches.map((b) => b.bytes),
+    acks: o.acks,
+    timeoutMs: o.timeoutMs,
+  });
+  const infos = results.map((r, i) => {
+    const bytes = o.plan.batches[i]!.bytes;
+    return {
+      baseOffset: r.baseOffset,
+      lastOffset: r.lastOffset,
+      maxTimestamp: -1,
+      logAppendTime: r.logAppendTime,
+      recordCount: o.plan.batches[i]!.indexes.length,
+      size: bytes.length,
+    };
+  });
+  return { plan: o.plan, infos };
 }
 
 /** Encode the partition's records, splitting into several batches if one would be too large. */

@@ -8,13 +8,21 @@
  * PARTITION_NOT_FOUND, OFFSET_OUT_OF_RANGE).
  *
  * Also waitForData: resolve true once a partition's high watermark passes an offset.
+ *
+ * Cluster mode (KIP-392-style follower reads): any node holding a replica
+ * serves it, the leader or a follower, never beyond the high watermark this
+ * node knows (a follower learns it from the leader's fetch responses, and
+ * its advances wake waiters and onAppend listeners here as on the leader).
+ * A node holding no replica forwards both calls to one that does
+ * (`remote`, src/cluster/read-forwarder.ts).
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import { decodeRecords } from "../log/record-batch.ts";
 import type { StoredRecord } from "../log/types.ts";
 import { decodeCommittedRecords } from "../txn/read-committed.ts";
 import type { BrokerContext } from "./context.ts";
-import { checkLeader } from "./epochs.ts";
+import { isAbsentLog } from "./absent-log.ts";
+import { notLeaderError } from "./epochs.ts";
 import { DEFAULT_PARTITION_MAX_BYTES, nonNegative } from "./fetch.ts";
 import type { Partition } from "./partition.ts";
 import type { BrokerApi, IsolationLevel } from "./types.ts";
@@ -24,8 +32,34 @@ export const DEFAULT_MAX_RECORDS = 500;
 
 type ReadRecordsRequest = Parameters<BrokerApi["readRecords"]>[0];
 type ReadRecordsResult = Awaited<ReturnType<BrokerApi["readRecords"]>>;
+type WaitRequest = {
+  topic: string;
+  partition: number;
+  offset: number;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+};
 
-export async function readRecords(ctx: BrokerContext, req: ReadRecordsRequest): Promise<ReadRecordsResult> {
+/** Cluster mode: where reads go for a partition this node holds no replica of. */
+export interface RemoteReads {
+  readRecords(p: Partition, req: ReadRecordsRequest): Promise<ReadRecordsResult>;
+  waitForData(p: Partition, req: WaitRequest): Promise<boolean>;
+}
+
+/** A partition without a local replica: forward (when possible) or refuse with NOT_LEADER. */
+function noReplicaHere(p: Partition, remote: RemoteReads | undefined): RemoteReads {
+  if (remote) return remote;
+  throw (
+    notLeaderError(p) ??
+    new EddyError(ErrorCode.NOT_LEADER, `this node holds no replica of ${p.topic}-${p.id}`)
+  );
+}
+
+export async function readRecords(
+  ctx: BrokerContext,
+  req: ReadRecordsRequest,
+  remote?: RemoteReads,
+): Promise<ReadRecordsResult> {
   const maxRecords = req.maxRecords ?? DEFAULT_MAX_RECORDS;
   if (!Number.isInteger(maxRecords) || maxRecords < 1) {
     throw new EddyError(
@@ -41,7 +75,13 @@ export async function readRecords(ctx: BrokerContext, req: ReadRecordsRequest): 
   let waited = false;
   for (;;) {
     const partition = ctx.topics.partition(req.topic, req.partition);
-    checkLeader(partition);
+    if (isAbsentLog(partition.log)) {
+      const left = Math.max(0, maxWaitMs - (ctx.clock.monotonic() - start));
+      return noReplicaHere(partition, remote).readRecords(partition, {
+        ...req,
+        maxWaitMs: waited ? 0 : left,
+      });
+    }
     const { limit, ...result } = await readOnce(ctx, partition, req.offset, {
       maxRecords,
       maxBytes,
@@ -108,20 +148,20 @@ function visibleEnd(partition: Partition, isolation: IsolationLevel): number {
 /** True once the high watermark of the partition exceeds `offset`; false on timeout, abort or close. */
 export async function waitForData(
   ctx: BrokerContext,
-  req: {
-    topic: string;
-    partition: number;
-    offset: number;
-    timeoutMs: number;
-    signal?: AbortSignal | undefined;
-  },
+  req: WaitRequest,
+  remote?: RemoteReads,
 ): Promise<boolean> {
   const timeoutMs = nonNegative(req.timeoutMs, "timeoutMs");
   const key = partitionKey(req.topic, req.partition);
   const start = ctx.clock.monotonic();
   for (;;) {
     if (ctx.closing()) return false;
-    const hw = ctx.topics.partition(req.topic, req.partition).tracker.highWatermark;
+    const partition = ctx.topics.partition(req.topic, req.partition);
+    if (isAbsentLog(partition.log)) {
+      const left = Math.max(0, timeoutMs - (ctx.clock.monotonic() - start));
+      return noReplicaHere(partition, remote).waitForData(partition, { ...req, timeoutMs: left });
+    }
+    const hw = partition.tracker.highWatermark;
     if (hw > req.offset) return true;
     const remaining = timeoutMs - (ctx.clock.monotonic() - start);
     if (remaining <= 0 || req.signal?.aborted || ctx.closing()) return false;

@@ -61,7 +61,8 @@ export interface TopicManagerOptions {
   clock: Clock;
   nodeId: number;
   numPartitions: number;
-  replicationFactor: number;
+  /** Default for topics created without one; undefined = min(3, data nodes). */
+  replicationFactor: number | undefined;
   autoCreateTopics: boolean;
   defaultConfigs: TopicConfigs;
   observer: SafeObserver;
@@ -201,8 +202,8 @@ export class TopicManager {
         `topic '${name}': partition count must be an integer from 1 to ${MAX_PARTITIONS}, got ${partitions}`,
       );
     }
-    const replicationFactor = req.replicationFactor ?? this.o.replicationFactor;
     const nodes = this.o.cluster?.dataNodes().length ?? 1;
+    const replicationFactor = req.replicationFactor ?? this.o.replicationFactor ?? Math.min(3, nodes);
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > nodes) {
       throw new EddyError(
         ErrorCode.INVALID_REQUEST,

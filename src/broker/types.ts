@@ -98,6 +98,16 @@ export interface ProduceRequest {
   acks?: Acks;
   /** Max time to wait for durability/replication before TIMEOUT. */
   timeoutMs?: number;
+  /**
+   * Cluster mode: refuse with NOT_LEADER when this node does not lead the
+   * partition. By default (false) such a request is forwarded to the
+   * partition's leader over the peer transport (acks waited for there;
+   * retried across leader changes within timeoutMs, without duplicates:
+   * src/cluster/produce-forwarder.ts), so MQTT, CoAP, HTTP and the mirror
+   * work on any node. The Kafka frontend sets it: Kafka clients route
+   * themselves by Metadata. No effect on a single node.
+   */
+  requireLeader?: boolean;
 }
 
 export interface ProducedPartition {
@@ -127,6 +137,13 @@ export interface AppendBatchRequest {
   timeoutMs?: number;
   /** Producer-supplied leader epoch check (optional). */
   expectedLeaderEpoch?: number;
+  /**
+   * In-process callers that just encoded the batch themselves (the MQTT
+   * bridge): skip re-computing its CRC-32C. The framing is still checked.
+   */
+  trusted?: boolean;
+  /** See ProduceRequest.requireLeader (a forwarded batch's expectedLeaderEpoch is not sent on). */
+  requireLeader?: boolean;
   /**
    * Called once the batch is in the log (or recognised as a duplicate), before
    * the acknowledgement wait: a later batch appended after this call lands
@@ -208,6 +225,11 @@ export interface PartitionState {
   flushedOffset: number;
   highWatermark: number;
   lastStableOffset: number;
+  /**
+   * This node leads the partition (always true on a single node; in a cluster,
+   * false on a follower replica). Optional: absent means true.
+   */
+  leads?: boolean;
 }
 
 /** One producer's state on a partition (BrokerApi.describeProducers). */
@@ -240,6 +262,21 @@ export interface GroupOffset extends Required<OffsetCommit> {
   commitTimestamp: number;
 }
 
+/**
+ * Cluster mode: the group calls of BrokerApi (commitOffsets, fetchOffsets,
+ * groupLag, deleteGroup) on a node that is not the group's coordinator are
+ * carried to the coordinator over the peer transport (retried while it moves,
+ * src/broker/group-offsets.ts), and listGroups asks every coordinator, so
+ * HTTP and the CLI work on any node. `requireCoordinator` (the Kafka
+ * frontend sets it: Kafka clients find the coordinator themselves) refuses
+ * with NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS /
+ * COORDINATOR_NOT_AVAILABLE instead, and listGroups lists only the groups
+ * this node coordinates. No effect on a single node.
+ */
+export interface GroupCallOptions {
+  requireCoordinator?: boolean;
+}
+
 export interface GroupLag {
   topic: string;
   partition: number;
@@ -268,6 +305,40 @@ export interface ClusterNodeInfo {
 export interface ClusterView {
   controllerId: number | null;
   nodes: ClusterNodeInfo[];
+}
+
+/** Cluster mode: one partition's reassignment request (KIP-455). */
+export interface PartitionReassignmentRequest {
+  topic: string;
+  partition: number;
+  /** Target replicas, preferred leader first; null cancels the reassignment in progress. */
+  replicas: number[] | null;
+}
+
+/** Cluster mode: a partition reassignment in progress, as the metadata log holds it. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  /** The replicas before it began (a cancel returns to them). */
+  originalReplicas: number[];
+  targetReplicas: number[];
+  /** The replicas now: the target, then the ones still being removed. */
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+/** Cluster mode: where a group's or transactional id's coordinator is (Kafka FindCoordinator). */
+export interface CoordinatorLocation {
+  /** COORDINATOR_NOT_AVAILABLE while the coordinator partition has no leader; null when found. */
+  error: import("../errors.ts").ErrorCode | null;
+  nodeId: number;
+  /** The node's Kafka address (null when not configured). */
+  host: string | null;
+  port: number | null;
 }
 
 export interface BrokerStats {
@@ -311,7 +382,17 @@ export interface BrokerApi {
     isolation?: IsolationLevel;
     signal?: AbortSignal;
   }): Promise<{ records: StoredRecord[]; nextOffset: number; highWatermark: number; logStartOffset: number }>;
-  listOffsets(topic: string, partition: number, spec: OffsetSpec): Promise<ListOffsetsResult>;
+  /**
+   * Offsets by spec. Cluster mode: `requireLeader` (Kafka) refuses with
+   * NOT_LEADER on followers; otherwise a follower answers from its replica
+   * (never beyond the high watermark it knows).
+   */
+  listOffsets(
+    topic: string,
+    partition: number,
+    spec: OffsetSpec,
+    opts?: { requireLeader?: boolean },
+  ): Promise<ListOffsetsResult>;
   partitionState(topic: string, partition: number): PartitionState;
   /** Advance the log start offset; returns the new low watermark. */
   deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number>;
@@ -335,12 +416,13 @@ export interface BrokerApi {
    */
   setRetentionFloor(topic: string, partition: number, owner: string, offset: number | null): void;
 
-  // Consumer-group offsets
-  commitOffsets(group: string, offsets: OffsetCommit[]): Promise<void>;
-  fetchOffsets(group: string, topic?: string): Promise<GroupOffset[]>;
-  listGroups(): Promise<string[]>;
-  groupLag(group: string): Promise<GroupLag[]>;
-  deleteGroup(group: string): Promise<void>;
+  // Consumer-group offsets (cluster mode: run on the group's coordinator, see GroupCallOptions)
+  commitOffsets(group: string, offsets: OffsetCommit[], opts?: GroupCallOptions): Promise<void>;
+  fetchOffsets(group: string, topic?: string, opts?: GroupCallOptions): Promise<GroupOffset[]>;
+  /** Groups with committed offsets (cluster mode: of every coordinator, unless requireCoordinator). */
+  listGroups(opts?: GroupCallOptions): Promise<string[]>;
+  groupLag(group: string, opts?: GroupCallOptions): Promise<GroupLag[]>;
+  deleteGroup(group: string, opts?: GroupCallOptions): Promise<void>;
   /**
    * Classic consumer-group membership (JoinGroup, SyncGroup, Heartbeat,
    * LeaveGroup, describe/list/delete) and member-checked offset commits.
@@ -373,6 +455,21 @@ export interface BrokerApi {
 
   /** Cluster mode: data nodes with their Kafka addresses and the controller; null (or absent) on a single node. */
   clusterView?(): ClusterView | null;
+  /**
+   * Cluster mode: the coordinator of a consumer group or transactional id (the
+   * leader of its __consumer_offsets / __transaction_state partition); null
+   * (or absent) on a single node, which coordinates everything itself.
+   */
+  findCoordinator?(keyType: "group" | "transaction", key: string): Promise<CoordinatorLocation | null>;
+  /**
+   * Cluster mode: start, replace or cancel (replicas null) partition
+   * reassignments; resolves once the controller accepted them all (they
+   * complete in the background). Throws INVALID_REQUEST, TOPIC_NOT_FOUND,
+   * PARTITION_NOT_FOUND (INVALID_REQUEST also for a cancel with none in progress).
+   */
+  alterPartitionReassignments?(list: PartitionReassignmentRequest[]): Promise<void>;
+  /** Cluster mode: the reassignments in progress. */
+  listPartitionReassignments?(): PartitionReassignment[];
 
   // Housekeeping
   stats(): BrokerStats;

@@ -20,6 +20,7 @@ import { mqttCommand } from "./commands/mqtt.ts";
 import { passwdCommand } from "./commands/passwd.ts";
 import { perfCommand } from "./commands/perf.ts";
 import { produceCommand } from "./commands/produce.ts";
+import { reassignCommand } from "./commands/reassign.ts";
 import { topicsCommand } from "./commands/topics.ts";
 import { type CliIo, type Ctx, defaultIo, makeCtx } from "./io.ts";
 
@@ -41,6 +42,7 @@ export const COMMANDS: readonly Command[] = [
   mirrorCommand,
   passwdCommand,
   clusterCommand,
+  reassignCommand,
 ];
 
 export function topLevelHelp(): string {

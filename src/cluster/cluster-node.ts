@@ -17,8 +17,18 @@ import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import { isAbsentLog } from "../broker/absent-log.ts";
 import type { Partition } from "../broker/partition.ts";
+import type { PartitionReassignment, PartitionReassignmentRequest } from "../broker/types.ts";
+import {
+  adoptClusterId,
+  agreedClusterId,
+  checkPeerIdentities,
+  IDENTITY_PATH,
+  mismatch,
+  proposedClusterId,
+} from "./cluster-id.ts";
 import { type AdminRequest, Controller } from "./controller.ts";
-import { type MetadataChange, MetadataMachine } from "./metadata-machine.ts";
+import { LOG_CLUSTER_ID_SETTING, type MetadataChange, MetadataMachine } from "./metadata-machine.ts";
+import { describeReassignment, loadReassignments } from "./reassign.ts";
 import {
   decodeJson,
   encodeJson,
@@ -82,6 +92,8 @@ export interface ClusterNodeDeps {
   lookup: (topic: string, partition: number) => Partition | undefined;
   /** Bring the broker's open topics in line with the metadata store. */
   reconcileTopics: () => Promise<void>;
+  /** After partition roles changed here (coordinators load or unload their partitions). */
+  onRolesChanged?: () => void;
 }
 
 export interface ClusterStatus {
@@ -91,6 +103,12 @@ export interface ClusterStatus {
   ready: boolean;
   raft: RaftStatus;
   nodes: Array<{ id: number; witness: boolean; alive: boolean | null }>;
+  /** The cluster id agreed through the metadata log (null until then). */
+  clusterId?: string | null;
+  /** Partition reassignments in progress. */
+  reassignments?: PartitionReassignment[];
+  /** Why this node refused to join (another cluster's id), else null. */
+  error?: string | null;
 }
 
 export class ClusterNode {
@@ -102,13 +120,20 @@ export class ClusterNode {
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private caughtUp = false;
+  /** Set when this node refused to join (it belongs to another cluster). */
+  private refusal: EddyError | null = null;
+  /** The cluster id the controller named in its last answer to this node. */
+  private controllerClusterId: string | null = null;
 
   constructor(private readonly d: ClusterNodeDeps) {
     const o = d.options;
     this.machine = new MetadataMachine({
       store: d.store,
       logger: d.logger,
-      onChange: (change, index) => this.enqueueChange(change, index),
+      onChange: (change, index) => {
+        if (change.kind === "cluster-id" || change.kind === "reset") this.adoptClusterId();
+        if (change.kind !== "cluster-id") this.enqueueChange(change, index);
+      },
     });
     this.replicas = new ReplicaManager({
       nodeId: d.nodeId,
@@ -138,6 +163,13 @@ export class ClusterNode {
     }
     const electionTimeoutMs = o.electionTimeoutMs ?? 1000;
     const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 100;
+    await checkPeerIdentities({
+      nodeId: this.d.nodeId,
+      store: this.d.store,
+      peers: o.voters.map((v) => v.id).filter((id) => id !== this.d.nodeId),
+      rpc: o.rpc,
+      timeoutMs: electionTimeoutMs,
+    });
     this.driver = await RaftDriver.open({
       id: this.d.nodeId,
       config: { voters: o.voters },
@@ -164,6 +196,7 @@ export class ClusterNode {
       logger: this.d.logger,
       nodeTimeoutMs: o.nodeTimeoutMs ?? electionTimeoutMs,
       preferredLeaderCheckMs: o.preferredLeaderCheckMs ?? 300_000,
+      proposedClusterId: () => proposedClusterId(this.d.store),
     });
     this.driver.start();
     void this.catchUp();
@@ -195,10 +228,23 @@ export class ClusterNode {
         async (call: PeerCall) => {
           const c = this.requireController();
           if (!c.isActive()) throw this.notController();
-          const index = await c.handle(decodeJson<AdminRequest>(call.body, "admin request"));
-          return encodeJson({ index });
+          try {
+            const index = await c.handle(decodeJson<AdminRequest>(call.body, "admin request"));
+            return encodeJson({ index, clusterId: this.agreedClusterId() });
+          } catch (err) {
+            // A refusal (e.g. the topic already exists) is judged on state up to our commit
+            // index: the caller catches up to it before passing the refusal on.
+            if (!(err instanceof EddyError) || RETRY_ADMIN.has(err.code)) throw err;
+            const refused = { code: err.code, message: err.message };
+            return encodeJson({
+              index: this.driver!.status().commit,
+              clusterId: this.agreedClusterId(),
+              refused,
+            });
+          }
         },
       ],
+      [IDENTITY_PATH, async () => encodeJson({ nodeId: this.d.nodeId, clusterId: this.agreedClusterId() })],
       [PeerPath.FETCH, (call: PeerCall) => this.replicas.handleFetch(call)],
       [PeerPath.EPOCH, (call: PeerCall) => this.replicas.handleEpoch(call)],
     ]);
@@ -213,23 +259,42 @@ export class ClusterNode {
     const deadline = this.d.clock.monotonic() + timeoutMs;
     let lastError: unknown = null;
     for (;;) {
+      if (this.refusal) throw this.refusal;
       if (this.stopped) throw new EddyError(ErrorCode.SHUTTING_DOWN, "the cluster node is stopping");
       const c = this.requireController();
       const status = this.driver!.status();
       try {
         let index: number;
-        if (c.isActive()) index = await c.handle(req);
-        else if (status.leaderId !== null) {
+        if (c.isActive()) {
+          index = await c.handle(req);
+          this.controllerClusterId = this.agreedClusterId();
+        } else if (status.leaderId !== null) {
           const left = Math.max(1, deadline - this.d.clock.monotonic());
           const body = await this.d.options.rpc(status.leaderId, PeerPath.ADMIN, encodeJson(req), {
             timeoutMs: left,
           });
-          index = decodeJson<{ index: number }>(body, "admin response").index;
+          const answer = decodeJson<{
+            index: number;
+            clusterId?: string | null;
+            refused?: { code: ErrorCode; message: string };
+          }>(body, "admin response");
+          index = answer.index;
+          this.controllerClusterId = answer.clusterId ?? null;
+          if (answer.refused) {
+            // The controller judged state this node may not have applied yet (a topic
+            // another node just created): catch up first, so a describe that follows works.
+            await this.waitReconciled(index);
+            throw new EddyError(answer.refused.code, answer.refused.message);
+          }
         } else throw this.notController();
         await this.waitReconciled(index);
         return;
       } catch (err) {
-        if (!(err instanceof EddyError) || !RETRY_ADMIN.has(err.code)) throw err;
+        if (!(err instanceof EddyError) || !RETRY_ADMIN.has(err.code)) {
+          // A refusal judged on this node's store: let the broker catch up with it too.
+          await this.chain;
+          throw err;
+        }
         lastError = err;
       }
       if (this.d.clock.monotonic() >= deadline) {
@@ -241,6 +306,26 @@ export class ClusterNode {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** Start, replace or cancel partition reassignments (through the controller). */
+  reassign(list: PartitionReassignmentRequest[]): Promise<void> {
+    return this.admin({ op: "reassign", partitions: list });
+  }
+
+  /** The reassignments in progress, as this node's metadata holds them. */
+  reassignments(): PartitionReassignment[] {
+    const out: PartitionReassignment[] = [];
+    for (const r of loadReassignments(this.d.store)) {
+      const a = this.d.store.listPartitionAssignments(r.topic).find((x) => x.partition === r.partition);
+      if (a) out.push(describeReassignment(r, a));
+    }
+    return out;
+  }
+
+  /** The cluster id agreed through the metadata log, once this node adopted it. */
+  agreedClusterId(): string | null {
+    return agreedClusterId(this.d.store);
   }
 
   /** Data nodes (partition replicas can live there). */
@@ -277,6 +362,9 @@ export class ClusterNode {
         witness: v.witness === true,
         alive: alive ? alive.has(v.id) : null,
       })),
+      clusterId: this.agreedClusterId(),
+      reassignments: this.reassignments(),
+      error: this.refusal?.message ?? null,
     };
   }
 
@@ -298,6 +386,14 @@ export class ClusterNode {
     while (!this.stopped) {
       try {
         await this.admin({ op: "barrier" });
+        this.adoptClusterId();
+        if (this.refusal) return;
+        const mine = this.agreedClusterId();
+        const theirs = this.controllerClusterId;
+        if (mine !== null && theirs !== null && mine !== theirs) {
+          this.refuse(mismatch(this.d.nodeId, mine, theirs, "the cluster's controller"));
+          return;
+        }
         this.caughtUp = true;
         this.enqueueChange({ kind: "reset" }, this.machine.applied);
         this.d.logger.info("cluster metadata caught up; taking partition roles", {
@@ -305,10 +401,33 @@ export class ClusterNode {
         });
         return;
       } catch (err) {
+        if (this.refusal) return;
         this.d.logger.debug("waiting for the cluster controller", { err });
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+  }
+
+  /** The metadata log agreed on a cluster id: adopt it, or refuse to go on if this node belongs to another. */
+  private adoptClusterId(): void {
+    const logId = this.d.store.getSetting(LOG_CLUSTER_ID_SETTING);
+    if (!logId) return;
+    if (this.agreedClusterId() === logId) return;
+    const refusal = adoptClusterId(this.d.store, this.d.nodeId, logId);
+    if (refusal) this.refuse(refusal);
+    else this.d.logger.info("cluster id agreed", { clusterId: logId });
+  }
+
+  /** Leave the cluster: stop Raft, the loops and the fetchers; admin calls fail with the reason. */
+  private refuse(err: EddyError): void {
+    if (this.refusal) return;
+    this.refusal = err;
+    this.d.logger.error("refusing to join the cluster", { err });
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    void this.driver?.stop().catch(() => {});
+    void this.replicas.close().catch(() => {});
   }
 
   private enqueueChange(change: MetadataChange, index: number): void {
@@ -333,6 +452,7 @@ export class ClusterNode {
           await this.d.reconcileTopics();
           for (const a of this.d.store.listPartitionAssignments()) this.replicas.sync(a);
         }
+        this.d.onRolesChanged?.();
       })
       .catch((err) => this.d.logger.error("applying a metadata change to the broker failed", { index, err }));
   }

@@ -18,6 +18,15 @@ export const CommandType = {
   PARTITION_LEADER_CHANGE: "partition-leader-change",
   /** New ISR from the partition leader; applies only if leader and epoch are current. */
   ISR_CHANGE: "isr-change",
+  /**
+   * A partition's replicas, ISR and leader set by the controller for a
+   * reassignment (start, replace, complete, cancel); bumps the leader epoch;
+   * applies only if `prevEpoch` is current. `reassignment` is the one in
+   * progress afterwards (null: none).
+   */
+  PARTITION_REASSIGNMENT: "partition-reassignment",
+  /** The cluster id; only the first one in the log applies. */
+  SET_CLUSTER_ID: "set-cluster-id",
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -53,7 +62,18 @@ export type MetadataCommand =
       leader: number;
       leaderEpoch: number;
       isr: number[];
-    };
+    }
+  | {
+      type: typeof CommandType.PARTITION_REASSIGNMENT;
+      topic: string;
+      partition: number;
+      prevEpoch: number;
+      replicas: number[];
+      isr: number[];
+      leader: number;
+      reassignment: { original: number[]; target: number[] } | null;
+    }
+  | { type: typeof CommandType.SET_CLUSTER_ID; id: string };
 
 const VERSION = 1;
 const enc = new TextEncoder();

@@ -20,19 +20,34 @@
  *   led by another replica while its first replica is alive and in sync
  *   moves back to it (Kafka's auto.leader.rebalance), so leaders spread again
  *   after a node returns.
- * - Registers the configured voters as nodes when it takes over.
+ * - Registers the configured voters as nodes when it takes over, and
+ *   proposes its own cluster id when the metadata log has none yet (the
+ *   first one in the log wins; every node adopts it).
+ * - Partition reassignment (reassign.ts): admin requests start, replace or
+ *   cancel one; each tick completes those whose target replicas are all in
+ *   the ISR (moving leadership off a removed leader at the same time).
  *
  * A new controller first waits for a read index (its state machine has
  * applied every entry committed before it took over) before acting.
  */
+import type { PartitionReassignmentRequest } from "../broker/types.ts";
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { MetadataStore, PartitionAssignment, TopicRecord } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import { CommandType, encodeCommand, type MetadataCommand } from "./commands.ts";
-import type { MetadataMachine } from "./metadata-machine.ts";
+import { LOG_CLUSTER_ID_SETTING, type MetadataMachine } from "./metadata-machine.ts";
 import type { RaftDriver } from "./raft/driver.ts";
 import { Role, type Voter } from "./raft/types.ts";
+import {
+  findReassignment,
+  loadReassignments,
+  planCancel,
+  planComplete,
+  planStart,
+  type ReassignmentRecord,
+  validateTarget,
+} from "./reassign.ts";
 import type { IsrChangeRequest } from "./replica-manager.ts";
 
 export type AdminRequest =
@@ -41,6 +56,8 @@ export type AdminRequest =
   | { op: "alter-configs"; name: string; configs: Record<string, string> }
   | { op: "create-partitions"; name: string; count: number }
   | ({ op: "alter-isr" } & IsrChangeRequest)
+  /** Start, replace or cancel (replicas null) partition reassignments; all validated before any is proposed. */
+  | { op: "reassign"; partitions: PartitionReassignmentRequest[] }
   /** Proposes nothing: answers the controller's applied index (catch up to what the controller knows). */
   | { op: "barrier" };
 
@@ -56,7 +73,12 @@ export interface ControllerOptions {
   nodeTimeoutMs: number;
   /** Move leadership back to preferred replicas this often (0 = never). */
   preferredLeaderCheckMs: number;
+  /** The cluster id this node proposes when the metadata log has none yet. */
+  proposedClusterId: () => string;
 }
+
+/** How often a reassignment request is re-planned when a concurrent leader change made it stale. */
+const REASSIGN_ATTEMPTS = 5;
 
 export class Controller {
   private readyTerm = -1;
@@ -86,6 +108,7 @@ export class Controller {
     const run = this.adminTail.then(async () => {
       await this.ready();
       if (req.op === "barrier") return this.o.machine.applied;
+      if (req.op === "reassign") return this.reassign(req.partitions);
       const cmd = this.plan(req);
       return this.propose(cmd);
     });
@@ -115,13 +138,21 @@ export class Controller {
         at: this.o.clock.now(),
       });
     }
+    if (!store.getSetting(LOG_CLUSTER_ID_SETTING)) {
+      this.background("cluster-id", { type: CommandType.SET_CLUSTER_ID, id: this.o.proposedClusterId() });
+    }
     const alive = this.liveness();
+    const reassignments = loadReassignments(store);
     const now = this.o.clock.monotonic();
     const rebalance =
       this.o.preferredLeaderCheckMs > 0 && now - this.lastRebalanceAt >= this.o.preferredLeaderCheckMs;
     if (rebalance) this.lastRebalanceAt = now;
     for (const a of store.listPartitionAssignments()) {
-      const cmd = electLeader(a, alive) ?? (rebalance ? preferredLeader(a, alive) : null);
+      const moving = findReassignment(reassignments, a.topic, a.partition);
+      const cmd =
+        electLeader(a, alive) ??
+        (moving ? planComplete(a, moving, alive) : null) ??
+        (rebalance ? preferredLeader(a, alive) : null);
       if (cmd) this.background(`tp:${a.topic}:${a.partition}`, cmd);
     }
   }
@@ -133,7 +164,88 @@ export class Controller {
     return alive;
   }
 
-  private plan(req: Exclude<AdminRequest, { op: "barrier" }>): MetadataCommand {
+  /**
+   * Plan every request first (nothing is proposed if one is invalid), then
+   * propose them; a command skipped at apply because a leader change made it
+   * stale is planned again.
+   */
+  private async reassign(list: PartitionReassignmentRequest[]): Promise<number> {
+    let index = this.o.machine.applied;
+    let pending = this.planReassignments(list);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= REASSIGN_ATTEMPTS) {
+        throw new EddyError(
+          ErrorCode.NOT_LEADER,
+          "partition leaders kept changing while the reassignment was proposed: retry",
+        );
+      }
+      const results = await Promise.all(pending.map((p) => this.propose(p.cmd)));
+      index = Math.max(index, ...results);
+      const stale = pending.filter((p) => !this.reassignmentApplied(p.req));
+      pending = this.planReassignments(stale.map((p) => p.req));
+    }
+    return index;
+  }
+
+  private planReassignments(
+    list: PartitionReassignmentRequest[],
+  ): Array<{ req: PartitionReassignmentRequest; cmd: MetadataCommand }> {
+    const store = this.o.store;
+    const reassignments = loadReassignments(store);
+    const alive = this.liveness();
+    const out: Array<{ req: PartitionReassignmentRequest; cmd: MetadataCommand }> = [];
+    const seen = new Set<string>();
+    for (const req of list) {
+      const k = `${req.topic}\u0000${req.partition}`;
+      if (seen.has(k)) {
+        throw new EddyError(
+          ErrorCode.INVALID_REQUEST,
+          `${req.topic}-${req.partition} appears twice in the reassignment request`,
+        );
+      }
+      seen.add(k);
+      this.require(req.topic);
+      const a = store.listPartitionAssignments(req.topic).find((x) => x.partition === req.partition);
+      if (!a) {
+        throw new EddyError(
+          ErrorCode.PARTITION_NOT_FOUND,
+          `topic '${req.topic}' has no partition ${req.partition}`,
+          { topic: req.topic, partition: req.partition },
+        );
+      }
+      const current = findReassignment(reassignments, req.topic, req.partition);
+      let cmd: MetadataCommand | null;
+      if (req.replicas === null) {
+        if (!current) {
+          throw new EddyError(
+            ErrorCode.INVALID_REQUEST,
+            `no reassignment of ${req.topic}-${req.partition} is in progress: nothing to cancel`,
+          );
+        }
+        cmd = planCancel(a, current, alive);
+      } else {
+        const target = validateTarget(req.topic, req.partition, req.replicas, this.dataNodes());
+        cmd = planStart(a, current, target, alive);
+      }
+      if (cmd) out.push({ req, cmd });
+    }
+    return out;
+  }
+
+  /** Does the applied state show `req` carried out (or its replacement by a later request)? */
+  private reassignmentApplied(req: PartitionReassignmentRequest): boolean {
+    const r: ReassignmentRecord | undefined = findReassignment(
+      loadReassignments(this.o.store),
+      req.topic,
+      req.partition,
+    );
+    if (req.replicas === null) return r === undefined;
+    if (r) return sameList(r.target, req.replicas);
+    const a = this.o.store.listPartitionAssignments(req.topic).find((x) => x.partition === req.partition);
+    return a !== undefined && sameList(a.replicas, req.replicas);
+  }
+
+  private plan(req: Exclude<AdminRequest, { op: "barrier" | "reassign" }>): MetadataCommand {
     const store = this.o.store;
     switch (req.op) {
       case "create-topic": {
@@ -283,6 +395,10 @@ export function preferredLeader(a: PartitionAssignment, alive: ReadonlySet<numbe
     leader: preferred,
     isr: a.isr,
   };
+}
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => b[i] === x);
 }
 
 function hash(s: string): number {

@@ -26,8 +26,11 @@ import type { Logger } from "../observability/logger.ts";
 import type { RaftStateMachine } from "./raft/driver.ts";
 import { EntryKind, type LogEntry, type Snapshot } from "./raft/types.ts";
 import { CommandType, decodeCommand, type MetadataCommand } from "./commands.ts";
+import { loadReassignments, type ReassignmentRecord, saveReassignments } from "./reassign.ts";
 
 export const APPLIED_SETTING = "cluster.metadata.applied";
+/** The cluster id the metadata log agreed on (the first SET_CLUSTER_ID). */
+export const LOG_CLUSTER_ID_SETTING = "cluster.metadata.cluster-id";
 
 export type MetadataChange =
   /** Topics were created, deleted, reconfigured or grown. */
@@ -35,6 +38,8 @@ export type MetadataChange =
   /** A partition's leader, leader epoch or ISR changed. */
   | { kind: "partition"; topic: string; partition: number }
   | { kind: "nodes" }
+  /** The metadata log agreed on the cluster id. */
+  | { kind: "cluster-id" }
   /** The whole state was replaced from a snapshot. */
   | { kind: "reset" };
 
@@ -49,6 +54,9 @@ interface SnapshotData {
   topics: TopicRecord[];
   assignments: PartitionAssignment[];
   nodes: ClusterNodeRecord[];
+  /** Absent in snapshots of releases before reassignment. */
+  reassignments?: ReassignmentRecord[];
+  clusterId?: string | null;
 }
 
 const enc = new TextEncoder();
@@ -115,6 +123,8 @@ export class MetadataMachine implements RaftStateMachine {
     }
     s.setPartitionAssignments(data.assignments);
     for (const n of data.nodes) s.registerClusterNode(n);
+    saveReassignments(s, data.reassignments ?? []);
+    if (data.clusterId) s.setSetting(LOG_CLUSTER_ID_SETTING, data.clusterId);
     this.setApplied(snapshot.meta.index);
     this.o.onChange({ kind: "reset" }, snapshot.meta.index);
   }
@@ -126,6 +136,8 @@ export class MetadataMachine implements RaftStateMachine {
       topics: s.listTopics(),
       assignments: s.listPartitionAssignments(),
       nodes: s.listClusterNodes(),
+      reassignments: loadReassignments(s),
+      clusterId: s.getSetting(LOG_CLUSTER_ID_SETTING),
     };
     return enc.encode(JSON.stringify(data));
   }
@@ -158,6 +170,8 @@ export class MetadataMachine implements RaftStateMachine {
         if (s.getTopic(cmd.name)?.id !== cmd.id) return null;
         s.deleteTopic(cmd.name);
         s.deleteOffsetsForTopic(cmd.name);
+        const left = loadReassignments(s).filter((r) => r.topic !== cmd.name);
+        if (left.length !== loadReassignments(s).length) saveReassignments(s, left);
         return { kind: "topics" };
       }
       case CommandType.ALTER_CONFIGS:
@@ -185,12 +199,46 @@ export class MetadataMachine implements RaftStateMachine {
         s.setPartitionAssignments([{ ...a, isr: cmd.isr }]);
         return { kind: "partition", topic: cmd.topic, partition: cmd.partition };
       }
+      case CommandType.PARTITION_REASSIGNMENT: {
+        const a = this.assignment(cmd.topic, cmd.partition);
+        if (!a || a.leaderEpoch !== cmd.prevEpoch || !validReassignment(cmd)) return null;
+        s.setPartitionAssignments([
+          {
+            ...a,
+            replicas: cmd.replicas,
+            isr: cmd.isr,
+            leader: cmd.leader,
+            leaderEpoch: a.leaderEpoch + 1,
+          },
+        ]);
+        const list = loadReassignments(s).filter(
+          (r) => r.topic !== cmd.topic || r.partition !== cmd.partition,
+        );
+        if (cmd.reassignment) list.push({ topic: cmd.topic, partition: cmd.partition, ...cmd.reassignment });
+        saveReassignments(s, list);
+        return { kind: "partition", topic: cmd.topic, partition: cmd.partition };
+      }
+      case CommandType.SET_CLUSTER_ID:
+        if (s.getSetting(LOG_CLUSTER_ID_SETTING) || !cmd.id) return null;
+        s.setSetting(LOG_CLUSTER_ID_SETTING, cmd.id);
+        return { kind: "cluster-id" };
     }
   }
 
   private assignment(topic: string, partition: number): PartitionAssignment | undefined {
     return this.o.store.listPartitionAssignments(topic).find((a) => a.partition === partition);
   }
+}
+
+/** A reassignment command's partition state is coherent: leader in the ISR, ISR within the replicas. */
+function validReassignment(cmd: Extract<MetadataCommand, { type: "partition-reassignment" }>): boolean {
+  const { replicas, isr, leader } = cmd;
+  return (
+    replicas.length > 0 &&
+    new Set(replicas).size === replicas.length &&
+    isr.includes(leader) &&
+    isr.every((r) => replicas.includes(r))
+  );
 }
 
 function initialAssignments(topic: string, from: number, replicas: number[][]): PartitionAssignment[] {

@@ -10,6 +10,8 @@
  *   POST /replication/v1/fetch a follower's long-poll fetch → header + batches
  *   POST /replication/v1/epoch OffsetForLeaderEpoch → {epoch, endOffset}
  *   POST /peer/v1/ping         → {node} (src/util/peer-ping.ts; served by src/replication/peers.ts)
+ *   POST /broker/v1/produce    a produce forwarded to the leader → {results} (produce-forwarder.ts)
+ *   POST /broker/v1/read       records or a wait forwarded by a node without a replica (read-forwarder.ts)
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 
@@ -18,6 +20,8 @@ export const PeerPath = {
   ADMIN: "/cluster/v1/admin",
   FETCH: "/replication/v1/fetch",
   EPOCH: "/replication/v1/epoch",
+  PRODUCE: "/broker/v1/produce",
+  READ: "/broker/v1/read",
 } as const;
 
 export interface PeerCallOptions {

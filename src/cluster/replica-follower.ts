@@ -76,6 +76,14 @@ export interface FollowerDeps {
   closed(): boolean;
 }
 
+/**
+ * Bytes one replica fetch may bring back (at least one batch). A follower
+ * moves at most this much per round trip: 1 MiB (Kafka's per-partition
+ * replica.fetch.max.bytes) capped a follower near 80-100 MB/s under load on
+ * the benchmark machine (scripts/bench/replication.ts, BENCHMARKS.md).
+ */
+export const DEFAULT_FETCH_MAX_BYTES = 4 * 1024 * 1024;
+
 export async function runFetcher(
   d: FollowerDeps,
   st: ReplicaState,
@@ -98,7 +106,7 @@ export async function runFetcher(
         offset: p.log.offsets().logEndOffset,
         epoch,
         maxWaitMs: d.o.fetchMaxWaitMs,
-        maxBytes: d.o.fetchMaxBytes ?? 1024 * 1024,
+        maxBytes: d.o.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
       };
       const body = await d.o.rpc(leader, PeerPath.FETCH, encodeJson(req), {
         timeoutMs: d.o.fetchMaxWaitMs + 5_000,

@@ -39,6 +39,7 @@ import {
   type ReplicaFetchRequest,
 } from "./peer-protocol.ts";
 import { type FollowerDeps, type ReplicaState, runFetcher, saveEpochs } from "./replica-follower.ts";
+import { ReplicaReadCache } from "./replica-read-cache.ts";
 
 export interface IsrChangeRequest {
   topic: string;
@@ -61,6 +62,7 @@ export interface ReplicaManagerOptions {
   replicaLagTimeMaxMs: number;
   /** How long a follower's fetch waits at the leader for new data. */
   fetchMaxWaitMs: number;
+  /** Bytes one replica fetch may bring back. Default DEFAULT_FETCH_MAX_BYTES (4 MiB). */
   fetchMaxBytes?: number;
   /** Pause after a failed fetch. Default 50 ms. */
   retryBackoffMs?: number;
@@ -72,6 +74,8 @@ export class ReplicaManager {
   private readonly states = new Map<string, ReplicaState>();
   private closed = false;
   private readonly deps: FollowerDeps;
+  /** The last log read served to a follower, for the other followers of the partition. */
+  private readonly reads = new ReplicaReadCache();
 
   constructor(private readonly o: ReplicaManagerOptions) {
     this.deps = { o, closed: () => this.closed };
@@ -135,6 +139,7 @@ export class ReplicaManager {
   /** ISR upkeep: shrink followers lagging past replica.lag.time.max.ms, expand caught-up ones. */
   tick(): void {
     const now = this.o.clock.monotonic();
+    this.reads.sweep(now);
     for (const st of this.states.values()) {
       if (st.role !== "leader" || st.pendingIsr) continue;
       const lagging = st.isr.filter(
@@ -190,8 +195,13 @@ export class ReplicaManager {
     const end = p.tracker.logEndOffset;
     let records: Uint8Array = EMPTY;
     if (req.offset < end && st.role === "leader") {
-      const read = await p.log.read(req.offset, req.maxBytes, { maxOffset: end, minOneBatch: true });
-      records = read.bytes;
+      records = await this.reads.read(p, {
+        offset: req.offset,
+        maxBytes: req.maxBytes,
+        end,
+        followers: st.followers.size,
+        now: this.o.clock.monotonic(),
+      });
     }
     f.leoAtLastResponse = end;
     f.lastResponseAt = this.o.clock.monotonic();
@@ -336,7 +346,9 @@ export class ReplicaManager {
       });
   }
 
+  /** Also drops the partition's shared read (called on every role, epoch or assignment change). */
   private stopFetcher(st: ReplicaState): void {
+    this.reads.forget(st.p);
     st.fetcher?.ac.abort();
     st.fetcher = null;
   }

@@ -65,3 +65,72 @@ export const authTokens = z.preprocess(
     { error: 'expected a table of tokens: NAME = "sha256:..."' },
   ),
 );
+
+/**
+ * `[auth.acl]`: MQTT access control, mosquitto's acl_file as TOML
+ * (bridges/mqtt/acl.ts enforces it). No rule at all = everything allowed;
+ * any rule = deny unless a rule grants.
+ *
+ *   [[auth.acl.users.alice]]
+ *   filter = "sensors/#"
+ *   access = "readwrite"          # read | write | readwrite | deny
+ *   [[auth.acl.anonymous]]
+ *   filter = "public/#"
+ *   access = "read"
+ *   [[auth.acl.patterns]]         # %u = user name, %c = client id
+ *   filter = "devices/%c/#"
+ *   access = "readwrite"
+ *
+ * From the environment or a flag the whole table is one JSON value:
+ * EDDY_AUTH_ACL='{"patterns":[{"filter":"devices/%c/#","access":"readwrite"}]}'.
+ */
+const ACL_ACCESS = ["read", "write", "readwrite", "deny"] as const;
+
+/** An MQTT topic filter: non-empty levels rules of [MQTT-4.7.1-2/3], no NUL. */
+export function isTopicFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.includes("\u0000")) return false;
+  const levels = filter.split("/");
+  return levels.every((level, i) => {
+    if (level.includes("#")) return level === "#" && i === levels.length - 1;
+    return !level.includes("+") || level === "+";
+  });
+}
+
+const aclRule = (substitutions: boolean) =>
+  z.strictObject({
+    filter: z
+      .string({ error: 'expected an MQTT topic filter such as "sensors/#"' })
+      .refine(isTopicFilter, {
+        error: "expected an MQTT topic filter: + and # fill a whole level, # only as the last level",
+      })
+      .refine((f) => substitutions || !/%[uc]/.test(f), {
+        error: "%u and %c are substituted only in auth.acl.patterns: move this rule there",
+      }),
+    access: z.enum(ACL_ACCESS, { error: 'expected access = "read", "write", "readwrite" or "deny"' }),
+  });
+
+const aclRules = (substitutions: boolean) =>
+  z.array(aclRule(substitutions), {
+    error: "expected a list of rules ([[...]] in TOML) with filter and access",
+  });
+
+export const authAcl = z.preprocess(
+  jsonTable,
+  z.strictObject(
+    {
+      /** Rules per user of [auth.users]. */
+      users: z
+        .record(userName, aclRules(false), {
+          error: "expected a table of users: [[auth.acl.users.NAME]] filter = ..., access = ...",
+        })
+        .default({}),
+      /** Rules for clients without a user (allow_anonymous, or no [auth.users] at all). */
+      anonymous: aclRules(false).default([]),
+      /** Rules for every client, %u = user name, %c = client id. */
+      patterns: aclRules(true).default([]),
+    },
+    { error: "expected a table: [auth.acl] with users, anonymous and patterns" },
+  ),
+);
+
+export type AuthAclConfig = z.infer<typeof authAcl>;

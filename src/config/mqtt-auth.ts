@@ -7,13 +7,19 @@
  *   CredentialStore.verifyPassword accepts; otherwise CONNACK 0x86 Bad User
  *   Name or Password (3.1.1: return code 4). A CONNECT without a user name is
  *   accepted only when `auth.allow_anonymous` is true (as an anonymous client).
- * - No users: clients are anonymous (a user name is kept for display only),
+ * - No users: clients are anonymous (user null: a claimed user name is not
+ *   trusted, so per-user ACL rules and %u patterns never apply to it),
  *   and accepted from loopback addresses only unless `auth.allow_anonymous`
  *   (mosquitto 2.0's rule); others get 0x87 Not authorized (3.1.1: 5). The
  *   listener's own address is checked at start-up (load.ts checkListeners);
  *   this also covers MQTT over WebSocket on an exposed HTTP listener.
+ * - SCRAM-SHA-256/512 (MQTT 5 enhanced authentication): `mqttScramCredentials`
+ *   derives credentials (random salt, 4096 iterations, once per listener) for
+ *   users with a plain-text `password`, as the Kafka listener's SASL SCRAM does;
+ *   users with only a `password_hash` cannot use SCRAM (CONNACK 0x86).
  */
 import type { CredentialStore } from "../util/credentials.ts";
+import { deriveScramCredential, type ScramCredential, type ScramMechanism } from "../util/scram.ts";
 import { isLoopbackHost } from "./listen.ts";
 
 export interface MqttConnectRequest {
@@ -40,7 +46,7 @@ export function mqttAuthenticator(opts: {
   return {
     async authenticate(req) {
       if (credentials.userCount === 0) {
-        if (allowAnonymous || isLoopbackAddress(req.remoteAddress)) return { ok: true, user: req.username };
+        if (allowAnonymous || isLoopbackAddress(req.remoteAddress)) return { ok: true, user: null };
         return { ok: false, reason: "not-authorized" };
       }
       if (req.username === null || req.username === "") {
@@ -56,4 +62,23 @@ export function mqttAuthenticator(opts: {
 /** A peer address on this host (IPv4 127/8, ::1, IPv4-mapped 127/8). */
 export function isLoopbackAddress(address: string): boolean {
   return isLoopbackHost(address.replace(/^\[|\]$/g, ""));
+}
+
+/** SCRAM credentials of the users with a plain-text password, derived on first use. */
+export function mqttScramCredentials(
+  credentials: CredentialStore,
+): (mechanism: ScramMechanism, user: string) => ScramCredential | null {
+  const passwords = credentials.plaintextPasswords();
+  const cache = new Map<string, ScramCredential>();
+  return (mechanism, user) => {
+    const password = passwords.get(user);
+    if (password === undefined) return null;
+    const key = `${mechanism}\u0000${user}`;
+    let c = cache.get(key);
+    if (c === undefined) {
+      c = deriveScramCredential(mechanism, password);
+      cache.set(key, c);
+    }
+    return c;
+  };
 }

@@ -11,7 +11,7 @@
  * values that name a duration (`*_ms`) accept plain numbers or "500ms"/"30s"/"7d".
  */
 import { z } from "zod";
-import { authTokens, authUsers } from "./auth-schema.ts";
+import { authAcl, authTokens, authUsers } from "./auth-schema.ts";
 import { parseHostPort } from "./listen.ts";
 
 const BYTE_UNITS: Record<string, number> = {
@@ -212,7 +212,12 @@ export const configSchema = z.strictObject({
   broker: z
     .strictObject({
       num_partitions: int(1).default(1),
-      default_replication_factor: int(1).default(1),
+      /**
+       * Replication factor of topics created without one (auto-created
+       * topics, the bridges' topics). Unset: 1 on a single node, min(3, data
+       * nodes) in a cluster, so a cluster replicates without extra config.
+       */
+      default_replication_factor: int(1).optional(),
       auto_create_topics: bool.default(true),
       /** How often retention, compaction and disk checks run. */
       housekeeping_interval_ms: millis(10).default(30_000),
@@ -318,6 +323,13 @@ export const configSchema = z.strictObject({
       rules: tableList(mqttRule).default([]),
       /** Reverse rules: records of a stream topic → MQTT topic template (for devices). */
       reverse: tableList(mqttReverseRule).default([]),
+      /** Server redirection: answer every CONNECT with this Server Reference (v5 0x9C); "" = off. */
+      redirect: z
+        .string({ error: 'expected a server reference such as "mqtt.example.com:1883"' })
+        .trim()
+        .default(""),
+      /** With redirect: 0x9D Server moved (permanent) instead of 0x9C Use another server. */
+      redirect_permanent: bool.default(false),
     })
     .prefault({}),
 
@@ -398,6 +410,8 @@ export const configSchema = z.strictObject({
       users: authUsers.default({}),
       /** Named API tokens (HTTP Bearer auth), stored as "sha256:<hex>". */
       tokens: authTokens.default({}),
+      /** MQTT ACLs per user / anonymous / pattern (auth-schema.ts); none = everything allowed. */
+      acl: authAcl.prefault({}),
       /** Whether /metrics needs credentials too when auth is on (false: Prometheus scrapes without). */
       metrics_require_auth: bool.default(true),
     })

@@ -23,7 +23,24 @@
  *   transactions), else INVALID_TXN_STATE.
  *
  * Operations on one transactional.id are serialised; different ids run in parallel.
- * Not implemented: transactional.id expiration, DescribeTransactions/ListTransactions.
+ * A state change that cannot be persisted is rolled back in memory (the
+ * caller gets the error and retries).
+ *
+ * Cluster mode (`cluster` hooks, src/cluster/coordinator-txn-log.ts): this
+ * node coordinates only the transactional ids whose __transaction_state
+ * partition it leads (others get NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS
+ * / COORDINATOR_NOT_AVAILABLE); state changes are appended there with
+ * acks=all instead of the metadata store. When it takes over a partition it
+ * loads the latest state of its ids (`load`), completes those in
+ * PrepareCommit/PrepareAbort (markers again, offsets) and lets Ongoing ones
+ * time out (abort, epoch bump); when it loses one, `unload` forgets them.
+ * Transactional batches of producers coordinated elsewhere are not verified
+ * here (the partition leader does not know that coordinator's state).
+ * Markers carry the coordinator epoch (the leader epoch of the id's
+ * __transaction_state partition), so a deposed coordinator that is still
+ * running cannot write markers once its successor has (Kafka's
+ * TRANSACTION_COORDINATOR_FENCED; checked by the data partition's leader).
+ * Not implemented: transactional.id expiration.
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { MetadataStore, TransactionRecord } from "../metadata/types.ts";
@@ -56,17 +73,38 @@ export interface CoordinatorOptions {
   maxTimeoutMs?: number;
   /** 0 = no background timer (tests call runTimeouts()). */
   checkIntervalMs?: number;
-  /** Append a marker to the partition and wait until it is committed. Throws TOPIC_NOT_FOUND/PARTITION_NOT_FOUND when gone. */
-  writeMarker(
-    tp: TopicPartitionRef,
-    m: { producerId: number; producerEpoch: number; commit: boolean },
-  ): Promise<void>;
+  /**
+   * Append a marker to the partition and wait until it is committed. Throws
+   * TOPIC_NOT_FOUND/PARTITION_NOT_FOUND when gone. The writer stamps it with
+   * this coordinator's epoch for `transactionalId` (cluster mode: the leader
+   * epoch of its __transaction_state partition; 0 on a single node), and the
+   * partition refuses it (TRANSACTION_COORDINATOR_FENCED) when a newer
+   * coordinator already wrote one for the producer.
+   */
+  writeMarker(tp: TopicPartitionRef, m: MarkerRequest): Promise<void>;
   /** Throws TOPIC_NOT_FOUND / PARTITION_NOT_FOUND. */
   requirePartition(tp: TopicPartitionRef): void;
   /** Commit offsets to a group (on transaction commit). */
-  commitOffsets(group: string, offsets: TransactionRecord["pendingOffsets"]): void;
+  commitOffsets(group: string, offsets: TransactionRecord["pendingOffsets"]): void | Promise<void>;
   /** KIP-360 bump of an idempotent producer: move every partition that knows it to `epoch`. */
   fenceProducer?(producerId: number, epoch: number): Promise<void>;
+  /** Cluster mode: placement (ownership per transactional id) and replicated persistence. */
+  cluster?: TxnClusterHooks;
+}
+
+export interface TxnClusterHooks {
+  /** Null when this node coordinates the transactional id now, else the error to answer. */
+  check(transactionalId: string): ErrorCode | null;
+  /** Replicate the new state (acks=all); throws NOT_COORDINATOR etc. */
+  persist(txn: TransactionRecord): Promise<void>;
+}
+
+/** What a coordinator asks a partition to write. */
+export interface MarkerRequest {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  commit: boolean;
 }
 
 type Txn = TransactionRecord & { state: TxnState };
@@ -80,6 +118,9 @@ export class TransactionCoordinator {
   private stopped = false;
   private sweeping: Promise<number> | undefined;
   private readonly idempotent: IdempotentEpochs;
+
+  /** The last state persisted per id (restored when persisting a change fails). */
+  private readonly persisted = new Map<string, TransactionRecord>();
 
   constructor(private readonly o: CoordinatorOptions) {
     this.maxTimeoutMs = o.maxTimeoutMs ?? DEFAULT_MAX_TRANSACTION_TIMEOUT_MS;
@@ -96,6 +137,7 @@ export class TransactionCoordinator {
       const txn = { ...row, state: row.state as TxnState };
       this.txns.set(txn.transactionalId, txn);
       this.byProducer.set(txn.producerId, txn.transactionalId);
+      this.persisted.set(txn.transactionalId, copy(txn));
     }
     for (const txn of this.txns.values()) {
       if (txn.state !== TxnState.PREPARE_COMMIT && txn.state !== TxnState.PREPARE_ABORT) continue;
@@ -105,6 +147,49 @@ export class TransactionCoordinator {
           err,
         }),
       );
+    }
+  }
+
+  /**
+   * Cluster mode: this node took over the ids of a __transaction_state
+   * partition. Their latest states replace what it knew; decided ones are
+   * completed in the background (requests for them wait behind that).
+   */
+  load(rows: TransactionRecord[]): void {
+    for (const row of rows) {
+      const old = this.txns.get(row.transactionalId);
+      if (old) this.byProducer.delete(old.producerId);
+      const txn: Txn = { ...copy(row), state: row.state as TxnState };
+      this.txns.set(txn.transactionalId, txn);
+      this.byProducer.set(txn.producerId, txn.transactionalId);
+      this.persisted.set(txn.transactionalId, copy(txn));
+    }
+    for (const row of rows) {
+      const id = row.transactionalId;
+      void this.locked(id, async () => {
+        const txn = this.txns.get(id);
+        if (!txn || (txn.state !== TxnState.PREPARE_COMMIT && txn.state !== TxnState.PREPARE_ABORT)) return;
+        this.o.logger.info("completing a transaction after a coordinator failover", {
+          transactionalId: id,
+          state: txn.state,
+        });
+        await this.finish(txn);
+      }).catch((err) =>
+        this.o.logger.warn("could not complete a transaction after a failover; the timeout check retries", {
+          transactionalId: id,
+          err,
+        }),
+      );
+    }
+  }
+
+  /** Cluster mode: forget the ids `drop` selects (another node coordinates them now). */
+  unload(drop: (transactionalId: string) => boolean): void {
+    for (const [id, txn] of [...this.txns]) {
+      if (!drop(id)) continue;
+      this.txns.delete(id);
+      this.persisted.delete(id);
+      if (this.byProducer.get(txn.producerId) === id) this.byProducer.delete(txn.producerId);
     }
   }
 
@@ -129,6 +214,7 @@ export class TransactionCoordinator {
     // Idempotent producer: a fresh id, or (KIP-360, id and epoch given) the same id with epoch + 1.
     if (req.transactionalId === null) return this.idempotent.init(req);
     const id = check.transactionalId(req.transactionalId);
+    this.checkOwner(id);
     check.timeout(req.transactionTimeoutMs, this.maxTimeoutMs);
     return this.locked(id, async () => {
       const now = this.o.clock.now();
@@ -146,7 +232,7 @@ export class TransactionCoordinator {
           startedAt: -1,
           updatedAt: now,
         };
-        this.save(txn);
+        await this.save(txn);
         return { producerId: txn.producerId, producerEpoch: txn.producerEpoch };
       }
       const known = req.producerId ?? -1;
@@ -170,12 +256,13 @@ export class TransactionCoordinator {
       txn.state = TxnState.EMPTY;
       txn.timeoutMs = req.transactionTimeoutMs;
       txn.updatedAt = now;
-      this.save(txn);
+      await this.save(txn);
       return { producerId: txn.producerId, producerEpoch: txn.producerEpoch };
     });
   }
 
   async addPartitions(req: AddPartitionsToTxnOptions): Promise<TxnPartitionResult[]> {
+    this.checkOwner(req.transactionalId);
     return this.locked(req.transactionalId, async () => {
       const txn = this.active(req);
       const results: TxnPartitionResult[] = req.partitions.map((tp) => {
@@ -197,23 +284,25 @@ export class TransactionCoordinator {
           txn.partitions.push({ topic: tp.topic, partition: tp.partition });
         }
       }
-      this.save(txn);
+      await this.save(txn);
       return results;
     });
   }
 
   async addOffsets(req: AddOffsetsToTxnOptions): Promise<void> {
     const group = check.groupId(req.groupId);
+    this.checkOwner(req.transactionalId);
     await this.locked(req.transactionalId, async () => {
       const txn = this.active(req);
       this.begin(txn);
       if (!txn.groups.includes(group)) txn.groups.push(group);
-      this.save(txn);
+      await this.save(txn);
     });
   }
 
   async txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnPartitionResult[]> {
     const group = check.groupId(req.groupId);
+    this.checkOwner(req.transactionalId);
     return this.locked(req.transactionalId, async () => {
       const txn = this.active(req);
       if (txn.state !== TxnState.ONGOING || !txn.groups.includes(group)) {
@@ -249,12 +338,13 @@ export class TransactionCoordinator {
         if (at >= 0) txn.pendingOffsets[at] = pending;
         else txn.pendingOffsets.push(pending);
       }
-      this.save(txn);
+      await this.save(txn);
       return results;
     });
   }
 
   async endTxn(req: EndTxnOptions): Promise<void> {
+    this.checkOwner(req.transactionalId);
     await this.locked(req.transactionalId, async () => {
       const txn = this.require(req);
       const wanted = req.commit ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
@@ -278,6 +368,8 @@ export class TransactionCoordinator {
   verifyTxnPartition(producerId: number, producerEpoch: number, tp: TopicPartitionRef): void {
     const id = this.byProducer.get(producerId);
     const txn = id === undefined ? undefined : this.txns.get(id);
+    // Cluster mode: another node coordinates this producer's transaction.
+    if (txn === undefined && this.o.cluster) return;
     if (txn !== undefined && producerEpoch < txn.producerEpoch) {
       throw new EddyError(
         ErrorCode.INVALID_PRODUCER_EPOCH,
@@ -363,18 +455,36 @@ export class TransactionCoordinator {
   private async decide(txn: Txn, commit: boolean): Promise<void> {
     txn.state = commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT;
     txn.updatedAt = this.o.clock.now();
-    this.save(txn);
+    await this.save(txn);
     await this.finish(txn);
   }
 
   private async finish(txn: Txn): Promise<void> {
     const commit = txn.state === TxnState.PREPARE_COMMIT;
-    const marker = { producerId: txn.producerId, producerEpoch: txn.producerEpoch, commit };
+    const marker: MarkerRequest = {
+      transactionalId: txn.transactionalId,
+      producerId: txn.producerId,
+      producerEpoch: txn.producerEpoch,
+      commit,
+    };
     await Promise.all(
       txn.partitions.map(async (tp) => {
         try {
           await this.o.writeMarker(tp, marker);
         } catch (err) {
+          if (err instanceof EddyError && err.code === ErrorCode.TRANSACTION_COORDINATOR_FENCED) {
+            // A newer coordinator already wrote markers for this producer: this node was deposed.
+            this.o.logger.warn("transaction marker refused: a newer coordinator took over", {
+              ...tp,
+              transactionalId: txn.transactionalId,
+            });
+            throw new EddyError(
+              ErrorCode.NOT_COORDINATOR,
+              `a newer transaction coordinator of '${txn.transactionalId}' has taken over: find the coordinator again and retry there`,
+              { transactionalId: txn.transactionalId },
+              { cause: err },
+            );
+          }
           const gone =
             err instanceof EddyError &&
             (err.code === ErrorCode.TOPIC_NOT_FOUND || err.code === ErrorCode.PARTITION_NOT_FOUND);
@@ -386,16 +496,16 @@ export class TransactionCoordinator {
         }
       }),
     );
-    if (commit) this.applyOffsets(txn);
+    if (commit) await this.applyOffsets(txn);
     txn.state = commit ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
     txn.partitions = [];
     txn.groups = [];
     txn.pendingOffsets = [];
     txn.updatedAt = this.o.clock.now();
-    this.save(txn);
+    await this.save(txn);
   }
 
-  private applyOffsets(txn: Txn): void {
+  private async applyOffsets(txn: Txn): Promise<void> {
     const byGroup = new Map<string, TransactionRecord["pendingOffsets"]>();
     for (const o of txn.pendingOffsets) {
       try {
@@ -407,7 +517,7 @@ export class TransactionCoordinator {
       list.push(o);
       byGroup.set(o.group, list);
     }
-    for (const [group, offsets] of byGroup) this.o.commitOffsets(group, offsets);
+    for (const [group, offsets] of byGroup) await this.o.commitOffsets(group, offsets);
   }
 
   /** Move a fresh or completed transaction to Ongoing. */
@@ -450,10 +560,42 @@ export class TransactionCoordinator {
     return txn;
   }
 
-  private save(txn: Txn): void {
-    this.o.metadata.saveTransaction(txn);
-    this.txns.set(txn.transactionalId, txn);
-    this.byProducer.set(txn.producerId, txn.transactionalId);
+  /** Persist the transaction's new state; on failure, put back the last persisted one and rethrow. */
+  private async save(txn: Txn): Promise<void> {
+    const id = txn.transactionalId;
+    try {
+      if (this.o.cluster) await this.o.cluster.persist(copy(txn));
+      else this.o.metadata.saveTransaction(txn);
+    } catch (err) {
+      const before = this.persisted.get(id);
+      if (before) {
+        if (before.producerId !== txn.producerId) this.byProducer.delete(txn.producerId);
+        Object.assign(txn, copy(before));
+        this.txns.set(id, txn);
+        this.byProducer.set(txn.producerId, id);
+      } else if (this.txns.get(id) === txn) {
+        this.txns.delete(id);
+        this.byProducer.delete(txn.producerId);
+      }
+      throw err;
+    }
+    this.persisted.set(id, copy(txn));
+    this.txns.set(id, txn);
+    this.byProducer.set(txn.producerId, id);
+  }
+
+  private checkOwner(transactionalId: string): void {
+    const error = this.o.cluster?.check(transactionalId) ?? null;
+    if (error === null) return;
+    throw new EddyError(
+      error,
+      error === ErrorCode.NOT_COORDINATOR
+        ? `this node is not the transaction coordinator of '${transactionalId}': find the coordinator again and retry there`
+        : error === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+          ? `the transaction coordinator of '${transactionalId}' is still loading: retry shortly`
+          : `the transaction coordinator of '${transactionalId}' is not available right now: retry shortly`,
+      { transactionalId },
+    );
   }
 
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -469,4 +611,13 @@ export class TransactionCoordinator {
     });
     return run;
   }
+}
+
+function copy<T extends TransactionRecord>(t: T): T {
+  return {
+    ...t,
+    partitions: t.partitions.map((p) => ({ ...p })),
+    groups: [...t.groups],
+    pendingOffsets: t.pendingOffsets.map((o) => ({ ...o })),
+  };
 }

@@ -20,17 +20,11 @@
  *   they are then unknown and accepted at any sequence (KIP-360).
  */
 import { EddyError, ErrorCode } from "../errors.ts";
-import {
-  controlRecordType,
-  ControlRecordType,
-  decodeBatch,
-  isControl,
-  isTransactional,
-  iterateBatches,
-} from "../log/record-batch.ts";
+import { iterateBatches } from "../log/record-batch.ts";
 import type { PartitionLog } from "../log/types.ts";
 import type { MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
+import { applyLoggedBatch } from "./logged-batch.ts";
 import type { AbortedTxn, ProducerEntry, ProducerStateManager } from "./producer-state.ts";
 
 export const SNAPSHOT_EVERY_CHANGES = 1000;
@@ -47,7 +41,12 @@ export interface SnapshotTarget {
   readonly producers: ProducerStateManager;
 }
 
-type EntryJson = [number, number, number, number, number[]];
+/**
+ * [producerId, epoch, lastTimestamp, txnFirstOffset, batches (4 ints each),
+ * coordinatorEpoch, pendingMarkerOffset]; snapshots written before
+ * coordinator fencing have the first five only (coordinator epoch unknown).
+ */
+type EntryJson = [number, number, number, number, number[], number, number];
 
 export function serializeProducers(state: ProducerStateManager): { producers: string; aborted: string } {
   const producers: EntryJson[] = [...state.producers.values()].map((e) => [
@@ -56,6 +55,8 @@ export function serializeProducers(state: ProducerStateManager): { producers: st
     e.lastTimestamp,
     e.txnFirstOffset,
     e.batches.flatMap((b) => [b.firstSeq, b.lastSeq, b.baseOffset, b.lastOffset]),
+    e.coordinatorEpoch,
+    e.pendingMarkerOffset,
   ]);
   const aborted = state.aborted.map((a) => [a.producerId, a.firstOffset, a.lastOffset]);
   return { producers: JSON.stringify(producers), aborted: JSON.stringify(aborted) };
@@ -71,7 +72,9 @@ export function restoreProducers(state: ProducerStateManager, producers: string,
     Array.isArray(v) && v.length === n && v.every((x) => Number.isSafeInteger(x));
   state.clear();
   for (const row of p as unknown[]) {
-    if (!Array.isArray(row) || row.length !== 5 || !ints(row.slice(0, 4), 4)) throw bad();
+    if (!Array.isArray(row) || (row.length !== 5 && row.length !== 7) || !ints(row.slice(0, 4), 4))
+      throw bad();
+    if (row.length === 7 && !ints(row.slice(5), 2)) throw bad();
     const flat = row[4] as unknown;
     if (!Array.isArray(flat) || flat.length % 4 !== 0 || !ints(flat, flat.length)) throw bad();
     const [producerId, epoch, lastTimestamp, txnFirstOffset] = row as number[];
@@ -81,6 +84,8 @@ export function restoreProducers(state: ProducerStateManager, producers: string,
       lastTimestamp: lastTimestamp!,
       txnFirstOffset: txnFirstOffset!,
       batches: [],
+      coordinatorEpoch: (row[5] as number | undefined) ?? -1,
+      pendingMarkerOffset: (row[6] as number | undefined) ?? -1,
     };
     for (let i = 0; i < flat.length; i += 4) {
       const [firstSeq, lastSeq, baseOffset, lastOffset] = flat.slice(i, i + 4) as number[];
@@ -141,32 +146,9 @@ async function replay(p: SnapshotTarget, range: { from: number; to: number; now:
   while (offset < to) {
     const read = await p.log.read(offset, REPLAY_CHUNK_BYTES, { maxOffset: to, minOneBatch: true });
     if (read.batchCount === 0 || read.nextOffset <= offset) break;
-    for (const { header: h, pos } of iterateBatches(read.bytes)) {
-      if (h.producerId < 0 || h.baseOffset + h.lastOffsetDelta < offset) continue;
-      if (isControl(h.attributes)) {
-        const key = decodeBatch(read.bytes, pos).records[0]?.key ?? null;
-        const type = controlRecordType(key);
-        if (type !== ControlRecordType.COMMIT && type !== ControlRecordType.ABORT) continue;
-        p.producers.onMarker({
-          producerId: h.producerId,
-          producerEpoch: h.producerEpoch,
-          commit: type === ControlRecordType.COMMIT,
-          offset: h.baseOffset,
-          timestamp: now,
-        });
-      } else {
-        p.producers.onData(
-          {
-            producerId: h.producerId,
-            producerEpoch: h.producerEpoch,
-            baseSequence: h.baseSequence,
-            lastOffsetDelta: h.lastOffsetDelta,
-            transactional: isTransactional(h.attributes),
-          },
-          h.baseOffset,
-          now,
-        );
-      }
+    for (const { header, pos } of iterateBatches(read.bytes)) {
+      if (header.producerId < 0 || header.baseOffset + header.lastOffsetDelta < offset) continue;
+      applyLoggedBatch(p.producers, { header, bytes: read.bytes, pos, now });
     }
     offset = read.nextOffset;
   }

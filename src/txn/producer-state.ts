@@ -18,7 +18,15 @@
  *   adds (producerId, firstOffset, lastOffset = marker offset) to the aborted
  *   index that read_committed fetches use;
  * - the first unstable offset (oldest open transaction) bounds the last
- *   stable offset.
+ *   stable offset;
+ * - coordinator fencing (Kafka's WriteTxnMarkers check): per producer, the
+ *   highest coordinator epoch of its markers (the leader epoch of the
+ *   coordinator's __transaction_state partition; 0 on a single node).
+ *   checkMarker() refuses a marker with an older one
+ *   (TRANSACTION_COORDINATOR_FENCED: a deposed coordinator). A marker
+ *   recorded without its epoch (a follower that did not decode it) leaves
+ *   `pendingMarkerOffset` set: the leader reads that marker from the log
+ *   before it checks (see src/broker/transactions.ts).
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 
@@ -42,6 +50,10 @@ export interface ProducerEntry {
   lastTimestamp: number;
   /** First offset of the open transaction on this partition, or -1. */
   txnFirstOffset: number;
+  /** Highest coordinator epoch of this producer's markers here, or -1 (none known). */
+  coordinatorEpoch: number;
+  /** Offset of a later marker whose coordinator epoch is not known yet, or -1. */
+  pendingMarkerOffset: number;
 }
 
 export interface AbortedTxn {
@@ -146,15 +158,55 @@ export class ProducerStateManager {
     this.changesSinceSnapshot++;
   }
 
-  /** Record an appended COMMIT/ABORT marker at `offset`. */
+  /**
+   * Before a marker is appended (on the partition leader): throws
+   * TRANSACTION_COORDINATOR_FENCED when `coordinatorEpoch` is older than the
+   * epoch of a marker this partition already holds for the producer. Call
+   * after resolving any pendingMarkerOffset. Never mutates.
+   */
+  checkMarker(m: { producerId: number; coordinatorEpoch: number }): void {
+    const entry = this.producers.get(m.producerId);
+    if (entry === undefined || m.coordinatorEpoch >= entry.coordinatorEpoch) return;
+    throw new EddyError(
+      ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+      `transaction marker for producer ${m.producerId} on ${this.where} comes from coordinator epoch ${m.coordinatorEpoch}, but epoch ${entry.coordinatorEpoch} already wrote one: this coordinator was deposed; the current coordinator completes the transaction`,
+      { producerId: m.producerId, coordinatorEpoch: m.coordinatorEpoch, current: entry.coordinatorEpoch },
+    );
+  }
+
+  /** The offset of a marker of `producerId` whose coordinator epoch must be read from the log, or -1. */
+  pendingMarker(producerId: number): number {
+    return this.producers.get(producerId)?.pendingMarkerOffset ?? -1;
+  }
+
+  /** Record the coordinator epoch read from the pending marker at `offset` (-1 when the log no longer has it). */
+  resolveMarker(producerId: number, offset: number, coordinatorEpoch: number): void {
+    const entry = this.producers.get(producerId);
+    if (entry === undefined || entry.pendingMarkerOffset !== offset) return;
+    entry.pendingMarkerOffset = -1;
+    entry.coordinatorEpoch = Math.max(entry.coordinatorEpoch, coordinatorEpoch);
+    this.changesSinceSnapshot++;
+  }
+
+  /**
+   * Record an appended COMMIT/ABORT marker at `offset`. `coordinatorEpoch`
+   * is the control record's; when the caller did not decode it, the marker's
+   * offset is kept so the leader can read it later (pendingMarker()).
+   */
   onMarker(m: {
     producerId: number;
     producerEpoch: number;
     commit: boolean;
     offset: number;
     timestamp: number;
+    coordinatorEpoch?: number | undefined;
   }): void {
     const entry = this.entry(m.producerId, m.producerEpoch);
+    if (m.coordinatorEpoch === undefined) entry.pendingMarkerOffset = m.offset;
+    else {
+      entry.coordinatorEpoch = Math.max(entry.coordinatorEpoch, m.coordinatorEpoch);
+      entry.pendingMarkerOffset = -1;
+    }
     if (entry.txnFirstOffset >= 0 && !m.commit) {
       this.aborted.push({
         producerId: m.producerId,
@@ -261,7 +313,15 @@ export class ProducerStateManager {
   private entry(producerId: number, epoch: number): ProducerEntry {
     let entry = this.producers.get(producerId);
     if (entry === undefined) {
-      entry = { producerId, epoch, batches: [], lastTimestamp: -1, txnFirstOffset: -1 };
+      entry = {
+        producerId,
+        epoch,
+        batches: [],
+        lastTimestamp: -1,
+        txnFirstOffset: -1,
+        coordinatorEpoch: -1,
+        pendingMarkerOffset: -1,
+      };
       this.producers.set(producerId, entry);
     } else if (epoch > entry.epoch) {
       // A new epoch (InitProducerId bump or a coordinator marker) restarts sequences.

@@ -62,12 +62,19 @@ describe("replication", () => {
     );
     const read = await c.broker(leader).readRecords({ topic: "t", partition: 0, offset: 0, maxRecords: 100 });
     expect(read.records.map((r) => dec(r.value))).toEqual(values);
+    // Kafka-style callers (requireLeader) are refused on a follower; others are forwarded (frontends-any-node.test.ts).
     expect(
-      await codeOf(c.broker(follower).produce({ topic: "t", partition: 0, records: [{ value: enc("x") }] })),
+      await codeOf(
+        c
+          .broker(follower)
+          .produce({ topic: "t", partition: 0, requireLeader: true, records: [{ value: enc("x") }] }),
+      ),
     ).toBe(ErrorCode.NOT_LEADER);
-    expect(await codeOf(c.broker(follower).readRecords({ topic: "t", partition: 0, offset: 0 }))).toBe(
-      ErrorCode.NOT_LEADER,
-    );
+    // Followers serve reads from their replica, up to the high watermark.
+    const fromFollower = await c
+      .broker(follower)
+      .readRecords({ topic: "t", partition: 0, offset: 0, maxRecords: 100 });
+    expect(fromFollower.records.map((r) => dec(r.value))).toEqual(values);
     const fetched = await c.broker(follower).fetch({ partitions: [{ topic: "t", partition: 0, offset: 0 }] });
     expect(fetched.partitions[0]!.error).toBe(ErrorCode.NOT_LEADER);
     // Delete-records is the leader's; followers follow its log start offset.
@@ -395,7 +402,11 @@ describe("replication", () => {
     const r = await c.broker(other).readRecords({ topic: "w", partition: 0, offset: 0 });
     expect(r.records.map((x) => dec(x.value))).toEqual(["a", "b"]);
     expect(
-      await codeOf(c.broker(3).produce({ topic: "w", partition: 0, records: [{ value: enc("x") }] })),
+      await codeOf(
+        c
+          .broker(3)
+          .produce({ topic: "w", partition: 0, requireLeader: true, records: [{ value: enc("x") }] }),
+      ),
     ).toBe(ErrorCode.NOT_LEADER);
   });
 
@@ -429,14 +440,19 @@ describe("replication", () => {
     await c.restart(preferred);
     await waitFor("the preferred replica leads again", async () => {
       const p = (await c.broker(preferred).describeTopic("pt")).partitions[0]!;
-      await c.broker(preferred).listOffsets("pt", 0, "latest");
+      await c.broker(preferred).listOffsets("pt", 0, "latest", { requireLeader: true });
       return p.leader === preferred;
     });
     let res: AppendBatchResult | null = null;
     await waitFor("the producer's batch is taken", async () => {
-      res = await c
-        .broker(preferred)
-        .appendBatch({ topic: "pt", partition: 0, batch: batch(0, "again"), acks: -1, timeoutMs: 2_000 });
+      res = await c.broker(preferred).appendBatch({
+        topic: "pt",
+        partition: 0,
+        batch: batch(0, "again"),
+        acks: -1,
+        timeoutMs: 2_000,
+        requireLeader: true,
+      });
       return true;
     });
     expect(res!.duplicate).toBeUndefined();

@@ -166,6 +166,8 @@ describe("bridge metrics", () => {
       connections: 1,
       sessions: 2,
       retained: 4,
+      inflight: 3,
+      queued: 7,
       messagesIn: stats.messagesIn,
       messagesOut: stats.messagesOut,
       dropped: { expired: 0, tooLarge: 1 },
@@ -178,6 +180,8 @@ describe("bridge metrics", () => {
     let text = await registry.expose();
     expect(text).toContain("eddy_mqtt_connections 1\n");
     expect(text).toContain("eddy_mqtt_retained_messages 4\n");
+    expect(text).toContain("eddy_mqtt_inflight_messages 3\n");
+    expect(text).toContain("eddy_mqtt_queued_messages 7\n");
     expect(text).toContain('eddy_mqtt_messages_in_total{qos="0"} 5\n');
     expect(text).toContain('eddy_mqtt_messages_out_total{qos="1"} 3\n');
     expect(text).toContain('eddy_mqtt_messages_dropped_total{reason="tooLarge"} 1\n');

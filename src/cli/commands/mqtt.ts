@@ -54,7 +54,13 @@ interface Session {
 interface Explanation {
   topic: string;
   stored: { streamTopic: string; key: string | null; partition: number } | null;
-  subscribers: Array<{ clientId: string; filter: string; qos: number; connected: boolean }>;
+  subscribers: Array<{
+    clientId: string;
+    filter: string;
+    qos: number;
+    connected: boolean;
+    authorized?: boolean;
+  }>;
   sharedGroups: Array<{ group: string; filter: string; members: number }>;
 }
 
@@ -124,9 +130,10 @@ export const mqttCommand: Command = {
           ...(e.subscribers.length === 0 && e.sharedGroups.length === 0
             ? ["no subscriber would receive it"]
             : []),
-          ...e.subscribers.map(
-            (s) =>
-              `delivered to ${s.clientId} (filter ${s.filter}, QoS ${s.qos}${s.connected ? "" : ", offline"})`,
+          ...e.subscribers.map((s) =>
+            s.authorized === false
+              ? `not delivered to ${s.clientId} (filter ${s.filter}): the ACL does not let it read this topic`
+              : `delivered to ${s.clientId} (filter ${s.filter}, QoS ${s.qos}${s.connected ? "" : ", offline"})`,
           ),
           ...e.sharedGroups.map(
             (g) => `delivered to one of ${g.members} in shared group ${g.group} (${g.filter})`,

@@ -1,6 +1,8 @@
 /**
  * Consumer-group offsets: list groups, describe (committed offsets and lag),
  * commit, reset (like kafka-consumer-groups.sh --reset-offsets) and delete.
+ * Cluster mode: any node serves them (BrokerApi carries each call to the
+ * group's coordinator; the list asks every coordinator).
  */
 import { z } from "zod";
 import type { BrokerApi } from "../../broker/index.ts";

@@ -38,7 +38,16 @@ export const mqttExplanationSchema = z.object({
     .nullable()
     .describe("Where the PUBLISH is stored; null when no mapping rule takes it (refused)"),
   subscribers: z.array(
-    z.object({ clientId: z.string(), filter: z.string(), qos: z.number().int(), connected: z.boolean() }),
+    z.object({
+      clientId: z.string(),
+      filter: z.string(),
+      qos: z.number().int(),
+      connected: z.boolean(),
+      authorized: z
+        .boolean()
+        .optional()
+        .describe("false: the MQTT ACL does not let this client read the topic (not delivered)"),
+    }),
   ),
   sharedGroups: z.array(z.object({ group: z.string(), filter: z.string(), members: z.number().int() })),
 });

@@ -11,8 +11,10 @@
  * (0, 0) counts as none).
  * Errors: INVALID_TRANSACTION_TIMEOUT (timeout outside 1..transaction.max.timeout.ms),
  * INVALID_REQUEST (empty transactional id), PRODUCER_FENCED (v4; INVALID_PRODUCER_EPOCH below).
- * Deviation: never COORDINATOR_LOAD_IN_PROGRESS/NOT_COORDINATOR (a single
- * coordinator, loaded before the listener starts). v5 (KIP-890 part 2) is not served.
+ * Cluster mode: a transactional id is served only by its coordinator (the
+ * leader of its __transaction_state partition): NOT_COORDINATOR elsewhere,
+ * COORDINATOR_LOAD_IN_PROGRESS while that node loads the partition,
+ * COORDINATOR_NOT_AVAILABLE while it has no leader. v5 (KIP-890 part 2) is not served.
  * Spec: Kafka protocol guide "InitProducerId API", KIP-98, KIP-360, KIP-588.
  */
 import { InitProducerId } from "../generated/index.ts";

@@ -61,7 +61,7 @@ async function listOne(
         leaderEpoch: state.leaderEpoch,
       };
     }
-    const r = await ctx.broker.listOffsets(topic, p.partitionIndex, spec);
+    const r = await ctx.broker.listOffsets(topic, p.partitionIndex, spec, { requireLeader: true });
     return {
       ...answer(p.partitionIndex, KafkaError.NONE),
       offset: r.offset,
@@ -86,7 +86,12 @@ async function listOldStyle(
     if (p.timestamp === -2) offsets = [state.logStartOffset];
     else if (p.timestamp === -1) offsets = [state.highWatermark, state.logStartOffset];
     else {
-      const r = await ctx.broker.listOffsets(topic, p.partitionIndex, { timestamp: p.timestamp });
+      const r = await ctx.broker.listOffsets(
+        topic,
+        p.partitionIndex,
+        { timestamp: p.timestamp },
+        { requireLeader: true },
+      );
       offsets = [r.offset >= 0 ? r.offset : state.highWatermark];
     }
     offsets = [...new Set(offsets)].slice(0, Math.max(0, p.maxNumOffsets));

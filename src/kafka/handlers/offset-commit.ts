@@ -12,6 +12,9 @@
  * Deviations: v2-4 retention_time_ms is ignored (offsets are kept until the
  * group or topic is deleted); v9's member epoch is the classic generation id
  * (KIP-848 consumer groups are not served). v0-1 (ZooKeeper-era) are not served.
+ * Cluster mode: only the group's coordinator (leader of its __consumer_offsets
+ * partition) commits, after replicating the commit there: NOT_COORDINATOR,
+ * COORDINATOR_LOAD_IN_PROGRESS or COORDINATOR_NOT_AVAILABLE otherwise.
  * Spec: Kafka protocol guide "OffsetCommit API", KIP-211, KIP-345.
  */
 import { ERROR_TABLE, type ErrorCode } from "../../broker/index.ts";

@@ -11,6 +11,9 @@
  * UNSTABLE_OFFSET_COMMIT is never returned.
  * Deviations: v9's member id / epoch (KIP-848 consumer groups) are ignored.
  * v0 (ZooKeeper-stored offsets) is not served.
+ * Cluster mode: served by the group's coordinator only (requireCoordinator:
+ * NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE as
+ * the group error; the client finds the coordinator again).
  * Spec: Kafka protocol guide "OffsetFetch API", KIP-447, KIP-709.
  */
 import { ERROR_TABLE, type GroupOffset, toEddyError } from "../../broker/index.ts";
@@ -33,7 +36,7 @@ async function fetchGroup(
 ): Promise<GroupAnswer> {
   let committed: GroupOffset[];
   try {
-    committed = await ctx.broker.fetchOffsets(groupId);
+    committed = await ctx.broker.fetchOffsets(groupId, undefined, { requireCoordinator: true });
   } catch (err) {
     const errorCode = ERROR_TABLE[toEddyError(err).code].kafka;
     const failed = (partitionIndex: number) => ({

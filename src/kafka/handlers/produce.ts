@@ -107,6 +107,8 @@ async function producePartition(
           batch: split.batches[i]!,
           acks: req.acks as 0 | 1 | -1,
           timeoutMs: req.timeoutMs,
+          // Kafka clients route by Metadata: a stale one gets NOT_LEADER_OR_FOLLOWER, never a forward.
+          requireLeader: true,
           // The partition's last batch is in the log: later requests may append behind it.
           ...(i === last ? { onAppended: appended } : {}),
         });

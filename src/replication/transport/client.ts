@@ -48,6 +48,16 @@ const RETRIABLE_RESETS = new Set([
   http2.constants.NGHTTP2_CANCEL,
 ]);
 
+/** HTTP/2 flow control and framing the client asks for (the server's sends are bounded by them). */
+const STREAM_WINDOW = 16 * 1024 * 1024;
+const MAX_FRAME = 1024 * 1024;
+/**
+ * Bun 1.4.5 stalls a response for good (it never ends) when the session
+ * window is set above 32 MiB, or above the default stream window: keep it
+ * equal to the stream window (bodies of 100 MiB pass; transport.test.ts pulls 24 MiB).
+ */
+const SESSION_WINDOW = STREAM_WINDOW;
+
 class Retriable extends Error {}
 
 export class PeerClient {
@@ -124,7 +134,22 @@ export class PeerClient {
   private session(url: string, conn: PeerConn): http2.ClientHttp2Session {
     if (conn.session && !conn.session.closed && !conn.session.destroyed) return conn.session;
     const tls = this.opts.tls;
-    const s = http2.connect(url, tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {});
+    const s = http2.connect(url, {
+      ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
+      // Replica fetches answer with up to a few MiB: a 64 KiB stream window and
+      // 16 KiB frames would cost the leader a WINDOW_UPDATE round trip per 64 KiB
+      // and the follower a data event per 16 KiB (BUN-NOTES.md).
+      settings: { initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME },
+    });
+    // The session (connection) window starts at 64 KiB too: without this, the
+    // leader waits for a WINDOW_UPDATE from this node's event loop every 64 KiB.
+    s.once("connect", () => {
+      try {
+        s.setLocalWindowSize(SESSION_WINDOW);
+      } catch (err) {
+        this.opts.logger.debug("could not widen the peer session window", { url, err });
+      }
+    });
     s.on("error", (err) => this.opts.logger.debug("peer session error", { url, err }));
     const drop = (): void => {
       if (conn.session === s) conn.session = null;
@@ -180,13 +205,18 @@ export class PeerClient {
       signal?.addEventListener("abort", onAbort, { once: true });
       let status = 0;
       const chunks: Buffer[] = [];
+      let length = 0;
       stream.on("response", (h) => {
         status = Number(h[":status"]);
       });
-      stream.on("data", (d: Buffer) => chunks.push(d));
+      stream.on("data", (d: Buffer) => {
+        chunks.push(d);
+        length += d.length;
+      });
       stream.on("end", () => {
         finish(() => {
-          const data = new Uint8Array(Buffer.concat(chunks));
+          // One copy at most: a single chunk is handed over as it is.
+          const data: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
           if (status === 0) reject(new Retriable("stream ended without a response"));
           else if (status === 204) resolve(null);
           else if (status >= 200 && status < 300) resolve(data);
