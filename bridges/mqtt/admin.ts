@@ -36,7 +36,14 @@ export interface MqttExplanation {
   /** Where the PUBLISH is stored; null when no mapping rule takes it (refused). */
   stored: { streamTopic: string; key: string | null; partition: number } | null;
   /** Sessions that would receive it (connected or not), and shared groups (one member each). */
-  subscribers: Array<{ clientId: string; filter: string; qos: number; connected: boolean }>;
+  subscribers: Array<{
+    clientId: string;
+    filter: string;
+    qos: number;
+    connected: boolean;
+    /** false: the ACL (auth.acl) does not let this client read the topic, so it is not delivered. */
+    authorized: boolean;
+  }>;
   sharedGroups: Array<{ group: string; filter: string; members: number }>;
 }
 
@@ -98,7 +105,13 @@ export async function explain(bridge: MqttBridge, topic: string): Promise<MqttEx
   const subscribers: MqttExplanation["subscribers"] = [];
   for (const s of bridge.sessions.values()) {
     for (const sub of s.trie.match(topic)) {
-      subscribers.push({ clientId: s.clientId, filter: sub.raw, qos: sub.qos, connected: s.link !== null });
+      subscribers.push({
+        clientId: s.clientId,
+        filter: sub.raw,
+        qos: sub.qos,
+        connected: s.link !== null,
+        authorized: s.readCheck === null || s.readCheck(topic),
+      });
     }
   }
   const sharedGroups = [...bridge.groups.values()]

@@ -4,7 +4,7 @@
  * broker.onAppend, session persistence and wills. Connections (connection.ts)
  * and packet handlers (handlers/*) act on it.
  */
-import type { BrokerApi } from "../../src/broker/index.ts";
+import type { BrokerApi, ForwardTarget } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Clock } from "../../src/util/clock.ts";
 import {
@@ -18,7 +18,7 @@ import type { Connection } from "./connection.ts";
 import { type LogFollower, partitionKey } from "./log-follower.ts";
 import type { TopicMapping } from "./mapping.ts";
 import { MessageWindows } from "./message-window.ts";
-import { type MqttMessage, messageToRecord } from "./message.ts";
+import type { MqttMessage } from "./message.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { ProduceBatcher, type StoreDone } from "./produce-batcher.ts";
 import { Reason } from "./reason-codes.ts";
@@ -51,6 +51,8 @@ export class UnmappedTopicError extends Error {}
 
 export const NEVER_EXPIRES = 0xffffffff;
 const MAX_TIMER_MS = 2_147_483_647;
+/** MQTT topics whose forward mapping is remembered (cleared when full). */
+const FORWARD_CACHE_LIMIT = 10_000;
 
 export class MqttBridge {
   readonly sessions = new Map<string, Session>();
@@ -74,6 +76,7 @@ export class MqttBridge {
   private saveRequested = false;
   closed = false;
   private readonly visible: ReadonlySet<string>;
+  private readonly forwardCache = new Map<string, ForwardTarget | null>();
   /** Set while the listener closes: connections it ends publish no will. */
   shuttingDown = false;
 
@@ -81,8 +84,18 @@ export class MqttBridge {
     this.retained = new RetainedStore(deps.broker);
     this.visible = new Set(deps.mapping.visibleTopics);
     this.store = new SessionStore(deps.broker, deps.options.produceTimeoutMs);
-    this.batcher = new ProduceBatcher(deps.broker, deps.options.produceTimeoutMs);
     this.windows = new MessageWindows(deps.broker, deps.mapping);
+    this.batcher = new ProduceBatcher(deps.broker, {
+      timeoutMs: deps.options.produceTimeoutMs,
+      clock: deps.clock,
+      // What we just appended fills the shared delivery window: no read back from the log.
+      onAppending: (topic, partition) => {
+        if (this.visible.has(topic)) this.windows.expectFill(topic, partition);
+      },
+      onAppended: (b) => {
+        if (this.visible.has(b.topic) && this.windows.fill(b)) this.onAppend(b.topic, b.partition);
+      },
+    });
   }
 
   /** Create the topics the mapping names and the internal ones, load retained messages and sessions. */
@@ -124,7 +137,10 @@ export class MqttBridge {
         this.deletedKeys.add(groupStoreKey(key));
       }
     }
-    this.unlisten = broker.onAppend((event) => this.onAppend(event.topic, event.partition));
+    this.unlisten = broker.onAppend((event) => {
+      this.batcher.committed(event.topic, event.partition, event.highWatermark);
+      this.onAppend(event.topic, event.partition);
+    });
     this.flushTimer = setInterval(() => void this.flush(), options.sessionFlushIntervalMs);
     // Wills that waited out their delay across the restart: due now or later, unless the client returns.
     for (const [clientId, msg] of dueWills) this.publishWill(clientId, msg);
@@ -174,13 +190,10 @@ export class MqttBridge {
   private onAppend(topic: string, partition: number): void {
     if (!this.visible.has(topic)) return;
     const key = partitionKey(topic, partition);
-    for (const f of this.followers()) {
-      if (f.cursors.has(key)) f.wake();
-      else if (f.topics.has(topic)) {
-        f.ensureCursor(topic, partition, "earliest"); // a partition added after we started following
-        f.wake();
-      }
-    }
+    // Offline sessions are woken when they attach (Session.attach); only connected ones read now.
+    for (const s of this.sessions.values())
+      if (s.link !== null) wakeFollower(s.follower, topic, partition, key);
+    for (const g of this.groups.values()) wakeFollower(g.follower, topic, partition, key);
   }
 
   /** Room opened for a session (ack, drain, reconnect): wake it and the shared groups it belongs to. */
@@ -205,12 +218,23 @@ export class MqttBridge {
       this.publish(msg).then(() => done(null), done);
       return;
     }
-    const target = this.deps.mapping.forward(msg.topic);
+    const target = this.forward(msg.topic);
     if (!target) {
       done(new UnmappedTopicError(`no mapping rule takes MQTT topic '${msg.topic}'`));
       return;
     }
-    this.batcher.enqueue(target.topic, messageToRecord(msg, target.key), done);
+    this.batcher.enqueue(target.topic, msg, target.key, done);
+  }
+
+  /** The mapping's forward target of an MQTT topic (remembered: the mapping does not change). */
+  private forward(topic: string): ForwardTarget | null {
+    let target = this.forwardCache.get(topic);
+    if (target === undefined) {
+      if (this.forwardCache.size >= FORWARD_CACHE_LIMIT) this.forwardCache.clear();
+      target = this.deps.mapping.forward(topic);
+      this.forwardCache.set(topic, target);
+    }
+    return target;
   }
 
   /**
@@ -218,12 +242,18 @@ export class MqttBridge {
    * __mqtt_retained when retained); resolves once durable under the topic's policy.
    */
   async publish(msg: MqttMessage): Promise<void> {
-    const target = this.deps.mapping.forward(msg.topic);
+    const target = this.forward(msg.topic);
     if (!target) throw new UnmappedTopicError(`no mapping rule takes MQTT topic '${msg.topic}'`);
     const writes: Array<Promise<void>> = [];
     // A retained zero-byte payload only clears the retained message; it is not forwarded as data.
     if (!(msg.retain && msg.payload.length === 0)) {
-      writes.push(this.batcher.submit(target.topic, messageToRecord(msg, target.key)));
+      writes.push(
+        new Promise<void>((resolve, reject) =>
+          this.batcher.enqueue(target.topic, msg, target.key, (err) =>
+            err === null ? resolve() : reject(err),
+          ),
+        ),
+      );
     }
     if (msg.retain) writes.push(this.batcher.submit(RETAINED_TOPIC, this.retained.record(msg)));
     await Promise.all(writes);
@@ -469,10 +499,20 @@ export class MqttBridge {
     if (this.closed) return;
     this.closed = true;
     this.unlisten?.();
+    this.batcher.close();
     if (this.flushTimer) clearInterval(this.flushTimer);
     for (const pending of this.wills.values()) clearTimeout(pending.timer);
     this.wills.clear();
     await this.flush({ all: true });
     for (const f of this.followers()) f.closed = true;
+  }
+}
+
+/** New records on topic-partition: wake the follower if it follows them. */
+function wakeFollower(f: LogFollower, topic: string, partition: number, key: string): void {
+  if (f.cursors.has(key)) f.wake();
+  else if (f.topics.has(topic)) {
+    f.ensureCursor(topic, partition, "earliest"); // a partition added after we started following
+    f.wake();
   }
 }

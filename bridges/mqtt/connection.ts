@@ -14,7 +14,7 @@ import { dispatch } from "./handlers/index.ts";
 import type { MqttMessage } from "./message.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { parseFrame } from "./packet-parser.ts";
-import { parsePlainAck, parsePlainPublish } from "./publish-parser.ts";
+import { parsePlainAck, parsePlainPublish, TopicMemo } from "./publish-parser.ts";
 import { MqttProtocolError, Reason } from "./reason-codes.ts";
 import type { Session, SessionLink } from "./session.ts";
 import { type RawSocket, WriteQueue } from "./write-queue.ts";
@@ -57,7 +57,23 @@ export class Connection implements SessionLink {
   private readonly outboundAliases = new Map<string, number>();
   private readonly framer: Framer;
   private readonly queue: WriteQueue;
-  private readonly inbox: Packet[] = [];
+  /** Parsed packets not yet handled: inbox[inboxHead..] (no shift() per packet). */
+  private inbox: Array<Packet | undefined> = [];
+  private inboxHead = 0;
+  /** The last inbound topic name (publishers repeat theirs): no UTF-8 decode per PUBLISH. */
+  private readonly topicMemo = new TopicMemo();
+  /** The last inbound topic name found valid (handlers/publish.ts checks each new one). */
+  validTopic: string | null = null;
+  /** When the chunk being handled arrived (ms since the epoch): the timestamp of its messages. */
+  receivedAt = 0;
+  /** The completion of every QoS 0 store of this connection (one callback, not one per message). */
+  readonly qos0Stored = (err: unknown): void => {
+    if (err !== null) {
+      this.bridge.stats.dropped.notStored++;
+      this.deps.logger.debug("mqtt qos 0 publish not stored", { err, clientId: this.clientId });
+    }
+    this.qos0Settled();
+  };
   private processing = false;
   /** QoS 0 publishes not yet durable (input pauses above options.maxInboundQos0). */
   private storing = 0;
@@ -86,18 +102,24 @@ export class Connection implements SessionLink {
 
   onData(chunk: Uint8Array): void {
     if (this.state === ConnState.CLOSED || this.ending) return;
-    this.lastActivity = this.bridge.deps.clock.monotonic();
+    const clock = this.bridge.deps.clock;
+    this.lastActivity = clock.monotonic();
+    this.receivedAt = clock.now();
     const { packets, error } = this.framer.push(chunk);
     for (const bytes of packets) {
       if (this.isClosed() || this.ending) return;
-      if (this.state === ConnState.AWAITING_CONNECT && this.inbox.length === 0 && !this.processing) {
+      if (
+        this.state === ConnState.AWAITING_CONNECT &&
+        this.inboxHead === this.inbox.length &&
+        !this.processing
+      ) {
         if (!this.precheckConnect(bytes)) return;
       }
       if (this.state === ConnState.CONNECTED) {
         const type = bytes[0]! >> 4;
         const fast =
           type === 3
-            ? parsePlainPublish(bytes, this.protocolVersion)
+            ? parsePlainPublish(bytes, this.protocolVersion, this.topicMemo)
             : type >= 4 && type <= 7
               ? parsePlainAck(bytes)
               : null;
@@ -109,7 +131,7 @@ export class Connection implements SessionLink {
       const { packets: parsed, error: malformed } = parseFrame(bytes, this.protocolVersion);
       for (const packet of parsed) this.inbox.push(packet);
       if (malformed !== null) {
-        this.inbox.length = 0;
+        this.clearInbox();
         this.protocolFailure(Reason.MALFORMED_PACKET, malformed.message);
         return;
       }
@@ -153,8 +175,12 @@ export class Connection implements SessionLink {
     if (this.processing) return;
     this.processing = true;
     try {
-      while (this.inbox.length > 0 && this.state !== ConnState.CLOSED && !this.ending) {
-        const packet = this.inbox.shift()!;
+      while (this.inboxHead < this.inbox.length && this.state !== ConnState.CLOSED && !this.ending) {
+        // Over the QoS 0 limit: the rest of what was read waits here too, not only the socket, so one
+        // big read cannot keep the event loop (and the fsync completions behind it) waiting.
+        if (this.inputPaused) break;
+        const packet = this.inbox[this.inboxHead]!;
+        this.inbox[this.inboxHead++] = undefined;
         try {
           const pending = dispatch(this, packet);
           if (pending) await pending;
@@ -168,7 +194,16 @@ export class Connection implements SessionLink {
       }
     } finally {
       this.processing = false;
+      if (this.inboxHead === this.inbox.length) {
+        this.inbox.length = 0;
+        this.inboxHead = 0;
+      }
     }
+  }
+
+  private clearInbox(): void {
+    this.inbox = [];
+    this.inboxHead = 0;
   }
 
   /** Later packets are parsed (and generated) for the negotiated protocol version. */
@@ -197,14 +232,18 @@ export class Connection implements SessionLink {
     this.storing--;
     if (this.inputPaused && this.storing <= this.deps.options.maxInboundQos0 >> 1) {
       this.inputPaused = false;
-      if (this.state !== ConnState.CLOSED) this.socket.resume?.();
+      if (this.state !== ConnState.CLOSED) {
+        this.socket.resume?.();
+        // What was read before the pause goes first (it may pause the socket again).
+        if (this.inboxHead < this.inbox.length) void this.drainInbox();
+      }
     }
   }
 
   /** PUBACK / PUBREC / PUBCOMP with reason Success and no properties: 4 bytes, no mqtt-packet (MQTT 5.0 section 3.4.2.1 allows it). */
   sendPlainAck(type: 4 | 5 | 7, packetId: number): void {
     if (this.state === ConnState.CLOSED) return;
-    this.queue.enqueue(new Uint8Array([type << 4, 2, packetId >> 8, packetId & 0xff]));
+    this.queue.enqueueAck(type << 4, packetId);
   }
 
   /** Bytes waiting for the socket. */
@@ -260,6 +299,7 @@ export class Connection implements SessionLink {
 
   /** Keep-alive: no packet for 1.5 × Keep Alive ends the connection [MQTT-3.1.2-22]. */
   checkKeepAlive(nowMonotonic: number): void {
+    this.queue.release(); // the periodic sweep: an idle connection keeps no write buffer
     if (this.state === ConnState.AWAITING_CONNECT) {
       // No CONNECT in reasonable time: close (section 3.1.4, "SHOULD").
       if (nowMonotonic - this.openedAt > this.deps.options.connectTimeoutMs) this.close();
@@ -281,7 +321,7 @@ export class Connection implements SessionLink {
   serverDisconnect(reason: number, reasonString?: string): void {
     if (this.state === ConnState.CLOSED || this.ending) return;
     this.ending = true;
-    this.inbox.length = 0;
+    this.clearInbox();
     if (this.protocolVersion === 5 && this.state === ConnState.CONNECTED) {
       this.send({
         cmd: "disconnect",

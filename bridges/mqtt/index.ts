@@ -16,6 +16,7 @@ export {
 export { H as MQTT_HEADERS } from "./message.ts";
 export { RETAINED_TOPIC, SESSIONS_TOPIC } from "./internal-topics.ts";
 export type { MqttAuth, MqttAuthRequest, MqttAuthResult } from "./auth.ts";
+export { type AclRule, compileAcl, type MqttAcl, type MqttAclConfig } from "./acl.ts";
 export type { MqttStats } from "./stats.ts";
 export {
   disconnectClient,

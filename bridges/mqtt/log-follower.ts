@@ -20,6 +20,8 @@ import type { MessageWindows, WindowSlice } from "./message-window.ts";
 export interface Cursor {
   topic: string;
   partition: number;
+  /** partitionKey(topic, partition). */
+  key: string;
   /** Next offset to read. */
   next: number;
   /** Offsets handed out at QoS > 0 and not yet acknowledged. */
@@ -81,7 +83,7 @@ export class LogFollower {
         const state = this.deps.broker.partitionState(topic, partition);
         next = at === "latest" ? state.highWatermark : state.logStartOffset;
       }
-      cursor = { topic, partition, next, outstanding: new Set() };
+      cursor = { topic, partition, key, next, outstanding: new Set() };
       this.cursors.set(key, cursor);
       this.topics.add(topic);
     }
@@ -116,7 +118,8 @@ export class LogFollower {
   private async pump(): Promise<void> {
     do {
       this.again = false;
-      for (const cursor of [...this.cursors.values()]) {
+      // A Map iterator survives changes made meanwhile (deleted cursors are skipped, new ones visited).
+      for (const cursor of this.cursors.values()) {
         if (this.closed || !this.consumer.canReceive()) return;
         if (await this.pumpCursor(cursor)) this.again = true;
       }
@@ -148,16 +151,19 @@ export class LogFollower {
     }
     // A shared group may have rewound the cursor while we read: read again from there.
     if (cursor.next !== from) return true;
-    const { entries } = slice;
+    const { entries, end } = slice;
+    const consumer = this.consumer;
     for (let i = slice.index; i < entries.length; i++) {
       if (this.closed) return false;
       const entry = entries[i]!;
-      if (entry.offset < cursor.next) continue;
-      if (entry.msg !== null && this.consumer.offer(entry.msg, entry.offset, cursor) === "full") {
+      const offset = entry.offset;
+      if (offset >= end) break; // not committed yet (appended, filled into the window)
+      if (offset < cursor.next) continue;
+      if (entry.msg !== null && consumer.offer(entry.msg, offset, cursor) === "full") {
         this.changed = true;
         return false;
       }
-      cursor.next = entry.offset + 1;
+      cursor.next = offset + 1;
     }
     if (slice.end > cursor.next) cursor.next = slice.end;
     if (cursor.next !== from) this.changed = true;

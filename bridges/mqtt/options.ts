@@ -57,6 +57,11 @@ export interface MqttBridgeOptions {
    * private key; port default 8883, host default `host`.
    */
   tls?: { cert: string; key: string; port?: number; host?: string };
+  /**
+   * Server redirection [MQTT-4.11]: refuse every CONNECT, pointing v5 clients at `serverReference`
+   * (CONNACK 0x9D Server moved when `permanent`, else 0x9C Use another server); 3.1.1 gets return code 3.
+   */
+  redirect?: { serverReference: string; permanent?: boolean };
 }
 
 export type ResolvedOptions = Required<
@@ -71,8 +76,10 @@ export type ResolvedOptions = Required<
     | "partitions"
     | "auth"
     | "tls"
+    | "redirect"
   >
 > & {
+  redirect: { serverReference: string; permanent: boolean } | null;
   serverKeepAlive: number | null;
   maxSessionExpiry: number | null;
   partitions: number | null;
@@ -97,5 +104,8 @@ export function resolveOptions(o: MqttBridgeOptions): ResolvedOptions {
     partitions: o.partitions ?? null,
     maxConnections: o.maxConnections ?? 10_000,
     responseInformationPrefix: o.responseInformationPrefix ?? "response/",
+    redirect: o.redirect
+      ? { serverReference: o.redirect.serverReference, permanent: o.redirect.permanent ?? false }
+      : null,
   };
 }

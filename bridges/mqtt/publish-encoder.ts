@@ -9,25 +9,77 @@
  * packet (per protocol level and RETAIN flag): one message delivered to N
  * subscribers at QoS 0 is encoded once, and the write queue copies the same
  * bytes N times. QoS 1/2 packets differ by packet id and are built per delivery.
+ * A message that arrived as a plain PUBLISH carries its inbound topic bytes,
+ * and a QoS 0 one its inbound frame as the cached QoS 0 packet
+ * (handlers/publish.ts: `inboundWire`): delivering it encodes nothing.
+ * Topic names of other messages are encoded once per name (bounded cache).
  */
 import type { MqttMessage, QoS } from "./message.ts";
 
-/** Per-message encoding cache (on MqttMessage.wire). */
+/** Per-message encoding cache (on MqttMessage.wire). QoS 0 packets are kept by slot (v5 ? 2 : 0) + (retain ? 1 : 0). */
 export interface WireCache {
   topic: Uint8Array;
-  /** QoS 0 packets by (v5 ? 2 : 0) + (retain ? 1 : 0). */
-  qos0: Array<Uint8Array | undefined>;
+  /** The slot of `packet` (-1: none). */
+  slot: number;
+  /** The first QoS 0 packet cached (the inbound frame of a plain QoS 0 PUBLISH). */
+  packet: Uint8Array | null;
+  /** Packets of the other slots, once asked for. */
+  more: Array<Uint8Array | undefined> | null;
 }
 
 const enc = new TextEncoder();
+/** Buffer's copy works on any Uint8Array and is several times faster than TypedArray.set for small copies in Bun. */
+const copy = Buffer.prototype.copy;
+const TOPIC_CACHE_LIMIT = 4096;
+const topicCache = new Map<string, Uint8Array>();
 
-function wire(msg: MqttMessage): WireCache {
+/** The UTF-8 bytes of a topic name (cached; do not modify them). */
+export function encodeTopic(topic: string): Uint8Array {
+  let b = topicCache.get(topic);
+  if (b === undefined) {
+    if (topicCache.size >= TOPIC_CACHE_LIMIT) topicCache.clear();
+    b = enc.encode(topic);
+    topicCache.set(topic, b);
+  }
+  return b;
+}
+
+export function wire(msg: MqttMessage): WireCache {
   let w = msg.wire;
   if (w === undefined) {
-    w = { topic: enc.encode(msg.topic), qos0: [] };
+    w = { topic: encodeTopic(msg.topic), slot: -1, packet: null, more: null };
     msg.wire = w;
   }
   return w;
+}
+
+/**
+ * The wire cache of a message received as a plain PUBLISH (publish-parser.ts):
+ * its topic bytes, and for QoS 0 without RETAIN the frame itself, which is
+ * exactly the QoS 0 PUBLISH a subscriber of the same protocol family gets.
+ */
+export function inboundWire(topic: Uint8Array, frame: Uint8Array, v5: boolean): WireCache {
+  return (frame[0]! & 0x0f) === 0
+    ? { topic, slot: v5 ? 2 : 0, packet: frame, more: null }
+    : { topic, slot: -1, packet: null, more: null };
+}
+
+/** encodePublish for QoS 0 without DUP (the fan-out hot path): cached per message. */
+export function encodeQos0(msg: MqttMessage, retain: boolean, v5: boolean): Uint8Array {
+  const w = wire(msg);
+  const slot = (v5 ? 2 : 0) + (retain ? 1 : 0);
+  if (w.slot === slot) return w.packet!;
+  const cached = w.more?.[slot];
+  if (cached !== undefined) return cached;
+  const bytes = build(w.topic, msg.payload, { qos: 0, retain, dup: false, packetId: 0, v5 });
+  if (w.slot < 0) {
+    w.slot = slot;
+    w.packet = bytes;
+  } else {
+    w.more ??= [];
+    w.more[slot] = bytes;
+  }
+  return bytes;
 }
 
 export interface PublishFlags {
@@ -42,16 +94,8 @@ export interface PublishFlags {
 
 /** A PUBLISH for `msg` with no properties. QoS 0 results are cached and shared: do not modify them. */
 export function encodePublish(msg: MqttMessage, f: PublishFlags): Uint8Array {
-  const w = wire(msg);
-  if (f.qos === 0 && !f.dup) {
-    const slot = (f.v5 ? 2 : 0) + (f.retain ? 1 : 0);
-    const cached = w.qos0[slot];
-    if (cached !== undefined) return cached;
-    const bytes = build(w.topic, msg.payload, f);
-    w.qos0[slot] = bytes;
-    return bytes;
-  }
-  return build(w.topic, msg.payload, f);
+  if (f.qos === 0 && !f.dup) return encodeQos0(msg, f.retain, f.v5);
+  return build(wire(msg).topic, msg.payload, f);
 }
 
 function build(topic: Uint8Array, payload: Uint8Array, f: PublishFlags): Uint8Array {
@@ -70,13 +114,13 @@ function build(topic: Uint8Array, payload: Uint8Array, f: PublishFlags): Uint8Ar
   } while (n > 0);
   out[pos++] = topic.length >> 8;
   out[pos++] = topic.length & 0xff;
-  out.set(topic, pos);
+  copy.call(topic, out, pos);
   pos += topic.length;
   if (f.qos > 0) {
     out[pos++] = f.packetId >> 8;
     out[pos++] = f.packetId & 0xff;
   }
   if (f.v5) out[pos++] = 0;
-  out.set(payload, pos);
+  copy.call(payload, out, pos);
   return out;
 }

@@ -10,7 +10,57 @@ import type { IPublishPacket, Packet } from "mqtt-packet";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export function parsePlainPublish(bytes: Uint8Array, protocolVersion: number): IPublishPacket | null {
+/**
+ * A PUBLISH from parsePlainPublish: `payload` is a Uint8Array view into the
+ * frame; also the topic name's bytes (shared with the memo: do not modify)
+ * and the whole frame (a view).
+ */
+export interface PlainPublishPacket extends IPublishPacket {
+  topicBytes: Uint8Array;
+  frame: Uint8Array;
+}
+
+/**
+ * The topic names last seen, per connection: a publisher usually repeats its
+ * topic, and comparing bytes is cheaper than decoding and validating UTF-8.
+ */
+export class TopicMemo {
+  bytes: Uint8Array = new Uint8Array(0);
+  topic = "";
+
+  /** The topic of bytes[start, end), decoded (fatal UTF-8) or remembered; null when not valid UTF-8. */
+  decode(bytes: Uint8Array, start: number, end: number): string | null {
+    const last = this.bytes;
+    const n = end - start;
+    if (n === last.length && n > 0) {
+      let same = true;
+      for (let k = 0; k < n; k++) {
+        if (bytes[start + k] !== last[k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.topic;
+    }
+    let topic: string;
+    try {
+      topic = utf8.decode(bytes.subarray(start, end));
+    } catch {
+      return null;
+    }
+    this.bytes = bytes.slice(start, end);
+    this.topic = topic;
+    return topic;
+  }
+}
+
+const noMemo = new TopicMemo();
+
+export function parsePlainPublish(
+  bytes: Uint8Array,
+  protocolVersion: number,
+  memo: TopicMemo = noMemo,
+): PlainPublishPacket | null {
   const b0 = bytes[0]!;
   if (b0 >> 4 !== 3) return null;
   const qos = (b0 >> 1) & 3;
@@ -24,12 +74,9 @@ export function parsePlainPublish(bytes: Uint8Array, protocolVersion: number): I
   const topicLength = (bytes[i]! << 8) | bytes[i + 1]!;
   let p = i + 2 + topicLength;
   if (p > end) return null;
-  let topic: string;
-  try {
-    topic = utf8.decode(bytes.subarray(i + 2, p));
-  } catch {
-    return null;
-  }
+  const topic = memo === noMemo ? decodeTopic(bytes, i + 2, p) : memo.decode(bytes, i + 2, p);
+  if (topic === null) return null;
+  const topicBytes = memo === noMemo ? bytes.subarray(i + 2, i + 2 + topicLength) : memo.bytes;
   let messageId: number | undefined;
   if (qos > 0) {
     if (p + 2 > end) return null;
@@ -41,19 +88,29 @@ export function parsePlainPublish(bytes: Uint8Array, protocolVersion: number): I
     if (p >= end || bytes[p] !== 0) return null;
     p++;
   }
-  const payload = bytes.subarray(p);
-  const packet: IPublishPacket = {
+  // A view, not a copy (and a plain Uint8Array even when the frame is a Buffer).
+  const payload = new Uint8Array(bytes.buffer, bytes.byteOffset + p, end - p);
+  const packet: PlainPublishPacket = {
     cmd: "publish",
     topic,
-    // A view, not a copy: handlers read it as bytes (buffer, byteOffset, byteLength) only.
     payload: payload as unknown as Buffer,
     qos: qos as 0 | 1 | 2,
     dup,
     retain: (b0 & 0x01) !== 0,
     length: end - i,
+    messageId,
+    topicBytes,
+    frame: bytes,
   };
-  if (messageId !== undefined) packet.messageId = messageId;
   return packet;
+}
+
+function decodeTopic(bytes: Uint8Array, start: number, end: number): string | null {
+  try {
+    return utf8.decode(bytes.subarray(start, end));
+  } catch {
+    return null;
+  }
 }
 
 const ACK_COMMANDS = { 64: "puback", 80: "pubrec", 98: "pubrel", 112: "pubcomp" } as const;

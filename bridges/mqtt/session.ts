@@ -14,15 +14,9 @@
  */
 import type { IPublishPacket } from "mqtt-packet";
 import type { Clock } from "../../src/util/clock.ts";
-import {
-  type Cursor,
-  type FollowerConsumer,
-  LogFollower,
-  type OfferResult,
-  partitionKey,
-} from "./log-follower.ts";
+import { type Cursor, type FollowerConsumer, LogFollower, type OfferResult } from "./log-follower.ts";
 import { type MqttMessage, type QoS, toUserProperties } from "./message.ts";
-import { encodePublish } from "./publish-encoder.ts";
+import { encodePublish, encodeQos0 } from "./publish-encoder.ts";
 import type { MqttStats } from "./stats.ts";
 import type { SubscriptionTrie } from "./subscription-trie.ts";
 
@@ -104,6 +98,8 @@ export class Session implements FollowerConsumer {
   dirty = false;
   /** A will waiting out its Will Delay Interval (ms since the epoch), saved with the session. */
   will: { msg: MqttMessage; due: number } | null = null;
+  /** ACL read check of the connected client (auth.ts canRead), set on CONNECT; null = no ACL. */
+  readCheck: ((topic: string) => boolean) | null = null;
   private nextPacketId = 1;
   /** Retained messages matched on SUBSCRIBE that waited for room in the window. */
   private readonly retainedBacklog: Array<{ msg: MqttMessage; sub: Subscription }> = [];
@@ -135,27 +131,52 @@ export class Session implements FollowerConsumer {
   }
 
   offer(msg: MqttMessage, offset: number, cursor: Cursor): OfferResult {
-    if (cursor.outstanding.has(offset)) return "skip"; // already in flight (restored PUBREL)
-    const pk = partitionKey(cursor.topic, cursor.partition);
-    const subs = this.trie
-      .match(msg.topic)
-      .filter((s) => (s.since.get(pk) ?? 0) <= offset && !(s.noLocal && msg.clientId === this.clientId));
-    if (subs.length === 0) return "skip";
+    if (cursor.outstanding.size > 0 && cursor.outstanding.has(offset)) return "skip"; // already in flight (restored PUBREL)
+    const matched = this.trie.match(msg.topic);
+    if (matched.length === 0) return "skip";
+    let subs: readonly Subscription[];
+    if (matched.length === 1) {
+      // The common case, without allocating: one matching subscription (the trie's cached array).
+      if (!this.receives(matched[0]!, msg, offset, cursor.key)) return "skip";
+      subs = matched;
+    } else {
+      subs = matched.filter((s) => this.receives(s, msg, offset, cursor.key));
+      if (subs.length === 0) return "skip";
+    }
+    if (this.readCheck !== null && !this.readCheck(msg.topic)) return "skip";
     // [MQTT-3.3.1-9] retain is 0 on live delivery unless Retain As Published [MQTT-3.3.1-12/13].
     const retain = msg.retain && subs.some((s) => s.retainAsPublished);
+    const link = this.link;
+    // The hot path: QoS 0 out, no properties, no topic alias — the shared encoded PUBLISH.
+    if (link !== null && msg.qos === 0 && msg.messageExpiry === undefined && link.plainPublish()) {
+      const v5 = link.protocolVersion === 5;
+      if (!v5 || !hasV5Properties(msg, subs)) {
+        if (!link.writable()) return "full";
+        if (link.sendEncoded(encodeQos0(msg, retain, v5))) this.deps.stats.messagesOut[0]++;
+        else this.deps.stats.dropped.tooLarge++;
+        return "taken";
+      }
+    }
     return this.deliver(msg, subs, { retain, source: { cursor, offset, group: null } });
+  }
+
+  /** Does `sub` take the message at `offset` (subscribed before it; no-local [MQTT-3.8.3-3])? */
+  private receives(sub: Subscription, msg: MqttMessage, offset: number, key: string): boolean {
+    if (sub.noLocal && msg.clientId === this.clientId) return false;
+    return sub.since.size === 0 || (sub.since.get(key) ?? 0) <= offset;
   }
 
   /** Send one message matched by `subs`; "full" when the window is closed for its QoS. */
   deliver(
     msg: MqttMessage,
-    subs: Subscription[],
+    subs: readonly Subscription[],
     opts: { retain: boolean; source: DeliverySource },
   ): OfferResult {
     const link = this.link;
     if (link === null) return "full";
     // The delivered QoS is the minimum of the message's and the granted QoS [MQTT-3.8.4-8].
-    const granted = Math.max(...subs.map((s) => s.qos)) as QoS;
+    let granted = 0;
+    for (const s of subs) if (s.qos > granted) granted = s.qos;
     const qos = Math.min(msg.qos, granted) as QoS;
     if (!this.canAccept(qos)) return "full";
     const props = publishProperties(msg, subs, link.protocolVersion === 5, this.deps.clock.now());
@@ -202,7 +223,7 @@ export class Session implements FollowerConsumer {
   ): OfferResult {
     const v5 = link.protocolVersion === 5;
     if (qos === 0) {
-      const bytes = encodePublish(msg, { qos, retain: opts.retain, dup: false, packetId: 0, v5 });
+      const bytes = encodeQos0(msg, opts.retain, v5);
       if (link.sendEncoded(bytes)) this.deps.stats.messagesOut[0]++;
       else this.deps.stats.dropped.tooLarge++;
       return "taken";
@@ -384,10 +405,11 @@ export class Session implements FollowerConsumer {
  */
 function publishProperties(
   msg: MqttMessage,
-  subs: Subscription[],
+  subs: readonly Subscription[],
   v5: boolean,
   now: number,
 ): NonNullable<IPublishPacket["properties"]> | null | "expired" {
+  if (msg.messageExpiry === undefined && (!v5 || !hasV5Properties(msg, subs))) return null;
   const props: NonNullable<IPublishPacket["properties"]> = {};
   let hasProps = false;
   if (msg.messageExpiry !== undefined) {
@@ -413,7 +435,7 @@ function publishProperties(
 }
 
 /** Would an MQTT 5.0 PUBLISH of `msg` to these subscriptions carry properties (besides expiry)? */
-function hasV5Properties(msg: MqttMessage, subs: Subscription[]): boolean {
+function hasV5Properties(msg: MqttMessage, subs: readonly Subscription[]): boolean {
   if (
     msg.contentType !== undefined ||
     msg.payloadFormatUtf8 ||

@@ -41,8 +41,11 @@ export class SharedGroup implements FollowerConsumer {
     // Still in flight with another member after a rewind: do not deliver it twice.
     if (cursor.outstanding.has(offset)) return "skip";
     const members = [...this.members];
+    let readers = 0; // members the ACL lets read this topic: none = skip it, not wait for room
     for (let i = 0; i < members.length; i++) {
       const [session, sub] = members[(this.turn + i) % members.length]!;
+      if (session.readCheck !== null && !session.readCheck(msg.topic)) continue;
+      readers++;
       const qos = Math.min(msg.qos, sub.qos) as 0 | 1 | 2;
       if (!session.canAccept(qos)) continue;
       this.turn = (this.turn + i + 1) % members.length;
@@ -52,7 +55,7 @@ export class SharedGroup implements FollowerConsumer {
       });
       if (result !== "full") return result;
     }
-    return "full";
+    return readers === 0 ? "skip" : "full";
   }
 
   /** A member finished (requeue=false) or abandoned (requeue=true) a delivery. */

@@ -2,7 +2,15 @@
  * Outbound bytes for one socket. Bun's socket.write() buffers nothing: it
  * returns the bytes actually written (short write, 0 when the kernel buffer is
  * full, -1 when closed), so the unsent tail is kept here and flushed on drain.
- * Writes issued in one tick are coalesced into one socket write.
+ *
+ * Everything queued in one tick goes out in one socket write (a microtask
+ * flushes it). Packets are copied into one staging buffer, except that the
+ * last packet queued is only referenced, together with the packets that
+ * follow it directly in the same memory (inbound QoS 0 frames forwarded as
+ * they are sit back to back in their socket chunk): a run of those costs one
+ * copy, or none when it is all there is to write. The staging buffer grows to
+ * what is queued (powers of two) and is given back by release() (the
+ * connection's periodic sweep) when empty, so an idle connection holds none.
  */
 export interface RawSocket {
   write(data: Uint8Array, offset: number, length: number): number;
@@ -13,11 +21,22 @@ export interface RawSocket {
   resume?(): void;
 }
 
+const EMPTY = new Uint8Array(0);
+/** Buffer's copy works on any Uint8Array and is several times faster than TypedArray.set for small copies in Bun. */
+const copy = Buffer.prototype.copy;
+const MIN_BUFFER = 512;
+
 export class WriteQueue {
-  private chunks: Uint8Array[] = [];
-  private queuedBytes = 0;
-  /** Offset into chunks[0] already written. */
+  private buf: Uint8Array = EMPTY;
+  /** Next byte to write. */
   private head = 0;
+  /** End of the queued bytes. */
+  private tail = 0;
+  /** The referenced run after the staged bytes: [runStart, runEnd) of runBuffer (runBuffer null: none). */
+  private runBuffer: ArrayBufferLike | null = null;
+  private runView: Uint8Array = EMPTY;
+  private runStart = 0;
+  private runEnd = 0;
   private scheduled = false;
   private blocked = false;
   closed = false;
@@ -31,14 +50,50 @@ export class WriteQueue {
 
   /** Bytes waiting for the socket. */
   get pending(): number {
-    return this.queuedBytes - this.head + (this.socket.buffered?.() ?? 0);
+    const own = this.tail - this.head + (this.runEnd - this.runStart);
+    return this.socket.buffered === undefined ? own : own + this.socket.buffered();
   }
 
   enqueue(bytes: Uint8Array): void {
-    if (this.closed || bytes.length === 0) return;
-    this.chunks.push(bytes);
-    this.queuedBytes += bytes.length;
-    if (this.pending >= this.highWater) this.blocked = true;
+    const n = bytes.length;
+    if (this.closed || n === 0) return;
+    if (n <= 16) {
+      // Acknowledgements and other small packets: copy.
+      this.stageRun();
+      this.stage(bytes);
+    } else {
+      const buffer = bytes.buffer;
+      const off = bytes.byteOffset;
+      if (buffer === this.runBuffer && off === this.runEnd) this.runEnd += n;
+      else {
+        this.stageRun();
+        this.runBuffer = buffer;
+        this.runView = bytes;
+        this.runStart = off;
+        this.runEnd = off + n;
+      }
+    }
+    if (!this.blocked && this.pending >= this.highWater) this.blocked = true;
+    this.schedule();
+  }
+
+  /** Queue a 4-byte packet (a plain acknowledgement: type byte, length 2, packet id) without allocating it. */
+  enqueueAck(first: number, packetId: number): void {
+    if (this.closed) return;
+    this.stageRun();
+    if (this.tail + 4 > this.buf.length) this.makeRoom(4);
+    const buf = this.buf;
+    const at = this.tail;
+    buf[at] = first;
+    buf[at + 1] = 2;
+    buf[at + 2] = packetId >> 8;
+    buf[at + 3] = packetId & 0xff;
+    this.tail = at + 4;
+    if (!this.blocked && this.pending >= this.highWater) this.blocked = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(() => {
@@ -51,11 +106,31 @@ export class WriteQueue {
   /** Write as much as the socket takes; call again from the socket's drain handler. */
   flush(): void {
     if (this.closed) return;
-    while (this.chunks.length > 0) {
-      if (this.chunks.length > 1 && this.head === 0) this.coalesce();
-      const chunk = this.chunks[0]!;
-      const want = chunk.length - this.head;
-      const wrote = this.socket.write(chunk, this.head, want);
+    if (this.runBuffer !== null) {
+      if (this.tail === this.head) {
+        // Only a referenced run waits: write it from where it is.
+        const view = this.runView;
+        const at = this.runStart - view.byteOffset;
+        const want = this.runEnd - this.runStart;
+        const fits = view.byteLength >= at + want;
+        const wrote = this.socket.write(fits ? view : this.runAsView(), fits ? at : 0, want);
+        if (wrote < 0) {
+          this.closed = true;
+          this.clear();
+          return;
+        }
+        this.runStart += wrote;
+        if (wrote < want) {
+          this.stageRun(); // keep the rest in our own buffer, not the sender's chunk
+          this.blocked = true;
+          return;
+        }
+        this.dropRun();
+      } else this.stageRun();
+    }
+    const want = this.tail - this.head;
+    if (want > 0) {
+      const wrote = this.socket.write(this.buf, this.head, want);
       if (wrote < 0) {
         this.closed = true;
         this.clear();
@@ -66,9 +141,8 @@ export class WriteQueue {
         this.blocked = true;
         return;
       }
-      this.chunks.shift();
-      this.queuedBytes -= chunk.length;
       this.head = 0;
+      this.tail = 0;
     }
     if ((this.socket.buffered?.() ?? 0) >= this.highWater) {
       this.blocked = true; // the transport's own buffer is full: wait for its drain
@@ -80,28 +154,75 @@ export class WriteQueue {
     }
   }
 
-  clear(): void {
-    this.chunks = [];
-    this.queuedBytes = 0;
-    this.head = 0;
+  /** Give the staging buffer back when nothing waits in it (idle connections hold no buffer). */
+  release(): void {
+    if (this.tail === this.head && this.runBuffer === null && this.buf !== EMPTY) {
+      this.buf = EMPTY;
+      this.head = 0;
+      this.tail = 0;
+    }
   }
 
-  /** Merge queued chunks (up to 1 MiB) so that one syscall carries many packets. */
-  private coalesce(): void {
-    let size = 0;
-    let n = 0;
-    for (const c of this.chunks) {
-      if (n > 0 && size + c.length > 1024 * 1024) break;
-      size += c.length;
-      n++;
+  clear(): void {
+    this.buf = EMPTY;
+    this.head = 0;
+    this.tail = 0;
+    this.dropRun();
+  }
+
+  /** Copy bytes to the staging buffer. */
+  private stage(bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (this.tail + n > this.buf.length) this.makeRoom(n);
+    const buf = this.buf;
+    const at = this.tail;
+    if (n <= 8) for (let i = 0; i < n; i++) buf[at + i] = bytes[i]!;
+    else copy.call(bytes, buf, at);
+    this.tail = at + n;
+  }
+
+  /** Move the referenced run (if any) into the staging buffer. */
+  private stageRun(): void {
+    if (this.runBuffer === null) return;
+    const n = this.runEnd - this.runStart;
+    if (n > 0) {
+      if (this.tail + n > this.buf.length) this.makeRoom(n);
+      const view = this.runView;
+      const at = this.runStart - view.byteOffset;
+      if (at + n <= view.byteLength) copy.call(view, this.buf, this.tail, at, at + n);
+      else copy.call(this.runAsView(), this.buf, this.tail);
+      this.tail += n;
     }
-    if (n < 2) return;
-    const merged = new Uint8Array(size);
-    let pos = 0;
-    for (let i = 0; i < n; i++) {
-      merged.set(this.chunks[i]!, pos);
-      pos += this.chunks[i]!.length;
+    this.dropRun();
+  }
+
+  private runAsView(): Uint8Array {
+    const view = this.runView;
+    const at = this.runStart - view.byteOffset;
+    const n = this.runEnd - this.runStart;
+    return at === 0 && n === view.byteLength ? view : new Uint8Array(this.runBuffer!, this.runStart, n);
+  }
+
+  private dropRun(): void {
+    this.runBuffer = null;
+    this.runView = EMPTY;
+    this.runStart = 0;
+    this.runEnd = 0;
+  }
+
+  /** Room for `n` more bytes at the tail: move the unsent bytes to the front, or grow. */
+  private makeRoom(n: number): void {
+    const live = this.tail - this.head;
+    if (this.head > 0 && live + n <= this.buf.length) {
+      this.buf.copyWithin(0, this.head, this.tail);
+    } else {
+      let size = Math.max(MIN_BUFFER, this.buf.length);
+      while (size < live + n) size *= 2;
+      const next = new Uint8Array(size);
+      if (live > 0) copy.call(this.buf, next, 0, this.head, this.tail);
+      this.buf = next;
     }
-    this.chunks.splice(0, n, merged);
+    this.head = 0;
+    this.tail = live;
   }
 }

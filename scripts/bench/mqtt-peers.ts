@@ -21,6 +21,8 @@ export interface Peer {
   rssBytes(): number;
   /** Ask the server to collect garbage (Eddy only), so that RSS shows live memory. */
   collect(): Promise<void>;
+  /** Eddy started with `trace`: print its event-loop lag and fsync figures since the last call, under `label`. */
+  trace(label: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +70,13 @@ async function waitForPort(port: number, proc: Subprocess, what: string): Promis
   throw new Error(`${what} did not listen on ${port}`);
 }
 
-function peer(name: string, port: number, proc: Subprocess, cleanup: () => void): Peer {
+function peer(
+  name: string,
+  port: number,
+  proc: Subprocess,
+  cleanup: () => void,
+  tracing: string | null = null,
+): Peer {
   return {
     name,
     port,
@@ -79,6 +87,12 @@ function peer(name: string, port: number, proc: Subprocess, cleanup: () => void)
       if (name !== "eddy") return;
       proc.kill("SIGUSR2");
       await Bun.sleep(300);
+    },
+    async trace(label: string) {
+      if (name !== "eddy" || !tracing) return;
+      fs.writeFileSync(tracing, label);
+      proc.kill("SIGUSR1");
+      await Bun.sleep(100);
     },
     async stop() {
       proc.kill("SIGTERM");
@@ -95,6 +109,8 @@ export async function startEddy(opts: {
   partitions?: number;
   maxInflight?: number;
   durability?: string;
+  maxInboundQos0?: number;
+  trace?: boolean;
 }): Promise<Peer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-bench-mqtt-"));
   const port = await freePort();
@@ -109,6 +125,8 @@ export async function startEddy(opts: {
   const args = [
     ...(opts.maxInflight === undefined ? [] : ["--max-inflight", String(opts.maxInflight)]),
     ...(opts.durability === undefined ? [] : ["--durability", opts.durability]),
+    ...(opts.maxInboundQos0 === undefined ? [] : ["--max-inbound-qos0", String(opts.maxInboundQos0)]),
+    ...(opts.trace ? ["--trace"] : []),
     "--serve-eddy",
     "--dir",
     dir,
@@ -122,7 +140,8 @@ export async function startEddy(opts: {
     stderr: "inherit",
   });
   await waitForPort(port, proc, "eddy");
-  return peer("eddy", port, proc, () => fs.rmSync(dir, { recursive: true, force: true }));
+  const label = opts.trace ? path.join(dir, "trace-label") : null;
+  return peer("eddy", port, proc, () => fs.rmSync(dir, { recursive: true, force: true }), label);
 }
 
 export async function startMosquitto(): Promise<Peer | null> {
@@ -173,6 +192,9 @@ export async function serveEddy(opts: {
   partitions: number;
   maxInflight?: number;
   durability?: string;
+  maxInboundQos0?: number;
+  /** Print event-loop lag and fsync figures on SIGUSR1 (the label is read from <dir>/trace-label). */
+  trace?: boolean;
 }): Promise<void> {
   const { createBroker } = await import("../../src/broker/index.ts");
   const { createFileLogStore } = await import("../../src/log/file-store.ts");
@@ -180,11 +202,15 @@ export async function serveEddy(opts: {
   const { silentLogger } = await import("../../src/observability/logger.ts");
   const { systemClock } = await import("../../src/util/clock.ts");
   const { startMqttListener } = await import("../../bridges/mqtt/index.ts");
+  const fsyncs: Array<[number, number]> = [];
   const broker = await createBroker({
     logStore: await createFileLogStore({
       dataDir: path.join(opts.dir, "data"),
       clock: systemClock,
       logger: silentLogger,
+      ...(opts.trace
+        ? { observer: { onFsync: (ms: number, bytes: number) => void fsyncs.push([ms, bytes]) } }
+        : {}),
     }),
     metadata: openMetadataStore({ path: path.join(opts.dir, "eddy.db") }),
     logger: silentLogger,
@@ -201,7 +227,22 @@ export async function serveEddy(opts: {
     port: opts.port,
     maxConnections: 100_000,
     ...(opts.maxInflight === undefined ? {} : { maxInflight: opts.maxInflight }),
+    ...(opts.maxInboundQos0 === undefined ? {} : { maxInboundQos0: opts.maxInboundQos0 }),
   });
+  if (opts.trace) {
+    const lag = loopLag();
+    process.on("SIGUSR1", () => {
+      const label = fs.readFileSync(path.join(opts.dir, "trace-label"), "utf8");
+      const ms = fsyncs.map(([d]) => d).sort((a, b) => a - b);
+      const loop = lag();
+      fsyncs.length = 0;
+      if (label === "-") return; // reset only
+      const bytes = fsyncs.reduce((n, [, b]) => n + b, 0);
+      console.error(
+        `# eddy ${label}: loop lag ${loop}; group-commit fsyncs n=${ms.length} p50=${q(ms, 50)} p99=${q(ms, 99)} max=${q(ms, 100)} ms, ${(bytes / Math.max(1, ms.length) / 1024).toFixed(1)} KiB each`,
+      );
+    });
+  }
   const stop = async () => {
     await listener.close();
     await broker.close();
@@ -211,4 +252,52 @@ export async function serveEddy(opts: {
   // The benchmark asks for a full collection before it reads RSS (idle-connection figure).
   process.on("SIGUSR2", () => Bun.gc(true));
   process.on("SIGINT", () => void stop());
+}
+
+/** Percentile of sorted values, 2 decimals. */
+function q(sorted: number[], p: number): string {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]?.toFixed(2) ?? "—";
+}
+
+/** Event-loop lateness of a 1 ms timer (trace mode); each call reports and resets. */
+function loopLag(): () => string {
+  const lates: number[] = [];
+  let last = performance.now();
+  const t = setInterval(() => {
+    const now = performance.now();
+    lates.push(now - last - 1);
+    last = now;
+  }, 1);
+  t.unref?.();
+  return () => {
+    const s = lates.splice(0).sort((a, b) => a - b);
+    const over = (ms: number) => s.filter((x) => x > ms).length;
+    return `p50=${q(s, 50)} p99=${q(s, 99)} max=${q(s, 100)} ms (>2 ms ${over(2)}×, >5 ms ${over(5)}×)`;
+  };
+}
+
+/**
+ * The disk's own fdatasync latency, as a baseline for QoS 1 latency: `n`
+ * appends of 200 bytes to a fresh file in `dir` (the benchmark's temp
+ * directory, the disk Eddy writes to), each followed by fdatasync.
+ */
+export function rawFdatasync(dir: string, n = 2000): { p50: number; p99: number } {
+  const file = path.join(dir, `fsync-probe-${process.pid}`);
+  const fd = fs.openSync(file, "w");
+  const buf = Buffer.alloc(200, 0x61);
+  const lat: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      fs.writeSync(fd, buf, 0, buf.length, i * buf.length);
+      const t = performance.now();
+      fs.fdatasyncSync(fd);
+      lat.push(performance.now() - t);
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+  lat.sort((a, b) => a - b);
+  const at = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
+  return { p50: at(50), p99: at(99) };
 }

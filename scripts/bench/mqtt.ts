@@ -18,10 +18,16 @@
  * `--profile DIR` writes a CPU profile of the Eddy process (.cpuprofile + .md);
  * `--max-inflight N` sets Eddy's outbound in-flight window (default 100);
  * `--partitions N` the partitions of the stream topic `mqtt` (default 1);
- * `--durability fsync|write|memory` Eddy's default topic durability (default fsync).
+ * `--durability fsync|write|memory` Eddy's default topic durability (default fsync);
+ * `--max-inbound-qos0 N` Eddy's QoS 0 inbound flow-control limit (default 1000);
+ * `--trace` prints, after each workload, Eddy's event-loop lag (1 ms timer) and
+ * its group-commit fsyncs (count, p50/p99/max, size).
+ * Workload (c) also measures the disk's raw fdatasync latency (200 B appends to
+ * a file in the temp directory, same run) and prints it beside the latencies.
  */
 import { parseArgs } from "node:util";
-import { type Peer, serveEddy, startEddy, startMosquitto, startNats } from "./mqtt-peers.ts";
+import os from "node:os";
+import { type Peer, rawFdatasync, serveEddy, startEddy, startMosquitto, startNats } from "./mqtt-peers.ts";
 import { fanIn, fanOut, idleRss, latency, type Measure, qos1 } from "./mqtt-scenarios.ts";
 
 const { values: args } = parseArgs({
@@ -41,6 +47,8 @@ const { values: args } = parseArgs({
     profile: { type: "string" },
     "max-inflight": { type: "string" },
     durability: { type: "string" },
+    "max-inbound-qos0": { type: "string" },
+    trace: { type: "boolean", default: false },
   },
 });
 
@@ -51,6 +59,8 @@ if (args["serve-eddy"]) {
     partitions: Number(args.partitions),
     ...(args["max-inflight"] === undefined ? {} : { maxInflight: Number(args["max-inflight"]) }),
     ...(args.durability === undefined ? {} : { durability: args.durability }),
+    ...(args["max-inbound-qos0"] === undefined ? {} : { maxInboundQos0: Number(args["max-inbound-qos0"]) }),
+    trace: args.trace,
   });
 } else {
   await main();
@@ -103,6 +113,10 @@ async function main(): Promise<void> {
         partitions: Number(args.partitions),
         ...(args["max-inflight"] === undefined ? {} : { maxInflight: Number(args["max-inflight"]) }),
         ...(args.durability === undefined ? {} : { durability: args.durability }),
+        ...(args["max-inbound-qos0"] === undefined
+          ? {}
+          : { maxInboundQos0: Number(args["max-inbound-qos0"]) }),
+        trace: args.trace,
       }),
     mosquitto: startMosquitto,
     nats: startNats,
@@ -120,10 +134,18 @@ async function main(): Promise<void> {
     results.set(name, byScenario);
     try {
       for (const s of scenarios) {
+        await peer.trace("-"); // start the trace figures here
         const cpu0 = peer.cpuSeconds();
         const t0 = performance.now();
         const m = await s.run(peer);
         const serverCpu = (peer.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
+        await peer.trace(s.id);
+        if (s.id === "c") {
+          // The disk's own fdatasync latency right after the workload, for the PUBACK figures.
+          const raw = rawFdatasync(os.tmpdir());
+          m.values["raw fdatasync p50 ms"] = raw.p50;
+          m.values["raw fdatasync p99 ms"] = raw.p99;
+        }
         byScenario.set(s.id, { ...m, serverCpu });
         console.log(`# ${name} ${s.id}: ${JSON.stringify(m.values)} gen-cpu=${m.generatorCpu.toFixed(2)}`);
         await quiesce(peer);

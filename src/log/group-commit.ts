@@ -1,10 +1,13 @@
 /**
  * The group-commit loop shared by all logs of a store.
  *
- * - fsync-policy logs with unflushed data get a round at once (next
- *   setImmediate, so every append of this event-loop turn joins) when no
- *   round is in flight, else right after the current round: appends that
- *   arrive during an fdatasync share the next one.
+ * - fsync-policy logs with unflushed data get a round at once (a
+ *   microtask: the appends of the running task join it). Up to
+ *   MAX_ROUNDS rounds run at once: data written while one fdatasync runs
+ *   starts its own at once instead of waiting for it (an fdatasync covers
+ *   everything written before it began, so the later one may well finish
+ *   first); past that, appends share the round that starts when one
+ *   completes (no event-loop turn in between).
  * - write-policy logs are flushed in the background every `flushIntervalMs`
  *   (like Kafka's flush.ms), memory-policy logs every `lazyFlushMs`; either
  *   earlier once `flushBytes` wait.
@@ -55,11 +58,19 @@ export interface GroupCommitOptions {
   checkpointIntervalMs?: number;
 }
 
+/** fdatasync rounds in flight at once. */
+const MAX_ROUNDS = 2;
+
 export class GroupCommitter {
   private readonly logs = new Set<Flushable>();
   private readonly dirty = new Set<Flushable>();
+  /** Per log, the end of its latest flush work in flight (resolves with its error or null). */
+  private readonly ending = new Map<Flushable, Promise<unknown>>();
+  /** Logs whose last fsync failed: retried by the timer, not at once. */
+  private readonly retrying = new Set<Flushable>();
   private readonly lastFlush = new Map<Flushable, number>();
-  private inFlight: Promise<void> | null = null;
+  /** Rounds in flight. */
+  private readonly inFlight = new Set<Promise<void>>();
   private again = false;
   private scheduled = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -85,6 +96,8 @@ export class GroupCommitter {
   unregister(log: Flushable): void {
     this.logs.delete(log);
     this.dirty.delete(log);
+    this.retrying.delete(log);
+    this.ending.delete(log);
     this.lastFlush.delete(log);
   }
 
@@ -98,15 +111,17 @@ export class GroupCommitter {
 
   private kick(): void {
     if (this.closed) return;
-    if (this.inFlight) {
+    if (this.inFlight.size >= MAX_ROUNDS) {
       this.again = true;
       return;
     }
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.scheduled = false;
-      this.startRound(true);
+      if (this.closed) return;
+      if (this.inFlight.size >= MAX_ROUNDS) this.again = true;
+      else this.startRound(true);
     });
   }
 
@@ -114,7 +129,7 @@ export class GroupCommitter {
     if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.inFlight) this.again = true;
+      if (this.inFlight.size >= MAX_ROUNDS) this.again = true;
       else this.startRound(false);
     }, this.flushIntervalMs);
     this.timer.unref?.();
@@ -136,7 +151,10 @@ export class GroupCommitter {
         out.push(log);
       }
     }
-    for (const log of out) this.dirty.delete(log);
+    for (const log of out) {
+      this.dirty.delete(log);
+      this.retrying.delete(log);
+    }
     return out;
   }
 
@@ -146,65 +164,93 @@ export class GroupCommitter {
       if (this.dirty.size > 0) this.arm();
       return;
     }
-    this.inFlight = this.round(logs).finally(() => {
-      this.inFlight = null;
+    const round: Promise<void> = this.round(logs).finally(() => {
+      this.inFlight.delete(round);
       const more = this.again;
       this.again = false;
-      if (more || this.hasUrgent()) this.kick();
+      // What arrived during the round starts the next one now: durability latency is one fsync, not one plus a turn.
+      if ((more || this.hasUrgent()) && !this.closed) this.startRound(true);
       else if (this.dirty.size > 0) this.arm();
     });
+    this.inFlight.add(round);
   }
 
   private hasUrgent(): boolean {
-    for (const log of this.dirty) if (log.durability() === Durability.FSYNC) return true;
+    for (const log of this.dirty) {
+      if (log.durability() === Durability.FSYNC && !this.retrying.has(log)) return true;
+    }
     return false;
   }
 
   private async round(logs: Flushable[]): Promise<void> {
     const start = this.opts.clock.monotonic();
-    const works: Array<[Flushable, FlushWork]> = [];
+    const works: Array<{
+      log: Flushable;
+      work: FlushWork;
+      prev: Promise<unknown> | undefined;
+      end: (err: unknown) => void;
+      ended: Promise<unknown>;
+    }> = [];
     for (const log of logs) {
-      const w = log.beginFlush();
-      if (w) works.push([log, w]);
+      const work = log.beginFlush();
+      if (!work) continue;
+      // A log's works end in the order they began (another round may hold an earlier one of the same log).
+      let end!: (err: unknown) => void;
+      const ended = new Promise<unknown>((r) => {
+        end = r;
+      });
+      works.push({ log, work, prev: this.ending.get(log), end, ended });
+      this.ending.set(log, ended);
     }
     if (works.length === 0) return;
     let bytes = 0;
     const results = await Promise.all(
-      works.map(async ([, w]) => {
-        bytes += w.bytes;
+      works.map(async ({ work }) => {
+        bytes += work.bytes;
         try {
-          await Promise.all(w.segments.map((s) => this.syncSegment(s)));
+          await Promise.all(work.segments.map((s) => this.syncSegment(s)));
           return null;
         } catch (err) {
           return err ?? new Error("fdatasync failed");
         }
       }),
     );
+    // After the earlier works of these logs; if one failed, the later one does not count either (it
+    // may not have covered the earlier one's segments).
+    const before = await Promise.all(works.map((w) => w.prev ?? null));
     const now = this.opts.clock.monotonic();
     for (let i = 0; i < works.length; i++) {
-      const [log, w] = works[i]!;
-      const err = results[i];
+      const { log, work, end, ended } = works[i]!;
+      const err = results[i] ?? before[i] ?? null;
       this.lastFlush.set(log, now);
       if (err) this.opts.logger.error("fdatasync failed; acknowledgements wait", { error: err });
-      log.endFlush(w, err);
+      try {
+        log.endFlush(work, err);
+      } finally {
+        end(err);
+        if (this.ending.get(log) === ended) this.ending.delete(log);
+      }
     }
     this.opts.observer?.onFsync?.(now - start, bytes);
   }
 
   private syncSegment(seg: Segment): Promise<void> {
     if (seg.fd < 0) return Promise.resolve();
-    const p = this.opts.io.fdatasync(seg.fd).finally(() => {
-      if (seg.syncing === p) seg.syncing = null;
+    const p = this.opts.io.fdatasync(seg.fd);
+    // `syncing` covers every fdatasync of the segment in flight (closing waits for them all); it never rejects.
+    const prev = seg.syncing;
+    const all: Promise<void> = Promise.allSettled(prev ? [prev, p] : [p]).then(() => {
+      if (seg.syncing === all) seg.syncing = null;
     });
-    seg.syncing = p;
+    seg.syncing = all;
     return p;
   }
 
   /** Wait for the round in flight (if any). */
   async settle(): Promise<void> {
-    while (this.inFlight || this.scheduled) {
-      if (this.inFlight) await this.inFlight;
-      else await new Promise((r) => setImmediate(r));
+    while (this.inFlight.size > 0 || this.scheduled) {
+      if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      else await new Promise<void>((r) => queueMicrotask(r));
     }
   }
 
@@ -221,6 +267,7 @@ export class GroupCommitter {
   /** Retry a log later (after a failed fsync), not in a tight loop. */
   retryLater(log: Flushable): void {
     this.dirty.add(log);
+    this.retrying.add(log);
     this.arm();
   }
 

@@ -4,8 +4,8 @@
  * src/main.ts adapts each bridge to them). CoAP registers its own metrics
  * (bridges/coap/metrics.ts) on the same registry.
  *
- * MQTT: eddy_mqtt_connections, eddy_mqtt_sessions, eddy_mqtt_retained_messages
- * (gauges); eddy_mqtt_messages_in_total / _out_total{qos},
+ * MQTT: eddy_mqtt_connections, eddy_mqtt_sessions, eddy_mqtt_retained_messages,
+ * eddy_mqtt_inflight_messages, eddy_mqtt_queued_messages (gauges); eddy_mqtt_messages_in_total / _out_total{qos},
  * eddy_mqtt_messages_dropped_total{reason}, eddy_mqtt_connections_total{result}.
  *
  * Mirror (per link and partition): eddy_mirror_link_up (1 unless down),
@@ -20,6 +20,10 @@ export interface MqttMetricsSnapshot {
   connections: number;
   sessions: number;
   retained: number;
+  /** QoS 1/2 deliveries sent and not yet acknowledged, over every session's in-flight window. */
+  inflight?: number;
+  /** Records in the log that sessions have not read yet (their backlog: cursors behind the high watermark). */
+  queued?: number;
   messagesIn: readonly number[];
   messagesOut: readonly number[];
   dropped: Readonly<Record<string, number>>;
@@ -35,6 +39,14 @@ export function attachMqttMetrics(registry: MetricsRegistry, read: () => MqttMet
     help: "MQTT sessions held (connected or persistent)",
   });
   const retained = registry.gauge({ name: "eddy_mqtt_retained_messages", help: "Retained MQTT messages" });
+  const inflight = registry.gauge({
+    name: "eddy_mqtt_inflight_messages",
+    help: "QoS 1/2 messages sent to MQTT clients and not yet acknowledged (in-flight windows)",
+  });
+  const queued = registry.gauge({
+    name: "eddy_mqtt_queued_messages",
+    help: "Records MQTT sessions have not read yet (backlog kept in the log, not in memory)",
+  });
   const msgIn = registry.counter({
     name: "eddy_mqtt_messages_in_total",
     help: "PUBLISH packets received from MQTT clients, by QoS",
@@ -66,6 +78,8 @@ export function attachMqttMetrics(registry: MetricsRegistry, read: () => MqttMet
     connections.set(s.connections);
     sessions.set(s.sessions);
     retained.set(s.retained);
+    inflight.set(s.inflight ?? 0);
+    queued.set(s.queued ?? 0);
     for (const [qos, n] of s.messagesIn.entries()) msgIn.inc({ qos }, delta(`in${qos}`, n));
     for (const [qos, n] of s.messagesOut.entries()) msgOut.inc({ qos }, delta(`out${qos}`, n));
     for (const [reason, n] of Object.entries(s.dropped)) dropped.inc({ reason }, delta(`drop:${reason}`, n));

@@ -16,13 +16,23 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A broker that reports the high watermark of `mqtt` as 0 and holds waitForData until released. */
+/**
+ * A broker that reports the high watermark of `mqtt` as 0, and holds its
+ * high-watermark events (onAppend) and waitForData, until released.
+ */
 async function gatedBroker(): Promise<{ broker: Broker; release(): void }> {
   const inner = await openBroker();
   let released = false;
   const waiting: Array<() => void> = [];
   const broker = new Proxy(inner, {
     get(target, prop) {
+      if (prop === "onAppend") {
+        return (listener: Parameters<Broker["onAppend"]>[0]) =>
+          target.onAppend((event) => {
+            if (event.topic === "mqtt" && !released) waiting.push(() => listener(event));
+            else listener(event);
+          });
+      }
       if (prop === "partitionState") {
         return (topic: string, partition: number) => {
           const state = target.partitionState(topic, partition);

@@ -1,7 +1,7 @@
 /** Durability before acknowledgement, message expiry, and random/mutated input (fuzz). */
 import { afterEach, describe, expect, it } from "bun:test";
 import mqttPacket, { type IPublishPacket, type Packet } from "mqtt-packet";
-import type { Broker, ProduceRequest } from "../../src/broker/index.ts";
+import type { AppendBatchRequest, Broker } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { rawConnect } from "./raw-client.ts";
@@ -20,16 +20,17 @@ describe("acknowledgement after durability", () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    const seen: ProduceRequest[] = [];
+    const seen: AppendBatchRequest[] = [];
     const broker = new Proxy(inner, {
       get(target, prop) {
-        if (prop === "produce") {
-          return async (req: ProduceRequest) => {
+        // The bridge appends the batches it encodes (produce-batcher.ts); hold them back.
+        if (prop === "appendBatch") {
+          return async (req: AppendBatchRequest) => {
             if (req.topic === "mqtt") {
               seen.push(req);
               await gate;
             }
-            return target.produce(req);
+            return target.appendBatch(req);
           };
         }
         const v = Reflect.get(target, prop, target);

@@ -17,13 +17,24 @@
  *   error, sections 3.1.2.11.3-4), Topic Alias Maximum; the CONNACK announces ours
  *   and Server Keep Alive when configured [MQTT-3.2.2-21].
  * - Request Response Information = 1 → Response Information "<prefix><client id>".
- * - Enhanced authentication (Authentication Method) is not offered: 0x8C.
+ * - Enhanced authentication [MQTT-4.12]: SCRAM-SHA-256 / SCRAM-SHA-512 over
+ *   AUTH (enhanced-auth.ts) when the auth hooks give SCRAM credentials; any
+ *   other Authentication Method is 0x8C Bad authentication method.
  * - User name / password go to the auth hook (auth.ts): 0x86 / 0x87 (3.1.1: 4 / 5).
  * - More than maxConnections clients: 0x97 Quota exceeded (3.1.1: 3 Server unavailable).
+ * - Server redirection [MQTT-4.11] (options.redirect): every CONNECT gets 0x9C
+ *   Use another server / 0x9D Server moved with the Server Reference (v5), or
+ *   return code 3 Server unavailable (3.1.1, which has no redirection).
+ * - A brand-new persistent session is saved (durable) before its CONNACK, so
+ *   a crash right after CONNACK cannot lose a session the client was told exists;
+ *   a failed save is 0x88 Server unavailable (3.1.1: 3) and the session is dropped.
+ * - The ACL read check (auth.ts canRead) of the authenticated user is bound to
+ *   the session, so every delivery to this client is checked.
  */
 import type { IConnackPacket, IConnectPacket } from "mqtt-packet";
 import { NEVER_EXPIRES } from "../bridge.ts";
 import { type Connection, ConnState } from "../connection.ts";
+import { beginEnhancedAuth, offersMethod } from "../enhanced-auth.ts";
 import { fromUserProperties, type MqttMessage } from "../message.ts";
 import { ConnackV3, MqttProtocolError, Reason } from "../reason-codes.ts";
 import { isValidTopicName } from "../topic-filter.ts";
@@ -39,11 +50,17 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): Promise
   const props = packet.properties ?? {};
   const cleanStart = packet.clean !== false;
 
-  if (v5 && props.authenticationMethod !== undefined) {
-    return refuse(conn, Reason.BAD_AUTHENTICATION_METHOD, ConnackV3.NOT_AUTHORIZED);
-  }
   if (v5 && (props.receiveMaximum === 0 || props.maximumPacketSize === 0)) {
     return refuse(conn, Reason.PROTOCOL_ERROR, ConnackV3.NOT_AUTHORIZED);
+  }
+  const redirect = conn.deps.options.redirect;
+  if (redirect !== null) {
+    const reason = redirect.permanent ? Reason.SERVER_MOVED : Reason.USE_ANOTHER_SERVER;
+    return refuse(conn, reason, ConnackV3.SERVER_UNAVAILABLE, { serverReference: redirect.serverReference });
+  }
+  const method = v5 ? props.authenticationMethod : undefined;
+  if (method !== undefined && !offersMethod(conn, method)) {
+    return refuse(conn, Reason.BAD_AUTHENTICATION_METHOD, ConnackV3.NOT_AUTHORIZED);
   }
   let clientId = packet.clientId ?? "";
   let assigned = false;
@@ -61,11 +78,20 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): Promise
     return refuse(conn, Reason.QUOTA_EXCEEDED, ConnackV3.SERVER_UNAVAILABLE);
   }
   const accepted: Accepted = { clientId, assigned, cleanStart };
+  if (method !== undefined && offersMethod(conn, method)) {
+    beginEnhancedAuth(conn, method, props.authenticationData, {
+      success: (user, authProps) => {
+        conn.user = user;
+        return accept(conn, packet, accepted, authProps);
+      },
+      failure: (reason) => refuse(conn, reason, ConnackV3.NOT_AUTHORIZED),
+    });
+    return undefined;
+  }
   const authenticate = bridge.deps.auth.authenticate;
   if (!authenticate) {
     conn.user = packet.username ?? null;
-    accept(conn, packet, accepted);
-    return undefined;
+    return accept(conn, packet, accepted);
   }
   const request = {
     clientId,
@@ -83,7 +109,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): Promise
       return;
     }
     conn.user = result.user;
-    accept(conn, packet, accepted);
+    return accept(conn, packet, accepted);
   });
 }
 
@@ -97,7 +123,8 @@ function accept(
   conn: Connection,
   packet: IConnectPacket,
   { clientId, assigned, cleanStart }: Accepted,
-): void {
+  authProps?: { authenticationMethod: string; authenticationData: Buffer },
+): Promise<void> | undefined {
   const { bridge } = conn;
   const options = conn.deps.options;
   const v5 = conn.protocolVersion === 5;
@@ -127,9 +154,49 @@ function accept(
   }
   session.expiryInterval = expiry;
   session.dirty = true;
-  bridge.sessionChanged(session); // a persistent session exists from its CONNACK on, also across a crash
+  const canRead = bridge.deps.auth.canRead;
+  const user = conn.user;
+  session.readCheck = canRead ? (topic) => canRead(user, clientId, topic) : null;
   conn.session = session;
   conn.will = packet.will ? willOf(conn, packet.will) : null;
+  const connack = connackFor(conn, packet, { clientId, assigned, sessionPresent, expiry, requestedExpiry });
+  if (authProps) Object.assign(connack.properties ?? {}, authProps);
+  if (sessionPresent || !session.persistent) {
+    bridge.sessionChanged(session);
+    connected(conn, connack);
+    return undefined;
+  }
+  // A persistent session exists from its CONNACK on, also across a crash: save it first.
+  const created = session;
+  return bridge.saveSession(created).then(() => {
+    // flush() marks a session it could not save dirty again (and bridge.closed saves nothing).
+    const saved = !created.dirty;
+    if (saved && !conn.isClosed()) {
+      connected(conn, connack);
+      return;
+    }
+    if (!conn.isClosed()) refuse(conn, Reason.SERVER_UNAVAILABLE, ConnackV3.SERVER_UNAVAILABLE);
+    // No CONNACK told the client this session exists: drop it unless another connection took it over.
+    if (bridge.connections.get(clientId) === conn) bridge.connections.delete(clientId);
+    if (created.link === null && bridge.sessions.get(clientId) === created) bridge.endSession(created);
+  });
+}
+
+function connackFor(
+  conn: Connection,
+  packet: IConnectPacket,
+  a: {
+    clientId: string;
+    assigned: boolean;
+    sessionPresent: boolean;
+    expiry: number;
+    requestedExpiry: number;
+  },
+): IConnackPacket {
+  const { clientId, assigned, sessionPresent, expiry, requestedExpiry } = a;
+  const options = conn.deps.options;
+  const v5 = conn.protocolVersion === 5;
+  const props = packet.properties ?? {};
 
   const connack: IConnackPacket = { cmd: "connack", sessionPresent };
   if (v5) {
@@ -148,18 +215,27 @@ function accept(
   } else {
     connack.returnCode = ConnackV3.ACCEPTED;
   }
-  bridge.stats.connectionsAccepted++;
+  return connack;
+}
+
+function connected(conn: Connection, connack: IConnackPacket): void {
+  conn.bridge.stats.connectionsAccepted++;
   conn.send(connack);
   conn.state = ConnState.CONNECTED;
-  session.attach(conn);
+  conn.session!.attach(conn);
 }
 
 /** CONNACK with a failure code, then close [MQTT-3.2.2-5]; Session Present is 0 [MQTT-3.2.2-6]. */
-function refuse(conn: Connection, v5Reason: number, v3Code: number): undefined {
+function refuse(
+  conn: Connection,
+  v5Reason: number,
+  v3Code: number,
+  properties?: IConnackPacket["properties"],
+): undefined {
   conn.bridge.stats.connectionsRefused++;
   conn.send(
     conn.protocolVersion === 5
-      ? { cmd: "connack", sessionPresent: false, reasonCode: v5Reason }
+      ? { cmd: "connack", sessionPresent: false, reasonCode: v5Reason, ...(properties ? { properties } : {}) }
       : { cmd: "connack", sessionPresent: false, returnCode: v3Code },
   );
   conn.serverDisconnect(v5Reason);

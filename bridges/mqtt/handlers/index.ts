@@ -1,12 +1,13 @@
 /**
  * Packet dispatch: the first packet must be CONNECT [MQTT-3.1.0-1], a second
  * CONNECT is a protocol error [MQTT-3.1.0-2], packets only a server sends are
- * protocol errors. AUTH (enhanced authentication) is not offered, so an AUTH
- * packet is a protocol error [MQTT-4.12.0-1]. A packet that needs a Packet
+ * protocol errors. AUTH goes to enhanced-auth.ts, also before CONNACK (during
+ * the exchange); without enhanced authentication it is a protocol error [MQTT-4.12.0-1]. A packet that needs a Packet
  * Identifier and has none (or 0) is malformed [MQTT-2.2.1-3].
  */
 import type { Packet } from "mqtt-packet";
 import { type Connection, ConnState } from "../connection.ts";
+import { handleAuth } from "../enhanced-auth.ts";
 import { MqttProtocolError, Reason } from "../reason-codes.ts";
 import { handleConnect } from "./connect.ts";
 import { handleDisconnect } from "./disconnect.ts";
@@ -33,6 +34,7 @@ export function dispatch(conn: Connection, packet: Packet): Promise<void> | unde
     }
     return handleConnect(conn, packet);
   }
+  if (packet.cmd === "auth") return handleAuth(conn, packet);
   if (conn.state !== ConnState.CONNECTED) {
     throw new MqttProtocolError(Reason.PROTOCOL_ERROR, `${packet.cmd} before CONNACK`);
   }

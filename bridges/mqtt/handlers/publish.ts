@@ -24,13 +24,18 @@ import { ERROR_TABLE, isEddyError } from "../../../src/broker/index.ts";
 import { UnmappedTopicError } from "../bridge.ts";
 import type { Connection } from "../connection.ts";
 import { fromUserProperties, type MqttMessage } from "../message.ts";
+import { inboundWire } from "../publish-encoder.ts";
+import type { PlainPublishPacket } from "../publish-parser.ts";
 import { MqttProtocolError, Reason } from "../reason-codes.ts";
 import { isValidTopicName } from "../topic-filter.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const NO_PROPERTIES: NonNullable<IPublishPacket["properties"]> = Object.freeze({});
+/** The user properties of a message without any (shared: never modified). */
+const NO_PAIRS = Object.freeze([]) as unknown as Array<[string, string]>;
 
 export function handlePublish(conn: Connection, packet: IPublishPacket): undefined {
-  const props = packet.properties ?? {};
+  const props = packet.properties ?? NO_PROPERTIES;
   const options = conn.deps.options;
   let topic = packet.topic;
   if (props.topicAlias !== undefined) {
@@ -45,19 +50,33 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): undefin
       topic = known;
     } else conn.inboundAliases.set(alias, topic);
   }
-  if (!isValidTopicName(topic)) throw new MqttProtocolError(Reason.TOPIC_NAME_INVALID, "invalid topic name");
+  if (topic !== conn.validTopic) {
+    if (!isValidTopicName(topic))
+      throw new MqttProtocolError(Reason.TOPIC_NAME_INVALID, "invalid topic name");
+    conn.validTopic = topic;
+  }
   if (props.subscriptionIdentifier !== undefined) {
     throw new MqttProtocolError(Reason.PROTOCOL_ERROR, "a client must not send a subscription identifier");
   }
-  const raw = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+  // A plain PUBLISH (publish-parser.ts) brings a Uint8Array payload, its topic bytes and its frame:
+  // the record encoder and delivery reuse them.
+  const plain = packet as Partial<PlainPublishPacket>;
+  const frame = plain.frame;
+  let payload: Uint8Array;
+  if (frame !== undefined) payload = packet.payload as unknown as Uint8Array;
+  else {
+    const raw = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+    payload = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  }
   const msg: MqttMessage = {
     topic,
-    payload: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength),
+    payload,
     qos: packet.qos,
     retain: packet.retain,
     clientId: conn.clientId,
-    timestamp: conn.bridge.deps.clock.now(),
-    userProperties: fromUserProperties(props.userProperties),
+    timestamp: conn.receivedAt,
+    userProperties: props.userProperties === undefined ? NO_PAIRS : fromUserProperties(props.userProperties),
+    wire: frame !== undefined ? inboundWire(plain.topicBytes!, frame, conn.protocolVersion === 5) : undefined,
   };
   if (props.contentType !== undefined) msg.contentType = props.contentType;
   if (props.payloadFormatIndicator) msg.payloadFormatUtf8 = true;
@@ -81,13 +100,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): undefin
   if (packet.qos === 0) {
     if (!invalidPayload && allowed) {
       conn.qos0Started();
-      bridge.storeMessage(msg, (err) => {
-        if (err !== null) {
-          bridge.stats.dropped.notStored++;
-          conn.deps.logger.debug("mqtt qos 0 publish not stored", { err, topic });
-        }
-        conn.qos0Settled();
-      });
+      bridge.storeMessage(msg, conn.qos0Stored);
     }
     return undefined;
   }

@@ -11,6 +11,9 @@
  * - Retained messages: Retain Handling 0 sends them, 1 only for a new
  *   subscription, 2 never [MQTT-3.3.1-9..11]; never for shared subscriptions;
  *   sent with RETAIN = 1 [MQTT-3.3.1-8], after the SUBACK.
+ * - ACL (auth.ts canSubscribe): a refused filter gets 0x80 in its SUBACK slot
+ *   in 3.1.1 and 5.0 alike [MQTT-3.9.3-2]; retained messages the client may
+ *   not read (canRead) are not sent.
  * - The subscription sees messages appended from now on (the high watermark
  *   of every MQTT-visible partition); a persistent session's subscriptions
  *   are durable before the SUBACK leaves.
@@ -73,7 +76,10 @@ export async function handleSubscribe(conn: Connection, packet: ISubscribePacket
       session.trie.set(parsed.filter, s.topic, sub);
       const rh = sub.retainHandling;
       if (rh === 0 || (rh === 1 && !existing)) {
-        retained.push({ sub, messages: bridge.retained.match(parsed.filter, bridge.deps.clock.now()) });
+        // Retained messages obey the ACL read check like live deliveries (auth.ts).
+        const read = session.readCheck;
+        const matched = bridge.retained.match(parsed.filter, bridge.deps.clock.now());
+        retained.push({ sub, messages: read === null ? matched : matched.filter((m) => read(m.topic)) });
       }
     } else {
       if (existing && !existing.group) session.trie.delete(existing.filter, existing.raw);
