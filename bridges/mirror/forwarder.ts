@@ -1,16 +1,19 @@
 /**
- * One edge partition's forwarder: read committed records from the edge log
- * (BrokerApi.readRecords), send them to the central cluster (acks=all,
- * idempotent producer), and only after the acknowledgement persist the new
- * position in `__mirror_progress` and move the retention floor up to it.
+ * One edge partition's forwarder: read records from the edge log
+ * (BrokerApi.readRecords), send them to the central cluster (acks=all, in the
+ * link's transactions, see txn-sender.ts), and only after their transaction
+ * committed persist the new position in `__mirror_progress` and move the
+ * retention floor up to it.
  *
  * Exactly-once across outages and restarts: a send whose outcome is unknown
  * (error, timeout, crash before the progress write) may have reached central.
- * Before sending again, the forwarder reconciles: it scans the tail of the
- * remote partition(s) for the newest record carrying its own
- * `eddy.mirror.src` header and resumes after that record's
- * `eddy.mirror.offset`. Records below the persisted progress are never sent
- * again; records above it are sent only if central does not have them.
+ * Before sending again, the forwarder fences the link's older producers
+ * (their open transaction is aborted, so an in-doubt send never becomes
+ * visible) and reconciles: it scans the committed tail of the remote
+ * partition(s) for the newest record carrying its own `eddy.mirror.src`
+ * header and resumes after that record's `eddy.mirror.offset`. Records below
+ * the persisted progress are never sent again; records above it are sent
+ * only if central does not have them committed.
  *
  * If size retention deleted owed records anyway (the operator's disk cap),
  * the forwarder logs the exact skipped range, records it in its status and
@@ -54,6 +57,8 @@ export interface ForwarderDeps {
   sourceId: string;
   /** Called once when the edge partition is gone (topic deleted); the forwarder has stopped. */
   onGone?: () => void;
+  /** Cluster mode: does this node still lead the partition? Nothing is sent while it does not. */
+  leads?: (() => boolean) | undefined;
 }
 
 export interface ForwarderTarget {
@@ -69,8 +74,13 @@ export class PartitionForwarder {
   private state: MirrorState = MirrorState.CONNECTING;
   /** Durable progress: everything below it was acknowledged by central and the position is saved. */
   private next = 0;
-  /** Everything below it was acknowledged by central (its progress write may still be on the way). */
+  /** Everything below it was committed at central (its progress write may still be on the way). */
+  private committedPos = 0;
+  /** Everything below it was produced (acknowledged inside a transaction that may not have committed yet). */
   private sendPos = 0;
+  /** Settles (never rejects) once the commit of the last produced chunk is decided. */
+  private lastCommit: Promise<void> = Promise.resolve();
+  private commitError: { err: unknown; generation: number } | null = null;
   private saving: Promise<void> = Promise.resolve();
   private saveError: unknown = null;
   private prefetch: Promise<Page | null> | null = null;
@@ -115,6 +125,7 @@ export class PartitionForwarder {
   async stop(opts: { releaseFloor?: boolean } = {}): Promise<void> {
     this.abort.abort();
     await this.loop;
+    await this.lastCommit;
     await this.saving;
     if (opts.releaseFloor) this.releaseFloor();
   }
@@ -203,6 +214,7 @@ export class PartitionForwarder {
       await this.d.progress.save(this.d.config.name, t.topic, t.partition, this.next);
     }
     this.sendPos = this.next;
+    this.committedPos = this.next;
     this.d.broker.setRetentionFloor(t.topic, t.partition, this.owner, this.next);
   }
 
@@ -219,6 +231,9 @@ export class PartitionForwarder {
             `central topic '${t.remoteTopic}' has ${info.partitions} partitions but partition ${t.partition} is mirrored with partition_mapping "same": add partitions on the central cluster or use "by-key"`,
           );
         }
+        // Fence older producers of this link before the scan: their open transaction is aborted, so
+        // what they sent and we never heard back about cannot become visible after it.
+        await this.d.remote.fence();
         const found = await this.d.remote.lastMirrored({
           topic: t.remoteTopic,
           partitions: this.sameMapping() ? [t.partition] : range(info.partitions),
@@ -248,16 +263,22 @@ export class PartitionForwarder {
   }
 
   /**
-   * One batch: read (or take the batch read ahead), send with acks=all, and
-   * queue the progress write. While a batch is on the wire the next one is
-   * read from the edge, and the progress of an acknowledged batch is written
-   * while the next one is sent; one send per partition is in flight, so
-   * records reach central in edge order whatever the server.
+   * One batch: read (or take the batch read ahead), produce it with acks=all
+   * into the link's open transaction, and queue the progress write for when
+   * the transaction commits. While a batch is on the wire the next one is
+   * read from the edge; once it is acknowledged the next one may join the
+   * same transaction; one produce per partition is in flight, so records
+   * reach central in edge order whatever the server.
    */
   private async step(): Promise<void> {
     const t = this.target;
     const c = this.d.config;
     if (this.saveError !== null) throw this.saveError;
+    if (this.commitError !== null) {
+      const { err, generation } = this.commitError;
+      await this.recover(err, generation);
+      return;
+    }
     let page: Page | null;
     if (this.prefetch !== null) {
       page = await this.prefetch;
@@ -268,14 +289,22 @@ export class PartitionForwarder {
     }
     if (page === null || this.stopped) return;
     if (page.records.length === 0) {
-      if (page.nextOffset > this.sendPos) this.queueAdvance(page.nextOffset); // only control records
-      await this.saving; // caught up: make the position durable now
+      await this.lastCommit; // caught up: let the open transaction commit, then make the position durable
+      if (this.commitError !== null) return;
+      if (page.nextOffset > this.sendPos) {
+        // only control records: nothing to send
+        this.sendPos = page.nextOffset;
+        this.committedPos = Math.max(this.committedPos, page.nextOffset);
+        this.queueSave(page.nextOffset);
+      }
+      await this.saving;
       this.owedTimestamp = null;
       if (this.state !== MirrorState.DOWN) this.state = MirrorState.IDLE;
       return;
     }
     let records = page.records;
     let nextOffset = page.nextOffset;
+    let highWatermark = page.highWatermark;
     if (records.length < c.batch.max_records && c.batch.linger_ms > 0) {
       await sleep(c.batch.linger_ms, this.abort.signal);
       const more = await this.d.broker.readRecords({
@@ -287,28 +316,27 @@ export class PartitionForwarder {
       });
       records = records.concat(more.records);
       nextOffset = more.nextOffset;
+      highWatermark = more.highWatermark;
     }
     this.owedTimestamp = records[0]?.timestamp ?? null;
+    if (this.d.leads !== undefined && !this.d.leads()) {
+      // Led elsewhere now: send nothing more (the link stops this forwarder; the new leader goes on).
+      await this.dropPrefetch();
+      await sleep(IDLE_POLL_MS, this.abort.signal);
+      return;
+    }
     const { messages, bytes } = this.toMessages(records);
     const release = await this.d.gate.acquire(t.priority, bytes);
-    const generation = this.d.remote.generation;
-    const sending = this.d.remote.send(messages);
-    sending.catch(() => {});
+    // A backlog: the next chunk follows right after this one is produced (it may join the same transaction).
+    const ticket = this.d.remote.submit(messages, { more: nextOffset < highWatermark });
     const ahead = this.read(nextOffset, 0);
     ahead.catch(() => {}); // awaited (and its error seen) by the next step
     this.prefetch = ahead;
     try {
-      await sending;
+      await ticket.produced;
     } catch (err) {
       release();
-      this.prefetch = null;
-      await ahead.catch(() => null);
-      await this.saving;
-      if (this.stopped) return;
-      this.fail(err, "sending to the central cluster failed; will reconcile and retry");
-      await this.d.remote.reset(generation);
-      await this.backoff();
-      await this.reconcile();
+      await this.recover(err, ticket.generation);
       return;
     }
     release();
@@ -317,8 +345,42 @@ export class PartitionForwarder {
     this.lastSentAt = this.d.clock.now();
     this.lastError = null;
     this.backoffMs = c.retry_backoff_ms;
-    this.queueAdvance(nextOffset);
+    this.sendPos = nextOffset;
+    this.lastCommit = ticket.committed.then(
+      () => {
+        this.committedPos = Math.max(this.committedPos, nextOffset);
+        this.queueSave(nextOffset);
+      },
+      (err: unknown) => {
+        this.commitError ??= { err, generation: ticket.generation };
+      },
+    );
     this.state = MirrorState.FORWARDING;
+  }
+
+  /**
+   * A produce or commit failed: what was produced in the open transaction is
+   * in doubt. Wait for every outstanding commit to be decided, go back to the
+   * committed position, replace the producer, and reconcile (which fences
+   * the old producer before scanning central).
+   */
+  private async dropPrefetch(): Promise<void> {
+    const ahead = this.prefetch;
+    this.prefetch = null;
+    await ahead?.catch(() => null);
+  }
+
+  private async recover(err: unknown, generation: number): Promise<void> {
+    await this.dropPrefetch();
+    await this.lastCommit;
+    await this.saving;
+    this.commitError = null;
+    this.sendPos = this.committedPos;
+    if (this.stopped) return;
+    this.fail(err, "sending to the central cluster failed; will reconcile and retry");
+    await this.d.remote.reset(generation);
+    await this.backoff();
+    await this.reconcile();
   }
 
   /** Committed records from `offset`, or null after an out-of-range read (handled here, never spinning). */
@@ -351,9 +413,8 @@ export class PartitionForwarder {
     }
   }
 
-  /** Central acknowledged everything below `offset`: read on from there, persist it in the background (in order). */
-  private queueAdvance(offset: number): void {
-    this.sendPos = offset;
+  /** Central committed everything below `offset`: persist it in the background (in order). */
+  private queueSave(offset: number): void {
     this.saving = this.saving
       .then(() => this.advance(offset))
       .catch((err: unknown) => {
@@ -366,6 +427,7 @@ export class PartitionForwarder {
     const t = this.target;
     await this.d.progress.save(this.d.config.name, t.topic, t.partition, offset);
     this.next = Math.max(this.next, offset);
+    if (this.committedPos < this.next) this.committedPos = this.next;
     if (this.sendPos < this.next) this.sendPos = this.next;
     this.d.broker.setRetentionFloor(t.topic, t.partition, this.owner, this.next);
   }
@@ -375,6 +437,7 @@ export class PartitionForwarder {
     const t = this.target;
     const { logStartOffset } = this.d.broker.partitionState(t.topic, t.partition);
     if (logStartOffset <= this.sendPos) return;
+    await this.lastCommit;
     await this.saving;
     const range: SkippedRange = { from: this.sendPos, to: logStartOffset, at: this.d.clock.now() };
     this.skipped.push(range);

@@ -30,6 +30,7 @@ import type { MirrorLinkStatus } from "./status.ts";
 export type { MirrorDownlinkConfig, MirrorLinkConfig, MirrorLinkInput } from "./config.ts";
 export { mirrorLinkSchema, mirrorLinksSchema, parseMirrorLinks } from "./config.ts";
 export { LINKS_TOPIC } from "./link-store.ts";
+export { attachMirrorDownlinkMetrics } from "./metrics.ts";
 export { PROGRESS_TOPIC } from "./progress.ts";
 export type {
   MirrorDownlinkPartitionStatus,

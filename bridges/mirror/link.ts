@@ -3,6 +3,12 @@
  * discovery interval, so new topics and partitions join), runs one
  * PartitionForwarder per partition, shares one central-cluster client and
  * one send gate (in-flight limit, bandwidth cap, priorities) among them.
+ *
+ * Cluster mode (the edge is an Eddy cluster): each node's link forwards only
+ * the partitions this node leads. Every LEADERSHIP_POLL_MS it stops the
+ * forwarders of partitions it no longer leads (their retention floor stays,
+ * the safe side) and starts forwarders for partitions it now leads, after
+ * re-reading `__mirror_progress` (what the previous leader's mirror saved).
  */
 import type { BrokerApi } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
@@ -14,6 +20,9 @@ import { SendGate } from "./gate.ts";
 import { type ProgressStore, progressKey } from "./progress.ts";
 import { RemoteCluster } from "./remote.ts";
 import { linkState, type MirrorLinkStatus, MirrorState } from "./status.ts";
+
+/** Cluster mode: how often a link checks which partitions this node leads. */
+export const LEADERSHIP_POLL_MS = 500;
 
 export interface MirrorLinkDeps {
   broker: BrokerApi;
@@ -33,12 +42,18 @@ export class MirrorLink {
   private readonly loopWarned = new Set<string>();
   private readonly log: Logger;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private leadershipTimer: ReturnType<typeof setInterval> | undefined;
   private discovering: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly d: MirrorLinkDeps) {
     this.log = d.logger.child({ link: d.config.name });
-    this.remote = new RemoteCluster(d.config, this.log);
+    this.remote = new RemoteCluster({
+      config: d.config,
+      logger: this.log,
+      clock: d.clock,
+      transactionalId: transactionalIdOf(d),
+    });
     this.gate = new SendGate({
       maxInFlight: d.config.max_in_flight,
       bytesPerSec: d.config.bandwidth_bytes_per_sec,
@@ -63,6 +78,10 @@ export class MirrorLink {
     this.downlink?.start();
     this.timer = setInterval(() => void this.discover(), this.d.config.discovery_interval_ms);
     (this.timer as { unref?: () => void }).unref?.();
+    if (this.clustered()) {
+      this.leadershipTimer = setInterval(() => void this.followLeadership(), LEADERSHIP_POLL_MS);
+      (this.leadershipTimer as { unref?: () => void }).unref?.();
+    }
     this.log.info("mirror link started", {
       bootstrapServers: this.d.config.bootstrap_servers,
       partitions: this.forwarders.size,
@@ -106,6 +125,7 @@ export class MirrorLink {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.leadershipTimer !== undefined) clearInterval(this.leadershipTimer);
     await this.discovering;
     // stop() aborts at once; then release senders waiting at the gate.
     const stopping = [
@@ -122,6 +142,8 @@ export class MirrorLink {
     try {
       const topics = (await this.d.broker.listTopics()).filter((t) => this.matches(t.name));
       const started: Promise<void>[] = [];
+      const clustered = this.clustered();
+      let refreshed = false;
       for (const topic of topics) {
         const remoteTopic = remoteTopicName(this.d.config, this.d.sourceId, topic.name);
         if (this.downlink?.mirrorsCentralTopic(remoteTopic)) {
@@ -141,6 +163,14 @@ export class MirrorLink {
         for (let partition = 0; partition < topic.partitions; partition++) {
           const key = `${topic.name}/${partition}`;
           if (this.closed || this.forwarders.has(key)) continue;
+          if (clustered) {
+            if (!this.leads(topic.name, partition)) continue;
+            if (!refreshed) {
+              await this.d.progress.refresh(); // the previous leader's mirror may have moved on
+              refreshed = true;
+            }
+            if (this.closed || this.forwarders.has(key)) continue;
+          }
           const forwarder = new PartitionForwarder(
             {
               broker: this.d.broker,
@@ -152,6 +182,7 @@ export class MirrorLink {
               clock: this.d.clock,
               sourceId: this.d.sourceId,
               onGone: () => this.forget(key, topic.name, partition),
+              leads: clustered ? () => this.leads(topic.name, partition) : undefined,
             },
             {
               topic: topic.name,
@@ -171,6 +202,34 @@ export class MirrorLink {
     }
   }
 
+  private clustered(): boolean {
+    return (this.d.broker.clusterView?.() ?? null) !== null;
+  }
+
+  /** Cluster mode: does this node lead the edge partition (false without a local replica)? */
+  private leads(topic: string, partition: number): boolean {
+    try {
+      return this.d.broker.partitionState(topic, partition).leads !== false;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Cluster mode: stop forwarding partitions led elsewhere now, pick up the ones this node leads now. */
+  private async followLeadership(): Promise<void> {
+    if (this.closed) return;
+    const lost = [...this.forwarders].filter(([, f]) => !this.leads(f.target.topic, f.target.partition));
+    for (const [key, f] of lost) {
+      this.forwarders.delete(key);
+      this.log.info("this node no longer leads the partition; its mirror forwarder stops here", {
+        topic: f.target.topic,
+        partition: f.target.partition,
+      });
+      await f.stop();
+    }
+    await this.discoverUplink();
+  }
+
   /** The edge topic was deleted: drop the forwarder and its progress (a re-created topic starts afresh). */
   private forget(key: string, topic: string, partition: number): void {
     this.forwarders.delete(key);
@@ -178,4 +237,13 @@ export class MirrorLink {
       this.log.warn("could not remove the progress of a deleted edge topic", { topic, partition, err });
     });
   }
+}
+
+/**
+ * The link's transactional.id at central: one per link and edge (per node in
+ * a cluster, where each node forwards the partitions it leads).
+ */
+export function transactionalIdOf(d: Pick<MirrorLinkDeps, "broker" | "config" | "sourceId">): string {
+  const base = `eddy-mirror/${d.sourceId}/${d.config.name}`;
+  return d.broker.clusterView?.() ? `${base}/${d.broker.nodeId}` : base;
 }

@@ -12,12 +12,21 @@
  * right after the append that delivered everything below `offset` (records
  * the edge holds past `edge` are checked for duplicates on resume).
  * A deleted partition's entry is removed with a tombstone.
+ *
+ * Cluster mode: the topic is replicated like the coordinators' internal
+ * topics (replication factor min(3, data nodes)); writes from any node reach
+ * its leader (the broker forwards produce), and a node that becomes leader of
+ * a mirrored partition calls refresh() first to read what the previous
+ * leader's mirror saved.
  */
 import type { BrokerApi } from "../../src/broker/index.ts";
 import { EddyError, ErrorCode, isEddyError } from "../../src/broker/index.ts";
 import type { Clock } from "../../src/util/clock.ts";
+import { sleep } from "../../src/util/sleep.ts";
 
 export const PROGRESS_TOPIC = "__mirror_progress";
+const REPLICA_POLL_MS = 20;
+const REPLICA_WAIT_MS = 30_000;
 
 export function progressKey(link: string, topic: string, partition: number): string {
   return `${link}/${topic}/${partition}`;
@@ -36,6 +45,9 @@ export interface ProgressEntry {
 export class ProgressStore {
   private readonly offsets = new Map<string, ProgressEntry>();
   private readonly encoder = new TextEncoder();
+  /** Where the next refresh() reads from. */
+  private loadedTo = 0;
+  private refreshing: Promise<void> | null = null;
 
   private constructor(
     private readonly broker: BrokerApi,
@@ -48,6 +60,18 @@ export class ProgressStore {
     await store.ensureTopic();
     await store.load();
     return store;
+  }
+
+  /**
+   * Read the entries saved since the last load (by this node or, in a
+   * cluster, by the mirror of the partition's previous leader). Positions
+   * only move forward, unless a tombstone removed the key.
+   */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.load().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
   }
 
   get(link: string, topic: string, partition: number): number | undefined {
@@ -91,21 +115,37 @@ export class ProgressStore {
   }
 
   private async ensureTopic(): Promise<void> {
+    const nodes = this.broker.clusterView?.()?.nodes.length ?? 0;
     try {
       await this.broker.createTopic({
         name: PROGRESS_TOPIC,
         partitions: 1,
+        ...(nodes > 1 ? { replicationFactor: Math.min(3, nodes) } : {}),
         configs: { "cleanup.policy": "compact", durability: "fsync", "retention.ms": -1 },
       });
     } catch (err) {
       if (!isEddyError(err) || err.code !== ErrorCode.TOPIC_EXISTS) throw err;
+    }
+    if (nodes > 0) await this.awaitLocalReplica();
+  }
+
+  /** Cluster mode: a new topic reaches this node through the metadata log a moment after it was created. */
+  private async awaitLocalReplica(): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        this.broker.partitionState(PROGRESS_TOPIC, 0);
+        return;
+      } catch (err) {
+        if (i * REPLICA_POLL_MS >= REPLICA_WAIT_MS) throw err;
+      }
+      await sleep(REPLICA_POLL_MS);
     }
   }
 
   private async load(): Promise<void> {
     const decoder = new TextDecoder();
     const state = this.broker.partitionState(PROGRESS_TOPIC, 0);
-    let offset = state.logStartOffset;
+    let offset = Math.max(state.logStartOffset, this.loadedTo);
     while (offset < state.highWatermark) {
       const page = await this.broker.readRecords({
         topic: PROGRESS_TOPIC,
@@ -127,11 +167,15 @@ export class ProgressStore {
             `${PROGRESS_TOPIC} holds an unreadable entry for '${key}' at offset ${r.offset}: delete the topic only if every link may start over`,
           );
         }
-        this.offsets.set(key, parsed);
+        // Entries only move forward (a tombstone starts a key afresh); a refresh may read a record
+        // older than one this node saved since.
+        const known = this.offsets.get(key);
+        if (known === undefined || parsed.offset >= known.offset) this.offsets.set(key, parsed);
       }
       if (page.nextOffset <= offset) break;
       offset = page.nextOffset;
     }
+    this.loadedTo = Math.max(this.loadedTo, offset);
   }
 }
 

@@ -1,26 +1,49 @@
 /**
  * The central cluster as a link sees it, over @platformatic/kafka (see
- * README.md for the client choice): an idempotent producer with acks=all,
- * topic preparation, and a tail scan that finds what an earlier run of this
- * link already delivered (the dedupe step after an outage or a restart).
+ * README.md for the client choice): a transactional producer (acks=all,
+ * transactional.id `eddy-mirror/{source.id}/{link}`, one per link; chunks
+ * are grouped into transactions by TxnSender), topic preparation, and a
+ * read_committed tail scan that finds what an earlier run of this link
+ * already delivered (the dedupe step after an outage or a restart).
  *
  * Every mirrored record carries two headers, `eddy.mirror.src`
  * (`{source.id}/{topic}/{partition}`) and `eddy.mirror.offset` (the edge
  * offset, decimal), and `eddy.mirror.topic_id` (the edge topic's id, so that
  * a deleted and re-created edge topic is not mistaken for the old one;
- * records without it match on the source alone). The producer is recreated after a failed send (its
- * sequence state is then unknown); callers pass the generation they sent
- * with so that one failure recreates it once.
+ * records without it match on the source alone). The producer is recreated
+ * after a failed send (same transactional.id: the new one fences the old and
+ * aborts its open transaction); callers pass the generation they sent with
+ * so that one failure recreates it once.
  */
-import { Admin, Consumer, type MessageToProduce, Producer, UserError } from "@platformatic/kafka";
+import {
+  Admin,
+  Consumer,
+  FetchIsolationLevels,
+  type MessageToProduce,
+  Producer,
+  UserError,
+} from "@platformatic/kafka";
 import type { Logger } from "../../src/observability/logger.ts";
+import type { Clock } from "../../src/util/clock.ts";
 import type { MirrorLinkConfig } from "./config.ts";
-import { type FetchedPartition, type FetchWant, fetchPartitions, trackTopics } from "./remote-fetch.ts";
+import {
+  decodePartition,
+  type FetchedPartition,
+  type FetchResponsePartitionLike,
+  type FetchWant,
+  fetchPartitions,
+  trackTopics,
+} from "./remote-fetch.ts";
+import { type SendTicket, TxnSender } from "./txn-sender.ts";
+import { sleep } from "../../src/util/sleep.ts";
 
 export const HEADER_SOURCE = "eddy.mirror.src";
 export const HEADER_OFFSET = "eddy.mirror.offset";
 export const HEADER_TOPIC_ID = "eddy.mirror.topic_id";
 const SCAN_CHUNK_RECORDS = 500;
+/** A transaction is committed once it holds this many batches' worth of records, or is this old. */
+const TXN_MAX_BATCHES = 16;
+const TXN_MAX_MS = 100;
 const ZERO_UUID = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
 
 export type RemoteMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
@@ -29,19 +52,35 @@ export interface RemoteTopicInfo {
   partitions: number;
 }
 
+export interface RemoteClusterOptions {
+  config: MirrorLinkConfig;
+  logger: Logger;
+  /** The link's transactional.id: `eddy-mirror/{source.id}/{link}` (plus `/{node}` in a cluster). */
+  transactionalId: string;
+  clock: Clock;
+}
+
 export class RemoteCluster {
   private producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  private sender: TxnSender;
+  private readonly config: MirrorLinkConfig;
+  private readonly logger: Logger;
+  private readonly transactionalId: string;
+  private readonly clock: Clock;
   private readonly admin: Admin;
   private readonly reader: Consumer<Buffer, Buffer, Buffer, Buffer>;
   private downReader: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
   private gen = 0;
   private readonly ready = new Map<string, Promise<RemoteTopicInfo>>();
 
-  constructor(
-    private readonly config: MirrorLinkConfig,
-    private readonly logger: Logger,
-  ) {
+  constructor(o: RemoteClusterOptions) {
+    this.config = o.config;
+    this.logger = o.logger;
+    this.transactionalId = o.transactionalId;
+    this.clock = o.clock;
+    const config = o.config;
     this.producer = this.newProducer();
+    this.sender = this.newSender();
     this.admin = new Admin(this.baseOptions("admin"));
     this.reader = new Consumer({
       ...this.baseOptions("reader"),
@@ -54,22 +93,38 @@ export class RemoteCluster {
     return this.gen;
   }
 
-  /** Produce with acks=all through the idempotent producer; resolves once central acknowledged. */
-  async send(messages: RemoteMessage[]): Promise<void> {
-    await this.deadline("produce", this.producer.send({ messages, acks: -1 }));
+  /**
+   * Produce a chunk (acks=all) in the link's current transaction; see
+   * TxnSender for `produced` / `committed`. One chunk per partition at a time
+   * keeps each partition in edge order.
+   */
+  submit(messages: RemoteMessage[], opts: { more?: boolean } = {}): SendTicket {
+    return this.sender.submit(messages, opts);
   }
 
-  /** After a failed send: replace the producer (once per generation). */
+  /**
+   * Initialise the current producer (InitProducerId with the link's
+   * transactional.id): older producers of the link are fenced and their open
+   * transaction aborted. Reconcile calls it before scanning central.
+   */
+  async fence(): Promise<void> {
+    const sender = this.sender;
+    try {
+      await sender.fence();
+    } catch (err) {
+      await this.reset(sender.generation); // the next attempt starts with a fresh producer
+      throw err;
+    }
+  }
+
+  /** After a failed send: replace the producer (once per generation); the same transactional.id fences the old one. */
   async reset(generation: number): Promise<void> {
     if (generation !== this.gen) return;
     this.gen++;
     const old = this.producer;
-    // KIP-360: name the old id/epoch so Eddy bumps the epoch and rejects the old
-    // producer's late batches (Kafka hands out a new id). If the old producer never
-    // got an id, or this init fails, the next reset falls back to a fresh one.
-    const id = old.producerId;
-    const epoch = old.producerEpoch;
-    this.producer = this.newProducer(id !== undefined && epoch !== undefined ? { id, epoch } : undefined);
+    this.sender.close(new Error("the mirror link replaced its producer after a failed send"));
+    this.producer = this.newProducer();
+    this.sender = this.newSender();
     await old.close(true).catch((err: unknown) => this.logger.debug("closing old producer failed", { err }));
   }
 
@@ -169,6 +224,7 @@ export class RemoteCluster {
   }
 
   async close(): Promise<void> {
+    this.sender.close(new Error("the mirror link is closing"));
     await Promise.allSettled([
       this.producer.close(true),
       this.admin.close(),
@@ -185,9 +241,24 @@ export class RemoteCluster {
     edgeTopicId: string;
     scanLimit: number;
   }): Promise<number | null> {
-    const probe = await this.fetchAt(o, 0, 1);
+    // Records between the last stable offset and the high watermark belong to open transactions (a
+    // fenced producer's, being aborted, or another node's in a cluster): wait until they are decided,
+    // up to twice the transaction timeout; read_committed sees only what lies below the LSO.
+    let probe = await this.probe(o);
+    const attempts = Math.ceil((2 * this.config.request_timeout_ms) / this.config.retry_backoff_ms);
+    for (let i = 0; i < attempts && probe.lastStableOffset < probe.highWatermark; i++) {
+      await sleep(this.config.retry_backoff_ms);
+      probe = await this.probe(o);
+    }
+    if (probe.lastStableOffset < probe.highWatermark) {
+      this.logger.warn("a transaction stays open on the central partition; scanning committed records only", {
+        partition: o.partition,
+        lastStableOffset: probe.lastStableOffset,
+        highWatermark: probe.highWatermark,
+      });
+    }
     const start = probe.logStartOffset;
-    let end = probe.highWatermark;
+    let end = probe.lastStableOffset;
     let scanned = 0;
     let chunk = SCAN_CHUNK_RECORDS;
     while (end > start && scanned < o.scanLimit) {
@@ -196,13 +267,13 @@ export class RemoteCluster {
       let at = from;
       while (at < end) {
         const page = await this.fetchAt(o, at, 1024 * 1024);
-        if (page.records.length === 0) break;
         for (const r of page.records) {
           if (r.offset < at || r.offset >= end) continue;
           const ours = r.source === o.source && (r.topicId === null || r.topicId === o.edgeTopicId);
           if (ours && (best === null || r.edgeOffset > best)) best = r.edgeOffset;
         }
-        at = Math.max(at + 1, page.records[page.records.length - 1]!.offset + 1);
+        if (page.nextOffset <= at) break; // nothing more below the LSO
+        at = page.nextOffset;
       }
       // Our records reach a remote partition in edge-offset order: the newest chunk holding any is enough.
       if (best !== null) return best;
@@ -213,13 +284,29 @@ export class RemoteCluster {
     return null;
   }
 
+  /** A partition's log start, last stable offset and high watermark. */
+  private async probe(o: {
+    topicId: string;
+    partition: number;
+    leader: number;
+  }): Promise<{ logStartOffset: number; lastStableOffset: number; highWatermark: number }> {
+    let page = await this.fetchAt(o, 0, 1);
+    // Offset 0 is below the log start: ask again there (an error answer carries no reliable LSO).
+    if (page.errorCode !== 0) page = await this.fetchAt(o, page.logStartOffset, 1);
+    return page;
+  }
+
+  /** read_committed: aborted transactions and control batches are dropped (remote-fetch.ts decodePartition). */
   private async fetchAt(
     o: { topicId: string; partition: number; leader: number },
     offset: number,
     maxBytes: number,
   ): Promise<{
+    errorCode: number;
     logStartOffset: number;
+    lastStableOffset: number;
     highWatermark: number;
+    nextOffset: number;
     records: Array<{ offset: number; source: string | null; topicId: string | null; edgeOffset: number }>;
   }> {
     let response: FetchResponseLike;
@@ -245,6 +332,7 @@ export class RemoteCluster {
           maxWaitTime: 0,
           minBytes: 0,
           maxBytes,
+          isolationLevel: FetchIsolationLevels.READ_COMMITTED,
         }),
       )) as unknown as FetchResponseLike;
     } catch (err) {
@@ -254,28 +342,49 @@ export class RemoteCluster {
       response = attached;
     }
     const p = response.responses[0]?.partitions[0];
-    if (!p) return { logStartOffset: 0, highWatermark: 0, records: [] };
+    if (!p) {
+      return {
+        errorCode: 0,
+        logStartOffset: 0,
+        lastStableOffset: 0,
+        highWatermark: 0,
+        nextOffset: offset,
+        records: [],
+      };
+    }
+    const decoded = decodePartition("", offset, p);
     const records: Array<{
       offset: number;
       source: string | null;
       topicId: string | null;
       edgeOffset: number;
     }> = [];
-    for (const batch of p.records ?? []) {
-      for (const r of batch.records) {
-        let source: string | null = null;
-        let topicId: string | null = null;
-        let edgeOffset = -1;
-        for (const [k, v] of r.headers) {
-          const key = k?.toString();
-          if (key === HEADER_SOURCE) source = v?.toString() ?? null;
-          else if (key === HEADER_TOPIC_ID) topicId = v?.toString() ?? null;
-          else if (key === HEADER_OFFSET) edgeOffset = Number(v?.toString() ?? -1);
-        }
-        records.push({ offset: Number(batch.firstOffset) + r.offsetDelta, source, topicId, edgeOffset });
+    for (const r of decoded.records) {
+      let source: string | null = null;
+      let topicId: string | null = null;
+      let edgeOffset = -1;
+      for (const [k, v] of r.headers) {
+        const key = k?.toString();
+        if (key === HEADER_SOURCE) source = v?.toString() ?? null;
+        else if (key === HEADER_TOPIC_ID) topicId = v?.toString() ?? null;
+        else if (key === HEADER_OFFSET) edgeOffset = Number(v?.toString() ?? -1);
       }
+      records.push({ offset: r.offset, source, topicId, edgeOffset });
     }
-    return { logStartOffset: Number(p.logStartOffset), highWatermark: Number(p.highWatermark), records };
+    const highWatermark = Number(p.highWatermark);
+    // Servers without transactions may answer -1: everything up to the high watermark is stable.
+    const lso =
+      p.lastStableOffset === undefined || p.lastStableOffset < 0n
+        ? highWatermark
+        : Number(p.lastStableOffset);
+    return {
+      errorCode: p.errorCode,
+      logStartOffset: Number(p.logStartOffset),
+      lastStableOffset: Math.min(lso, highWatermark),
+      highWatermark,
+      nextOffset: decoded.nextOffset,
+      records,
+    };
   }
 
   private async prepareTopic(topic: string, minPartitions: number): Promise<RemoteTopicInfo> {
@@ -336,16 +445,28 @@ export class RemoteCluster {
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
-  private newProducer(previous?: { id: bigint; epoch: number }): Producer<Buffer, Buffer, Buffer, Buffer> {
+  private newProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
     return new Producer({
       ...this.baseOptions("producer"),
       idempotent: true,
-      // A fresh producer id. Kafka treats -1/-1 as "new producer"; librdkafka's mock requires it.
-      producerId: previous?.id ?? -1n,
-      producerEpoch: previous?.epoch ?? -1,
+      transactionalId: this.transactionalId,
+      // Kafka treats -1/-1 as "new producer"; librdkafka's mock requires it.
+      producerId: -1n,
+      producerEpoch: -1,
       acks: -1,
       compression: this.config.compression,
       autocreateTopics: false,
+    });
+  }
+
+  private newSender(): TxnSender {
+    return new TxnSender({
+      producer: this.producer,
+      generation: this.gen,
+      deadline: (what, call) => this.deadline(what, call),
+      maxRecords: TXN_MAX_BATCHES * this.config.batch.max_records,
+      maxMs: TXN_MAX_MS,
+      now: () => this.clock.monotonic(),
     });
   }
 
@@ -380,16 +501,7 @@ export class RemoteCluster {
 }
 
 interface FetchResponseLike {
-  responses: Array<{
-    partitions: Array<{
-      logStartOffset: bigint;
-      highWatermark: bigint;
-      records?: Array<{
-        firstOffset: bigint;
-        records: Array<{ offsetDelta: number; headers: Array<[Buffer | null, Buffer | null]> }>;
-      }> | null;
-    }>;
-  }>;
+  responses: Array<{ partitions: Array<FetchResponsePartitionLike & { lastStableOffset?: bigint }> }>;
 }
 
 function isUnknownTopic(err: unknown): boolean {

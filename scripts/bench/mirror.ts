@@ -1,7 +1,7 @@
 /**
  * Mirror drain benchmark (issue 5, item 7).
  *
- *   bun scripts/bench/mirror.ts [--records N] [--size B] [--partitions P] [--only latency|mqtt]
+ *   bun scripts/bench/mirror.ts [--records N] [--size B] [--partitions P] [--only drain|latency|mqtt]
  *                               [--cap BYTES_PER_SEC] [--cap-records N]
  *                               [--central eddy|mock] [--edge file|memory]
  *
@@ -34,7 +34,8 @@
  *     with the publisher's Date.now(); the central child notes Date.now() -
  *     that stamp when the record becomes visible there.
  *
- * `--only latency|mqtt` runs just item 4 or item 5 (no baselines, no drains).
+ * `--only latency|mqtt` runs just item 4 or item 5 (no baselines, no drains);
+ * `--only drain` just item 2 (to compare builds back to back on a busy machine).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -95,27 +96,34 @@ async function serveCentral(): Promise<void> {
     clock: systemClock,
     sasl: null,
   });
-  // Delay of records of "lat*" topics: now - record timestamp, at the moment they become visible here.
+  // Delay of records of "lat*" topics: now - record timestamp, at the moment they become visible here to
+  // read_committed consumers (the mirror's records count once their transaction committed).
   const delays: number[] = [];
   const seen = new Map<string, number>();
+  const reading = new Map<string, Promise<void>>();
   broker.onAppend((e) => {
     if (!e.topic.startsWith("gw.lat")) return;
     const now = Date.now();
     const key = `${e.topic}/${e.partition}`;
-    const from = seen.get(key) ?? 0;
-    seen.set(key, e.highWatermark);
-    void broker
-      .readRecords({
+    const previous = reading.get(key) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const from = seen.get(key) ?? 0;
+      const page = await broker.readRecords({
         topic: e.topic,
         partition: e.partition,
         offset: from,
-        maxRecords: e.highWatermark - from,
-      })
-      .then((page) => {
-        // MQTT records carry the publisher's clock at the start of the payload, not in the record timestamp.
-        const stamped = e.topic === "gw.latmqtt";
-        for (const r of page.records) delays.push(now - (stamped ? payloadStamp(r.value) : r.timestamp));
+        maxRecords: 100_000,
+        isolation: "read_committed",
       });
+      seen.set(key, Math.max(from, page.nextOffset));
+      // MQTT records carry the publisher's clock at the start of the payload, not in the record timestamp.
+      const stamped = e.topic === "gw.latmqtt";
+      for (const r of page.records) delays.push(now - (stamped ? payloadStamp(r.value) : r.timestamp));
+    });
+    reading.set(
+      key,
+      next.catch(() => {}),
+    );
   });
   console.log(`127.0.0.1:${listener.port}`);
   for await (const line of console) {
@@ -323,10 +331,26 @@ async function main(): Promise<void> {
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   try {
     if (args.only !== undefined) {
-      if (args.central !== "eddy") throw new Error("--only latency|mqtt needs --central eddy");
+      if (args.central !== "eddy" && args.only !== "drain") {
+        throw new Error("--only latency|mqtt needs --central eddy");
+      }
       if (args.only === "latency") await latency(central, args.edge ?? "file", size);
       else if (args.only === "mqtt") await mqttLatency(central, args.edge ?? "file", size);
-      else throw new Error(`--only: expected latency or mqtt, got ${args.only}`);
+      else if (args.only === "drain") {
+        const d = await drain({
+          bootstrap: central.bootstrap,
+          edgeKind: args.edge ?? "file",
+          records,
+          size,
+          partitions,
+          cap: 0,
+          batch,
+        });
+        const rate = (d.records * 1000) / d.ms;
+        console.log(
+          `uncapped drain: ${fmt(d.records)} records in ${(d.ms / 1000).toFixed(2)} s = ${fmt(rate)} records/s`,
+        );
+      } else throw new Error(`--only: expected drain, latency or mqtt, got ${args.only}`);
       return;
     }
     console.log(

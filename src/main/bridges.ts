@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type { BrokerApi } from "../broker/index.ts";
 import { ConfigError } from "../config/errors.ts";
 import { formatHostPort, parseHostPort } from "../config/listen.ts";
-import { mqttAuthenticator } from "../config/mqtt-auth.ts";
+import { mqttAuthenticator, mqttScramCredentials } from "../config/mqtt-auth.ts";
 import type { EddyConfig } from "../config/schema.ts";
 import { isEddyError } from "../errors.ts";
 import type { HealthCheck } from "../http/routes/health.ts";
@@ -22,18 +22,25 @@ import { createMirrorHealth } from "../observability/mirror-health.ts";
 import type { Clock } from "../util/clock.ts";
 import type { CredentialStore } from "../util/credentials.ts";
 import {
+  compileAcl,
   compileMapping,
   disconnectClient,
   explain,
   listClients,
   listSessions,
+  type MqttAuth,
   type MqttListener,
   type MqttMappingConfig,
   mqttWebSocketUpgrade,
   startMqttListener,
 } from "../../bridges/mqtt/index.ts";
 import { type CoapListener, startCoapListener } from "../../bridges/coap/index.ts";
-import { type Mirror, mirrorLinksSchema, startMirror } from "../../bridges/mirror/index.ts";
+import {
+  attachMirrorDownlinkMetrics,
+  type Mirror,
+  mirrorLinksSchema,
+  startMirror,
+} from "../../bridges/mirror/index.ts";
 
 /**
  * Bridge settings the schema cannot check alone: [[mirror.links]] against the
@@ -123,6 +130,7 @@ export async function startBridges(d: {
           connections: bridge.connections.size,
           sessions: bridge.sessions.size,
           retained: bridge.retained.size,
+          ...windowSizes(bridge),
           ...bridge.stats,
         })),
       );
@@ -164,6 +172,7 @@ export async function startBridges(d: {
     });
     steps.push(() => mirror.close());
     steps.push(attachMirrorMetrics(registry, () => mirror.status()));
+    steps.push(attachMirrorDownlinkMetrics(registry, () => mirror.status()));
     out.http.mirror = mirrorAdmin(mirror);
     out.http.healthChecks.mirror = mirrorHealthCheck(mirror, clock, steps);
     return out;
@@ -225,7 +234,7 @@ async function startMqtt(
       logger,
       clock,
       mapping: mqttMapping(config),
-      auth: mqttAuthenticator({ credentials, allowAnonymous: config.auth.allow_anonymous }),
+      auth: mqttAuth(config, credentials),
       maxPacketSize: m.max_packet_bytes,
       maxConnections: m.max_connections,
       ...(m.max_session_expiry_ms >= 0
@@ -235,10 +244,37 @@ async function startMqtt(
         ? { serverKeepAlive: Math.min(65_535, Math.ceil(m.keep_alive_override_ms / 1000)) }
         : {}),
       tls,
+      ...(m.redirect !== ""
+        ? { redirect: { serverReference: m.redirect, permanent: m.redirect_permanent } }
+        : {}),
     });
   } catch (err) {
     throw listenError(err, "MQTT", config.listeners.mqtt!, "--mqtt-listen (or --mqtt-tls-listen)");
   }
+}
+
+/** eddy_mqtt_inflight_messages / eddy_mqtt_queued_messages: in-flight windows and log backlog of all sessions. */
+function windowSizes(bridge: MqttListener["bridge"]): { inflight: number; queued: number } {
+  let inflight = 0;
+  let queued = 0;
+  for (const s of listSessions(bridge)) {
+    inflight += s.inflight;
+    queued += s.backlog;
+  }
+  return { inflight, queued };
+}
+
+/** MQTT auth hooks: CONNECT from [auth.users], SCRAM for plain-text passwords, ACLs from [auth.acl]. */
+function mqttAuth(config: EddyConfig, credentials: CredentialStore): MqttAuth {
+  const acl = compileAcl(config.auth.acl);
+  return {
+    authenticate: mqttAuthenticator({ credentials, allowAnonymous: config.auth.allow_anonymous })
+      .authenticate,
+    ...(credentials.plaintextPasswords().size > 0
+      ? { scramCredential: mqttScramCredentials(credentials) }
+      : {}),
+    ...(acl ? { canPublish: acl.canPublish, canSubscribe: acl.canSubscribe, canRead: acl.canRead } : {}),
+  };
 }
 
 async function startCoap(

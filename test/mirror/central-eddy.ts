@@ -22,8 +22,12 @@ export interface CentralEddy {
   stopListener(): Promise<void>;
   /** Listen again on the same port. */
   startListener(): Promise<void>;
-  /** Every record of a partition, from the log start. */
-  records(topic: string, partition: number): Promise<StoredRecord[]>;
+  /**
+   * Every record of a partition, from the log start; read_committed by
+   * default (what central consumers see: the mirror's aborted transactions
+   * are not), or every record appended with `{ uncommitted: true }`.
+   */
+  records(topic: string, partition: number, opts?: { uncommitted?: boolean }): Promise<StoredRecord[]>;
   close(): Promise<void>;
 }
 
@@ -80,7 +84,7 @@ export async function startCentralEddy(opts: CentralEddyOptions = {}): Promise<C
         }
       }
     },
-    async records(topic, partition) {
+    async records(topic, partition, opts = {}) {
       const out: StoredRecord[] = [];
       let state: ReturnType<Broker["partitionState"]>;
       try {
@@ -90,7 +94,13 @@ export async function startCentralEddy(opts: CentralEddyOptions = {}): Promise<C
       }
       let offset = state.logStartOffset;
       while (offset < state.highWatermark) {
-        const page = await broker.readRecords({ topic, partition, offset, maxRecords: 100_000 });
+        const page = await broker.readRecords({
+          topic,
+          partition,
+          offset,
+          maxRecords: 100_000,
+          isolation: opts.uncommitted ? "read_uncommitted" : "read_committed",
+        });
         out.push(...page.records);
         if (page.nextOffset <= offset) break;
         offset = page.nextOffset;
