@@ -1,9 +1,13 @@
 /**
- * The broker core: wires topics, partitions, produce, fetch, group offsets and
- * housekeeping behind BrokerApi. createBroker opens every known topic's logs
- * (in parallel) before it resolves; close() stops housekeeping, wakes
- * long-polls, waits for in-flight appends, closes the logs (fsync) and the
- * metadata store. After close every call throws SHUTTING_DOWN.
+ * The broker core: wires topics, partitions, produce, fetch, group offsets,
+ * transactions and housekeeping behind BrokerApi, and owns the lifecycle.
+ * createBroker opens every known topic's logs (in parallel) before it
+ * resolves; close() stops housekeeping, wakes long-polls, waits for in-flight
+ * appends, closes the logs (fsync) and the metadata store. After close every
+ * call throws SHUTTING_DOWN. Cluster wiring (node, coordinators, forwarders,
+ * peer routes) lives in broker-cluster.ts; per-partition admin operations
+ * (DeleteRecords, DescribeProducers, OffsetForLeaderEpoch, retention floors)
+ * in partition-admin.ts.
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import type { TransactionCoordinator } from "../txn/coordinator.ts";
@@ -19,18 +23,16 @@ import type {
   TxnOffsetCommitOptions,
   TxnOffsetCommitResult,
 } from "../txn/types.ts";
-import { ClusterNode, type ClusterStatus } from "../cluster/cluster-node.ts";
-import { COORDINATOR_PEER_PATH, coordinatorRoute, type GroupCall } from "../cluster/coordinator-rpc.ts";
-import { ClusterCoordinators } from "../cluster/coordinator-service.ts";
+import type { ClusterNode, ClusterStatus } from "../cluster/cluster-node.ts";
+import type { ClusterCoordinators } from "../cluster/coordinator-service.ts";
+import type { GroupCall } from "../cluster/coordinator-rpc.ts";
 import type { PeerRouteHandler } from "../cluster/peer-protocol.ts";
-import { ProduceForwarder } from "../cluster/produce-forwarder.ts";
-import { ReadForwarder } from "../cluster/read-forwarder.ts";
 import type { GroupCoordinator } from "../groups/index.ts";
 import { silentLogger } from "../observability/logger.ts";
 import { systemClock } from "../util/clock.ts";
 import { appendBatch } from "./append-batch.ts";
+import { BrokerCluster, nodeScopedProducerIds, topicClusterHooks } from "./broker-cluster.ts";
 import type { BrokerContext } from "./context.ts";
-import { checkLeader, endOffsetForEpoch } from "./epochs.ts";
 import { fetch } from "./fetch.ts";
 import { GroupAdmin } from "./group-offsets.ts";
 import { createGroupCoordinator } from "./groups.ts";
@@ -39,6 +41,7 @@ import { listOffsets } from "./list-offsets.ts";
 import { safeObserver } from "./observer.ts";
 import type { BrokerOptions } from "./options.ts";
 import type { Partition } from "./partition.ts";
+import * as admin from "./partition-admin.ts";
 import { kafkaPartition } from "./partitioner.ts";
 import { produce } from "./produce.ts";
 import { readRecords, waitForData } from "./read-records.ts";
@@ -123,18 +126,15 @@ class EddyBroker implements Broker {
   private readonly topics: TopicManager;
   private readonly housekeeping: Housekeeping;
   private readonly txn: TransactionCoordinator;
-  private readonly cluster: ClusterNode | null = null;
-  /** Cluster mode: produce on a node that does not lead, reads on a node without a replica. */
-  private readonly forwarder: ProduceForwarder | null = null;
-  private readonly reads: ReadForwarder | null = null;
-  /** Cluster mode: group and transaction coordinator placement and state. */
+  /** Cluster mode: node, coordinators and forwarders; null on a single node. */
+  private readonly cluster: BrokerCluster | null = null;
+  /** Cluster mode: group and transaction coordinator placement and state (this.cluster's; tests reach it here). */
   private readonly coordinators: ClusterCoordinators | null = null;
   readonly groups: GroupCoordinator;
   /** BrokerApi's group calls (cluster mode: carried to the group's coordinator). */
   private readonly groupAdmin: GroupAdmin;
   private readonly listeners = new Set<(event: AppendEvent) => void>();
-  /** topic/partition -> owner -> lowest offset the owner still needs (setRetentionFloor). */
-  private readonly retentionFloors = new Map<string, Map<string, number>>();
+  private readonly retentionFloors = new admin.RetentionFloors();
   private closing = false;
   private closed: Promise<void> | undefined;
 
@@ -159,36 +159,20 @@ class EddyBroker implements Broker {
       observer,
       onAdvance: (p) => this.onAdvance(p),
       onTopicGone: (topic) => waiters.notifyAll(topic),
-      cluster: options.cluster
-        ? {
-            admin: (req) => this.requireCluster().admin(req),
-            dataNodes: () => this.requireCluster().dataNodes(),
-            forget: (topic) => this.cluster?.replicas.forget(topic),
-            forgetPartition: (topic, partition) => this.cluster?.replicas.forgetPartition(topic, partition),
-          }
-        : undefined,
+      cluster: options.cluster ? topicClusterHooks(() => this.cluster) : undefined,
     });
     if (options.cluster) {
-      this.cluster = new ClusterNode({
+      this.cluster = new BrokerCluster({
         nodeId: this.nodeId,
-        options: options.cluster,
-        store: options.metadata,
-        clock,
-        logger,
-        lookup: (topic, partition) => this.topics.get(topic)?.partitions[partition],
-        reconcileTopics: () => this.topics.reconcile(),
-        onRolesChanged: () => this.coordinators?.refresh(),
-      });
-      this.coordinators = new ClusterCoordinators({
-        nodeId: this.nodeId,
-        topics: this.topics,
+        cluster: options.cluster,
         metadata: options.metadata,
         clock,
         logger,
-        dataNodes: () => this.requireCluster().dataNodes(),
-        view: () => this.cluster?.view() ?? null,
-        unloadGroups: (inPartition) => this.groups.unloadGroups(inPartition),
+        topics: this.topics,
+        ctx: () => this.ctx,
+        groups: () => this.groups,
       });
+      this.coordinators = this.cluster.coordinators;
     }
     this.txn = txns.createCoordinator({
       metadata: options.cluster ? nodeScopedProducerIds(options.metadata, this.nodeId) : options.metadata,
@@ -199,8 +183,8 @@ class EddyBroker implements Broker {
       checkIntervalMs: options.transactions?.checkIntervalMs,
       maxTimeoutMs: options.transactions?.maxTimeoutMs,
       cluster:
-        this.coordinators && options.cluster
-          ? { coordinators: this.coordinators, rpc: options.cluster.rpc }
+        this.cluster && this.coordinators
+          ? { coordinators: this.coordinators, rpc: this.cluster.rpc }
           : undefined,
     });
     this.ctx = {
@@ -223,17 +207,6 @@ class EddyBroker implements Broker {
       nodeId: this.nodeId,
       rpc: options.cluster?.rpc ?? null,
     });
-    if (options.cluster) {
-      const forwarding = { nodeId: this.nodeId, ctx: () => this.ctx, rpc: options.cluster.rpc };
-      this.forwarder = new ProduceForwarder(forwarding);
-      this.reads = new ReadForwarder({
-        ...forwarding,
-        local: {
-          readRecords: (req) => readRecords(this.ctx, req),
-          waitForData: (req) => waitForData(this.ctx, req),
-        },
-      });
-    }
     this.housekeeping = new Housekeeping({
       clock,
       logger,
@@ -245,7 +218,7 @@ class EddyBroker implements Broker {
 
   async start(): Promise<void> {
     await this.topics.openAll();
-    await this.cluster?.start();
+    await this.cluster?.node.start();
     await txns.openTransactions(this.ctx, this.txn);
     this.txn.start();
     this.housekeeping.start();
@@ -303,12 +276,12 @@ class EddyBroker implements Broker {
 
   async produce(req: ProduceRequest): Promise<ProduceResult> {
     this.guard();
-    return produce(this.ctx, req, this.forwarder ?? undefined);
+    return produce(this.ctx, req, this.cluster?.forwarder);
   }
 
   async appendBatch(req: AppendBatchRequest): Promise<AppendBatchResult> {
     this.guard();
-    const f = this.forwarder;
+    const f = this.cluster?.forwarder;
     if (f && req.requireLeader !== true) {
       const name = (await this.topics.ensure(req.topic)).record.name;
       if (f.shouldForward(this.topics.partition(name, req.partition), req.requireLeader))
@@ -332,7 +305,7 @@ class EddyBroker implements Broker {
 
   async readRecords(req: Parameters<BrokerApi["readRecords"]>[0]): ReturnType<BrokerApi["readRecords"]> {
     this.guard();
-    return readRecords(this.ctx, req, this.reads ?? undefined);
+    return readRecords(this.ctx, req, this.cluster?.reads);
   }
 
   async listOffsets(
@@ -353,21 +326,7 @@ class EddyBroker implements Broker {
 
   async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
     this.guard();
-    const p = this.topics.partition(topic, partition);
-    checkLeader(p);
-    const hw = p.tracker.highWatermark;
-    const before = beforeOffset === -1 ? hw : beforeOffset;
-    if (!Number.isSafeInteger(before) || before < 0 || before > hw) {
-      throw new EddyError(
-        ErrorCode.OFFSET_OUT_OF_RANGE,
-        `cannot delete records before ${beforeOffset} in ${topic}-${partition}: the offset must be between 0 and the high watermark ${hw} (or -1 for the high watermark)`,
-      );
-    }
-    return p.enqueue(async () => {
-      await p.log.deleteRecordsBefore(before);
-      p.refresh();
-      return p.tracker.logStartOffset;
-    });
+    return admin.deleteRecords(this.topics.partition(topic, partition), beforeOffset);
   }
 
   async waitForData(
@@ -378,7 +337,7 @@ class EddyBroker implements Broker {
     signal?: AbortSignal,
   ): Promise<boolean> {
     this.guard();
-    return waitForData(this.ctx, { topic, partition, offset, timeoutMs, signal }, this.reads ?? undefined);
+    return waitForData(this.ctx, { topic, partition, offset, timeoutMs, signal }, this.cluster?.reads);
   }
 
   onAppend(listener: (event: AppendEvent) => void): () => void {
@@ -388,20 +347,7 @@ class EddyBroker implements Broker {
 
   setRetentionFloor(topic: string, partition: number, owner: string, offset: number | null): void {
     this.guard();
-    const p = this.topics.partition(topic, partition);
-    if (offset !== null && (!Number.isSafeInteger(offset) || offset < 0)) {
-      throw new EddyError(
-        ErrorCode.INVALID_REQUEST,
-        `retention floor for ${topic}-${partition} must be a non-negative offset or null, got ${offset}`,
-      );
-    }
-    const key = partitionKey(topic, partition);
-    const owners = this.retentionFloors.get(key) ?? new Map<string, number>();
-    if (offset === null) owners.delete(owner);
-    else owners.set(owner, offset);
-    if (owners.size === 0) this.retentionFloors.delete(key);
-    else this.retentionFloors.set(key, owners);
-    p.log.setRetentionFloor(owners.size === 0 ? null : Math.min(...owners.values()));
+    this.retentionFloors.set(this.topics.partition(topic, partition), owner, offset);
   }
 
   // Consumer-group offsets
@@ -470,31 +416,16 @@ class EddyBroker implements Broker {
 
   describeProducers(topic: string, partition: number): ActiveProducer[] {
     this.guard();
-    const p = this.topics.partition(topic, partition);
-    checkLeader(p);
-    return [...p.producers.producers.values()].map((e) => ({
-      producerId: e.producerId,
-      producerEpoch: e.epoch,
-      lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
-      lastTimestamp: e.lastTimestamp,
-      currentTxnStartOffset: e.txnFirstOffset,
-    }));
+    return admin.describeProducers(this.topics.partition(topic, partition));
   }
 
   endOffsetForLeaderEpoch(topic: string, partition: number, leaderEpoch: number): EpochEndOffset {
     this.guard();
-    const p = this.topics.partition(topic, partition);
-    checkLeader(p);
-    const { logStartOffset, logEndOffset } = p.state();
-    // Cluster replicas keep an epoch cache; a single node has only its current epoch.
-    const epochs = this.options.metadata
-      .getLeaderEpochs(topic, partition)
-      .filter((e) => e.startOffset <= logEndOffset && e.epoch <= p.leaderEpoch);
-    // Without a cached start for the current epoch, the older epochs are taken to run to the log end.
-    if (epochs.length === 0) epochs.push({ epoch: p.leaderEpoch, startOffset: logStartOffset });
-    else if (epochs.at(-1)!.epoch < p.leaderEpoch)
-      epochs.push({ epoch: p.leaderEpoch, startOffset: logEndOffset });
-    return endOffsetForEpoch(epochs, leaderEpoch, logEndOffset);
+    return admin.endOffsetForLeaderEpoch(
+      this.options.metadata,
+      this.topics.partition(topic, partition),
+      leaderEpoch,
+    );
   }
 
   // Housekeeping
@@ -505,25 +436,19 @@ class EddyBroker implements Broker {
   }
 
   peerRoutes(): Map<string, PeerRouteHandler> {
-    const routes = this.cluster?.routes() ?? new Map<string, PeerRouteHandler>();
-    for (const [path, handler] of this.forwarder?.routes() ?? []) routes.set(path, handler);
-    for (const [path, handler] of this.reads?.routes() ?? []) routes.set(path, handler);
-    if (this.cluster) {
-      const handlers = {
-        ...txns.peerHandlers(this.ctx, this.txn),
-        group: (call: GroupCall) => this.groupAdmin.serve(call),
-      };
-      routes.set(COORDINATOR_PEER_PATH, coordinatorRoute(handlers));
-    }
-    return routes;
+    if (!this.cluster) return new Map<string, PeerRouteHandler>();
+    return this.cluster.routes({
+      ...txns.peerHandlers(this.ctx, this.txn),
+      group: (call: GroupCall) => this.groupAdmin.serve(call),
+    });
   }
 
   clusterStatus(): ClusterStatus | null {
-    return this.cluster?.status() ?? null;
+    return this.cluster?.node.status() ?? null;
   }
 
   clusterView(): ClusterView | null {
-    return this.cluster?.view() ?? null;
+    return this.cluster?.node.view() ?? null;
   }
 
   async findCoordinator(keyType: "group" | "transaction", key: string): Promise<CoordinatorLocation | null> {
@@ -532,7 +457,7 @@ class EddyBroker implements Broker {
   }
 
   get clusterId(): string {
-    return this.cluster?.agreedClusterId() ?? this.localClusterId;
+    return this.cluster?.node.agreedClusterId() ?? this.localClusterId;
   }
 
   async alterPartitionReassignments(list: PartitionReassignmentRequest[]): Promise<void> {
@@ -546,7 +471,7 @@ class EddyBroker implements Broker {
 
   private requireCluster(): ClusterNode {
     if (!this.cluster) throw new EddyError(ErrorCode.INVALID_REQUEST, "this broker is not in a cluster");
-    return this.cluster;
+    return this.cluster.node;
   }
 
   stats(): BrokerStats {
@@ -569,7 +494,7 @@ class EddyBroker implements Broker {
         this.ctx.logger.error("error while closing the broker", { err });
       }
     };
-    await attempt(() => this.cluster?.stop());
+    await attempt(() => this.cluster?.node.stop());
     await attempt(() => this.housekeeping.stop());
     await attempt(() => txns.closeTransactions(this.ctx, this.txn));
     this.coordinators?.close();
@@ -607,18 +532,6 @@ class EddyBroker implements Broker {
       }
     }
   }
-}
-
-/**
- * Cluster mode: every node allocates producer ids from its own counter, so
- * the node id goes into the low bits (ids stay unique across the cluster and
- * below 2^53 for 2^43 allocations per node).
- */
-function nodeScopedProducerIds(store: BrokerOptions["metadata"], nodeId: number): BrokerOptions["metadata"] {
-  if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId >= 1024) {
-    throw new EddyError(ErrorCode.INVALID_CONFIG, `node.id ${nodeId} must be 0-1023 in a cluster`);
-  }
-  return { ...store, allocateProducerId: () => store.allocateProducerId() * 1024 + nodeId };
 }
 
 /** The cluster id is created once (22 characters, like Kafka's) and kept in the metadata store. */

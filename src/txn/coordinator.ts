@@ -41,13 +41,25 @@
  * running cannot write markers once its successor has (Kafka's
  * TRANSACTION_COORDINATOR_FENCED; checked by the data partition's leader).
  * Not implemented: transactional.id expiration.
+ *
+ * This file holds the request handlers and the state checks; the state table
+ * and its persistence are in txn-table.ts, marker writing and completion in
+ * txn-completion.ts, the timeout check in txn-timeouts.ts, per-id
+ * serialisation in id-locks.ts, options and hooks in coordinator-options.ts.
  */
 import { EddyError, ErrorCode } from "../errors.ts";
-import type { MetadataStore, TransactionRecord } from "../metadata/types.ts";
-import type { Logger } from "../observability/logger.ts";
-import type { Clock } from "../util/clock.ts";
+import type { TransactionRecord } from "../metadata/types.ts";
+import {
+  type CoordinatorOptions,
+  DEFAULT_MAX_TRANSACTION_TIMEOUT_MS,
+  MAX_EPOCH_BEFORE_NEW_ID,
+} from "./coordinator-options.ts";
+import { IdLocks } from "./id-locks.ts";
 import { IdempotentEpochs } from "./idempotent-epochs.ts";
 import * as check from "./txn-checks.ts";
+import { TxnCompletion } from "./txn-completion.ts";
+import { type Txn, TxnTable } from "./txn-table.ts";
+import { TxnTimeouts } from "./txn-timeouts.ts";
 import {
   type AddOffsetsToTxnOptions,
   type AddPartitionsToTxnOptions,
@@ -60,93 +72,54 @@ import {
   TxnState,
 } from "./types.ts";
 
-/** Kafka's transaction.max.timeout.ms default (15 minutes). */
-export const DEFAULT_MAX_TRANSACTION_TIMEOUT_MS = 15 * 60 * 1000;
-/** Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms default. */
-export const DEFAULT_TXN_CHECK_INTERVAL_MS = 10_000;
-const MAX_EPOCH_BEFORE_NEW_ID = 32766;
-
-export interface CoordinatorOptions {
-  metadata: MetadataStore;
-  clock: Clock;
-  logger: Logger;
-  maxTimeoutMs?: number;
-  /** 0 = no background timer (tests call runTimeouts()). */
-  checkIntervalMs?: number;
-  /**
-   * Append a marker to the partition and wait until it is committed. Throws
-   * TOPIC_NOT_FOUND/PARTITION_NOT_FOUND when gone. The writer stamps it with
-   * this coordinator's epoch for `transactionalId` (cluster mode: the leader
-   * epoch of its __transaction_state partition; 0 on a single node), and the
-   * partition refuses it (TRANSACTION_COORDINATOR_FENCED) when a newer
-   * coordinator already wrote one for the producer.
-   */
-  writeMarker(tp: TopicPartitionRef, m: MarkerRequest): Promise<void>;
-  /** Throws TOPIC_NOT_FOUND / PARTITION_NOT_FOUND. */
-  requirePartition(tp: TopicPartitionRef): void;
-  /** Commit offsets to a group (on transaction commit). */
-  commitOffsets(group: string, offsets: TransactionRecord["pendingOffsets"]): void | Promise<void>;
-  /** KIP-360 bump of an idempotent producer: move every partition that knows it to `epoch`. */
-  fenceProducer?(producerId: number, epoch: number): Promise<void>;
-  /** Cluster mode: placement (ownership per transactional id) and replicated persistence. */
-  cluster?: TxnClusterHooks;
-}
-
-export interface TxnClusterHooks {
-  /** Null when this node coordinates the transactional id now, else the error to answer. */
-  check(transactionalId: string): ErrorCode | null;
-  /** Replicate the new state (acks=all); throws NOT_COORDINATOR etc. */
-  persist(txn: TransactionRecord): Promise<void>;
-}
-
-/** What a coordinator asks a partition to write. */
-export interface MarkerRequest {
-  transactionalId: string;
-  producerId: number;
-  producerEpoch: number;
-  commit: boolean;
-}
-
-type Txn = TransactionRecord & { state: TxnState };
+export {
+  type CoordinatorOptions,
+  DEFAULT_MAX_TRANSACTION_TIMEOUT_MS,
+  DEFAULT_TXN_CHECK_INTERVAL_MS,
+  type MarkerRequest,
+  type TxnClusterHooks,
+} from "./coordinator-options.ts";
 
 export class TransactionCoordinator {
-  private readonly txns = new Map<string, Txn>();
-  private readonly byProducer = new Map<number, string>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly table: TxnTable;
+  private readonly locks = new IdLocks();
+  private readonly completion: TxnCompletion;
+  private readonly timeouts: TxnTimeouts;
   private readonly maxTimeoutMs: number;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private stopped = false;
-  private sweeping: Promise<number> | undefined;
   private readonly idempotent: IdempotentEpochs;
-
-  /** The last state persisted per id (restored when persisting a change fails). */
-  private readonly persisted = new Map<string, TransactionRecord>();
 
   constructor(private readonly o: CoordinatorOptions) {
     this.maxTimeoutMs = o.maxTimeoutMs ?? DEFAULT_MAX_TRANSACTION_TIMEOUT_MS;
+    this.table = new TxnTable({ metadata: o.metadata, cluster: o.cluster });
+    this.completion = new TxnCompletion(o, this.table);
+    this.timeouts = new TxnTimeouts({
+      clock: o.clock,
+      logger: o.logger,
+      checkIntervalMs: o.checkIntervalMs,
+      table: this.table,
+      locks: this.locks,
+      completion: this.completion,
+    });
     this.idempotent = new IdempotentEpochs({
       allocateProducerId: () => o.metadata.allocateProducerId(),
-      isTransactional: (id) => this.byProducer.has(id),
+      isTransactional: (id) => this.table.hasProducer(id),
       ...(o.fenceProducer ? { fenceProducer: o.fenceProducer } : {}),
     });
   }
 
   /** Load persisted transactions and finish those whose outcome was decided. */
   async recover(): Promise<void> {
-    for (const row of this.o.metadata.listTransactions()) {
-      const txn = { ...row, state: row.state as TxnState };
-      this.txns.set(txn.transactionalId, txn);
-      this.byProducer.set(txn.producerId, txn.transactionalId);
-      this.persisted.set(txn.transactionalId, copy(txn));
-    }
-    for (const txn of this.txns.values()) {
+    for (const row of this.o.metadata.listTransactions()) this.table.adopt(row);
+    for (const txn of this.table.values()) {
       if (txn.state !== TxnState.PREPARE_COMMIT && txn.state !== TxnState.PREPARE_ABORT) continue;
-      await this.locked(txn.transactionalId, () => this.finish(txn)).catch((err) =>
-        this.o.logger.error("could not complete a transaction after restart; will retry", {
-          transactionalId: txn.transactionalId,
-          err,
-        }),
-      );
+      await this.locks
+        .run(txn.transactionalId, () => this.completion.finish(txn))
+        .catch((err) =>
+          this.o.logger.error("could not complete a transaction after restart; will retry", {
+            transactionalId: txn.transactionalId,
+            err,
+          }),
+        );
     }
   }
 
@@ -156,58 +129,41 @@ export class TransactionCoordinator {
    * completed in the background (requests for them wait behind that).
    */
   load(rows: TransactionRecord[]): void {
-    for (const row of rows) {
-      const old = this.txns.get(row.transactionalId);
-      if (old) this.byProducer.delete(old.producerId);
-      const txn: Txn = { ...copy(row), state: row.state as TxnState };
-      this.txns.set(txn.transactionalId, txn);
-      this.byProducer.set(txn.producerId, txn.transactionalId);
-      this.persisted.set(txn.transactionalId, copy(txn));
-    }
+    for (const row of rows) this.table.adopt(row);
     for (const row of rows) {
       const id = row.transactionalId;
-      void this.locked(id, async () => {
-        const txn = this.txns.get(id);
-        if (!txn || (txn.state !== TxnState.PREPARE_COMMIT && txn.state !== TxnState.PREPARE_ABORT)) return;
-        this.o.logger.info("completing a transaction after a coordinator failover", {
-          transactionalId: id,
-          state: txn.state,
-        });
-        await this.finish(txn);
-      }).catch((err) =>
-        this.o.logger.warn("could not complete a transaction after a failover; the timeout check retries", {
-          transactionalId: id,
-          err,
-        }),
-      );
+      void this.locks
+        .run(id, async () => {
+          const txn = this.table.get(id);
+          if (!txn || (txn.state !== TxnState.PREPARE_COMMIT && txn.state !== TxnState.PREPARE_ABORT)) return;
+          this.o.logger.info("completing a transaction after a coordinator failover", {
+            transactionalId: id,
+            state: txn.state,
+          });
+          await this.completion.finish(txn);
+        })
+        .catch((err) =>
+          this.o.logger.warn("could not complete a transaction after a failover; the timeout check retries", {
+            transactionalId: id,
+            err,
+          }),
+        );
     }
   }
 
   /** Cluster mode: forget the ids `drop` selects (another node coordinates them now). */
   unload(drop: (transactionalId: string) => boolean): void {
-    for (const [id, txn] of [...this.txns]) {
-      if (!drop(id)) continue;
-      this.txns.delete(id);
-      this.persisted.delete(id);
-      if (this.byProducer.get(txn.producerId) === id) this.byProducer.delete(txn.producerId);
-    }
+    this.table.drop(drop);
   }
 
   start(): void {
-    const interval = this.o.checkIntervalMs ?? DEFAULT_TXN_CHECK_INTERVAL_MS;
-    if (interval <= 0 || this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.runTimeouts().finally(() => this.start());
-    }, interval);
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timeouts.start();
   }
 
   /** Stop the timer and wait for running operations. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.sweeping;
-    await Promise.allSettled([...this.locks.values()]);
+    await this.timeouts.stop();
+    await this.locks.idle();
   }
 
   async initProducerId(req: InitProducerIdOptions): Promise<{ producerId: number; producerEpoch: number }> {
@@ -216,9 +172,9 @@ export class TransactionCoordinator {
     const id = check.transactionalId(req.transactionalId);
     this.checkOwner(id);
     check.timeout(req.transactionTimeoutMs, this.maxTimeoutMs);
-    return this.locked(id, async () => {
+    return this.locks.run(id, async () => {
       const now = this.o.clock.now();
-      let txn = this.txns.get(id);
+      let txn = this.table.get(id);
       if (txn === undefined) {
         txn = {
           transactionalId: id,
@@ -232,7 +188,7 @@ export class TransactionCoordinator {
           startedAt: -1,
           updatedAt: now,
         };
-        await this.save(txn);
+        await this.table.save(txn);
         return { producerId: txn.producerId, producerEpoch: txn.producerEpoch };
       }
       const known = req.producerId ?? -1;
@@ -240,30 +196,30 @@ export class TransactionCoordinator {
         throw check.fenced(id, txn, { producerId: known, producerEpoch: req.producerEpoch ?? -1 });
       }
       if (txn.state === TxnState.PREPARE_COMMIT || txn.state === TxnState.PREPARE_ABORT)
-        await this.finish(txn);
+        await this.completion.finish(txn);
       if (txn.state === TxnState.ONGOING) {
         // Fence the old instance: abort with a bumped epoch, then hand that epoch out.
         txn.producerEpoch = Math.min(txn.producerEpoch + 1, MAX_EPOCH_BEFORE_NEW_ID + 1);
-        await this.decide(txn, false);
+        await this.completion.decide(txn, false);
       } else {
         txn.producerEpoch++;
       }
       if (txn.producerEpoch > MAX_EPOCH_BEFORE_NEW_ID) {
-        this.byProducer.delete(txn.producerId);
+        this.table.retireProducer(txn.producerId);
         txn.producerId = this.o.metadata.allocateProducerId();
         txn.producerEpoch = 0;
       }
       txn.state = TxnState.EMPTY;
       txn.timeoutMs = req.transactionTimeoutMs;
       txn.updatedAt = now;
-      await this.save(txn);
+      await this.table.save(txn);
       return { producerId: txn.producerId, producerEpoch: txn.producerEpoch };
     });
   }
 
   async addPartitions(req: AddPartitionsToTxnOptions): Promise<TxnPartitionResult[]> {
     this.checkOwner(req.transactionalId);
-    return this.locked(req.transactionalId, async () => {
+    return this.locks.run(req.transactionalId, async () => {
       const txn = this.active(req);
       const results: TxnPartitionResult[] = req.partitions.map((tp) => {
         try {
@@ -284,7 +240,7 @@ export class TransactionCoordinator {
           txn.partitions.push({ topic: tp.topic, partition: tp.partition });
         }
       }
-      await this.save(txn);
+      await this.table.save(txn);
       return results;
     });
   }
@@ -292,18 +248,18 @@ export class TransactionCoordinator {
   async addOffsets(req: AddOffsetsToTxnOptions): Promise<void> {
     const group = check.groupId(req.groupId);
     this.checkOwner(req.transactionalId);
-    await this.locked(req.transactionalId, async () => {
+    await this.locks.run(req.transactionalId, async () => {
       const txn = this.active(req);
       this.begin(txn);
       if (!txn.groups.includes(group)) txn.groups.push(group);
-      await this.save(txn);
+      await this.table.save(txn);
     });
   }
 
   async txnOffsetCommit(req: TxnOffsetCommitOptions): Promise<TxnPartitionResult[]> {
     const group = check.groupId(req.groupId);
     this.checkOwner(req.transactionalId);
-    return this.locked(req.transactionalId, async () => {
+    return this.locks.run(req.transactionalId, async () => {
       const txn = this.active(req);
       if (txn.state !== TxnState.ONGOING || !txn.groups.includes(group)) {
         throw new EddyError(
@@ -338,19 +294,19 @@ export class TransactionCoordinator {
         if (at >= 0) txn.pendingOffsets[at] = pending;
         else txn.pendingOffsets.push(pending);
       }
-      await this.save(txn);
+      await this.table.save(txn);
       return results;
     });
   }
 
   async endTxn(req: EndTxnOptions): Promise<void> {
     this.checkOwner(req.transactionalId);
-    await this.locked(req.transactionalId, async () => {
+    await this.locks.run(req.transactionalId, async () => {
       const txn = this.require(req);
       const wanted = req.commit ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
       const preparing = req.commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT;
-      if (txn.state === TxnState.ONGOING) return this.decide(txn, req.commit);
-      if (txn.state === preparing) return this.finish(txn);
+      if (txn.state === TxnState.ONGOING) return this.completion.decide(txn, req.commit);
+      if (txn.state === preparing) return this.completion.finish(txn);
       if (txn.state === wanted) return;
       throw new EddyError(
         ErrorCode.INVALID_TXN_STATE,
@@ -366,8 +322,7 @@ export class TransactionCoordinator {
    * INVALID_PRODUCER_EPOCH (an older epoch).
    */
   verifyTxnPartition(producerId: number, producerEpoch: number, tp: TopicPartitionRef): void {
-    const id = this.byProducer.get(producerId);
-    const txn = id === undefined ? undefined : this.txns.get(id);
+    const txn = this.table.ofProducer(producerId);
     // Cluster mode: another node coordinates this producer's transaction.
     if (txn === undefined && this.o.cluster) return;
     if (txn !== undefined && producerEpoch < txn.producerEpoch) {
@@ -392,8 +347,7 @@ export class TransactionCoordinator {
 
   /** Is (producerId) in a transaction that contains this partition and is not yet complete? */
   ownsOpenTxn(producerId: number, tp: TopicPartitionRef): boolean {
-    const id = this.byProducer.get(producerId);
-    const txn = id === undefined ? undefined : this.txns.get(id);
+    const txn = this.table.ofProducer(producerId);
     if (txn === undefined) return false;
     const open =
       txn.state === TxnState.ONGOING ||
@@ -404,14 +358,11 @@ export class TransactionCoordinator {
 
   /** Abort Ongoing transactions past their timeout (epoch bump), retry unfinished ends. Returns how many it ended. */
   runTimeouts(): Promise<number> {
-    this.sweeping ??= this.sweep().finally(() => {
-      this.sweeping = undefined;
-    });
-    return this.sweeping;
+    return this.timeouts.run();
   }
 
   describe(): TransactionDescription[] {
-    return [...this.txns.values()].map((t) => ({
+    return [...this.table.values()].map((t) => ({
       transactionalId: t.transactionalId,
       producerId: t.producerId,
       producerEpoch: t.producerEpoch,
@@ -421,103 +372,6 @@ export class TransactionCoordinator {
       partitions: t.partitions.map((p) => ({ ...p })),
       groups: [...t.groups],
     }));
-  }
-
-  private async sweep(): Promise<number> {
-    let ended = 0;
-    for (const txn of [...this.txns.values()]) {
-      if (this.stopped) break;
-      const id = txn.transactionalId;
-      try {
-        await this.locked(id, async () => {
-          const now = this.o.clock.now();
-          if (txn.state === TxnState.PREPARE_COMMIT || txn.state === TxnState.PREPARE_ABORT) {
-            await this.finish(txn);
-            ended++;
-          } else if (txn.state === TxnState.ONGOING && now - txn.startedAt > txn.timeoutMs) {
-            this.o.logger.info("aborting timed-out transaction", {
-              transactionalId: id,
-              timeoutMs: txn.timeoutMs,
-            });
-            if (txn.producerEpoch < MAX_EPOCH_BEFORE_NEW_ID) txn.producerEpoch++;
-            await this.decide(txn, false);
-            ended++;
-          }
-        });
-      } catch (err) {
-        this.o.logger.warn("transaction timeout check failed; will retry", { transactionalId: id, err });
-      }
-    }
-    return ended;
-  }
-
-  /** Persist the decision, then write markers and apply offsets. */
-  private async decide(txn: Txn, commit: boolean): Promise<void> {
-    txn.state = commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT;
-    txn.updatedAt = this.o.clock.now();
-    await this.save(txn);
-    await this.finish(txn);
-  }
-
-  private async finish(txn: Txn): Promise<void> {
-    const commit = txn.state === TxnState.PREPARE_COMMIT;
-    const marker: MarkerRequest = {
-      transactionalId: txn.transactionalId,
-      producerId: txn.producerId,
-      producerEpoch: txn.producerEpoch,
-      commit,
-    };
-    await Promise.all(
-      txn.partitions.map(async (tp) => {
-        try {
-          await this.o.writeMarker(tp, marker);
-        } catch (err) {
-          if (err instanceof EddyError && err.code === ErrorCode.TRANSACTION_COORDINATOR_FENCED) {
-            // A newer coordinator already wrote markers for this producer: this node was deposed.
-            this.o.logger.warn("transaction marker refused: a newer coordinator took over", {
-              ...tp,
-              transactionalId: txn.transactionalId,
-            });
-            throw new EddyError(
-              ErrorCode.NOT_COORDINATOR,
-              `a newer transaction coordinator of '${txn.transactionalId}' has taken over: find the coordinator again and retry there`,
-              { transactionalId: txn.transactionalId },
-              { cause: err },
-            );
-          }
-          const gone =
-            err instanceof EddyError &&
-            (err.code === ErrorCode.TOPIC_NOT_FOUND || err.code === ErrorCode.PARTITION_NOT_FOUND);
-          if (!gone) throw err;
-          this.o.logger.warn("transaction partition is gone; no marker written", {
-            ...tp,
-            transactionalId: txn.transactionalId,
-          });
-        }
-      }),
-    );
-    if (commit) await this.applyOffsets(txn);
-    txn.state = commit ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
-    txn.partitions = [];
-    txn.groups = [];
-    txn.pendingOffsets = [];
-    txn.updatedAt = this.o.clock.now();
-    await this.save(txn);
-  }
-
-  private async applyOffsets(txn: Txn): Promise<void> {
-    const byGroup = new Map<string, TransactionRecord["pendingOffsets"]>();
-    for (const o of txn.pendingOffsets) {
-      try {
-        this.o.requirePartition(o);
-      } catch {
-        continue;
-      }
-      const list = byGroup.get(o.group) ?? [];
-      list.push(o);
-      byGroup.set(o.group, list);
-    }
-    for (const [group, offsets] of byGroup) await this.o.commitOffsets(group, offsets);
   }
 
   /** Move a fresh or completed transaction to Ongoing. */
@@ -537,7 +391,7 @@ export class TransactionCoordinator {
   }
 
   private require(req: { transactionalId: string; producerId: number; producerEpoch: number }): Txn {
-    const txn = this.txns.get(req.transactionalId);
+    const txn = this.table.get(req.transactionalId);
     if (txn === undefined || txn.producerId !== req.producerId) {
       throw new EddyError(
         ErrorCode.INVALID_PRODUCER_ID_MAPPING,
@@ -560,30 +414,6 @@ export class TransactionCoordinator {
     return txn;
   }
 
-  /** Persist the transaction's new state; on failure, put back the last persisted one and rethrow. */
-  private async save(txn: Txn): Promise<void> {
-    const id = txn.transactionalId;
-    try {
-      if (this.o.cluster) await this.o.cluster.persist(copy(txn));
-      else this.o.metadata.saveTransaction(txn);
-    } catch (err) {
-      const before = this.persisted.get(id);
-      if (before) {
-        if (before.producerId !== txn.producerId) this.byProducer.delete(txn.producerId);
-        Object.assign(txn, copy(before));
-        this.txns.set(id, txn);
-        this.byProducer.set(txn.producerId, id);
-      } else if (this.txns.get(id) === txn) {
-        this.txns.delete(id);
-        this.byProducer.delete(txn.producerId);
-      }
-      throw err;
-    }
-    this.persisted.set(id, copy(txn));
-    this.txns.set(id, txn);
-    this.byProducer.set(txn.producerId, id);
-  }
-
   private checkOwner(transactionalId: string): void {
     const error = this.o.cluster?.check(transactionalId) ?? null;
     if (error === null) return;
@@ -597,27 +427,4 @@ export class TransactionCoordinator {
       { transactionalId },
     );
   }
-
-  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const run = prev.then(fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(id, tail);
-    void tail.then(() => {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    });
-    return run;
-  }
-}
-
-function copy<T extends TransactionRecord>(t: T): T {
-  return {
-    ...t,
-    partitions: t.partitions.map((p) => ({ ...p })),
-    groups: [...t.groups],
-    pendingOffsets: t.pendingOffsets.map((o) => ({ ...o })),
-  };
 }
