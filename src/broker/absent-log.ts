@@ -64,6 +64,10 @@ export class AbsentLog implements PartitionLog {
     throw this.notHere();
   }
 
+  async truncateFullyAndStartAt(): Promise<void> {
+    throw this.notHere();
+  }
+
   async applyRetention(): Promise<RetentionResult> {
     return { deletedSegments: 0, deletedBytes: 0, logStartOffset: 0 };
   }

@@ -16,7 +16,7 @@
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 import { OffsetTracker } from "../log/offsets.ts";
-import { encodeEndTxnMarker } from "../log/record-batch.ts";
+import { encodeEndTxnMarker, readBatchHeader } from "../log/record-batch.ts";
 import { type AppendInfo, Durability, type LogConfig, type PartitionLog } from "../log/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import { SNAPSHOT_EVERY_BYTES, SNAPSHOT_EVERY_CHANGES } from "../txn/producer-snapshot.ts";
@@ -229,12 +229,26 @@ export class Partition {
   }
 
   /**
-   * Cluster mode, follower: append a leader's batch as it is (offsets and
-   * leader epoch kept); its baseOffset must be the log end offset.
+   * Cluster mode, follower: append a leader's batch as it is (offsets, leader
+   * epoch and timestamps kept); its baseOffset must be at or past the log end
+   * offset (a compacted leader's offsets skip). One exception, as in Kafka:
+   * an empty log whose start lies inside the batch (the leader's log start
+   * was set inside it by delete-records) restarts at the batch's base offset
+   * and keeps its log start.
    */
   appendReplicated(batch: Uint8Array): Promise<AppendInfo> {
     return this.enqueue(async () => {
+      const { logStartOffset: start, logEndOffset: end } = this.log.offsets();
+      const h = readBatchHeader(batch, 0);
+      const straddles =
+        start === end && h.baseOffset < end && h.baseOffset >= 0 && h.baseOffset + h.lastOffsetDelta >= end;
+      if (straddles) {
+        await this.log.truncateFullyAndStartAt(h.baseOffset);
+        this.tracker.resetTo(h.baseOffset);
+        this.durableTarget = h.baseOffset;
+      }
       const info = await this.log.append(batch, { assignOffsets: false });
+      if (straddles) await this.log.deleteRecordsBefore(start);
       this.bytesSinceSnapshot += info.size;
       this.refresh();
       this.trackDurability(info.lastOffset + 1);
@@ -248,6 +262,23 @@ export class Partition {
       if (offset >= this.log.offsets().logEndOffset) return;
       await this.log.truncateTo(offset);
       this.durableTarget = Math.min(this.durableTarget, offset);
+      this.refresh();
+    });
+  }
+
+  /**
+   * Cluster mode, follower: the log ends below the leader's log start (the
+   * leader deleted those records while this replica was away). Drop the
+   * whole log and restart it, empty, at `offset`; the producer state goes
+   * with it (the caller stores a fresh snapshot).
+   */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.enqueue(async () => {
+      await this.log.truncateFullyAndStartAt(offset);
+      this.tracker.resetTo(offset);
+      this.durableTarget = offset;
+      this.producers.clear();
+      this.producers.loaded = true;
       this.refresh();
     });
   }

@@ -21,7 +21,7 @@ import type { LeaderEpochEntry, MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Partition } from "../broker/partition.ts";
-import { loadProducerState } from "../txn/producer-snapshot.ts";
+import { loadProducerState, saveProducerSnapshot } from "../txn/producer-snapshot.ts";
 import {
   decodeFetchResponse,
   decodeJson,
@@ -114,6 +114,10 @@ export async function runFetcher(
       });
       if (signal.aborted) break;
       const { header, records } = decodeFetchResponse(body);
+      if (records.length === 0 && header.logStartOffset > req.offset) {
+        await restartAtLeaderStart(d, st, header.logStartOffset);
+        continue;
+      }
       await appendFetched(d, st, records, signal);
       if (signal.aborted) break;
       p.replicationLimit = header.highWatermark;
@@ -213,8 +217,9 @@ async function truncateByEpoch(
   signal: AbortSignal,
 ): Promise<void> {
   const p = st.p;
-  const leo = p.log.offsets().logEndOffset;
-  if (leo === 0) return;
+  const { logStartOffset, logEndOffset: leo } = p.log.offsets();
+  // Nothing to compare or truncate: an empty log without epoch history (new, or just restarted at the leader's start).
+  if (leo === 0 || (leo === logStartOffset && st.epochs.length === 0)) return;
   const asked = st.epochs.at(-1)?.epoch ?? 0;
   const q: EpochQuery = { topic: p.topic, partition: p.id, epoch: asked, currentEpoch: epoch };
   const body = await d.o.rpc(leader, PeerPath.EPOCH, encodeJson(q), { timeoutMs: 10_000, signal });
@@ -250,6 +255,29 @@ async function truncateByEpoch(
     st.epochs = kept;
     saveEpochs(d, st);
   }
+}
+
+/**
+ * This log ends below the leader's log start (the leader deleted records by
+ * retention or delete-records while this replica was away): Kafka's
+ * OFFSET_OUT_OF_RANGE handling. Drop the whole log and restart it, empty, at
+ * the leader's log start; the partition, its directory and its place among
+ * the replicas stay. The leader-epoch cache and the producer state describe
+ * the dropped records: both start over (a fresh, empty producer snapshot
+ * replaces the stored one), and fill again from the leader's batches.
+ */
+async function restartAtLeaderStart(d: FollowerDeps, st: ReplicaState, start: number): Promise<void> {
+  const p = st.p;
+  d.o.logger.info("replica log ends below the leader's log start; restarting it there", {
+    topic: p.topic,
+    partition: p.id,
+    logEndOffset: p.log.offsets().logEndOffset,
+    leaderLogStartOffset: start,
+  });
+  await p.truncateFullyAndStartAt(start);
+  st.epochs = [];
+  saveEpochs(d, st);
+  await p.enqueue(() => saveProducerSnapshot(p, d.o.store, d.o.clock.now()));
 }
 
 /** Persist a replica's leader-epoch cache (logged, not thrown, on failure). */

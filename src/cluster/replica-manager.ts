@@ -183,6 +183,12 @@ export class ReplicaManager {
         `follower offset ${req.offset} is beyond ${req.topic}-${req.partition}'s log end ${leo}: truncate by leader epoch first`,
       );
     }
+    if (req.offset < p.tracker.logStartOffset) {
+      // Below the log start (Kafka's OFFSET_OUT_OF_RANGE): no records; the header's log start is where the follower restarts.
+      f.leo = req.offset;
+      const header = { highWatermark: f.sentHw, logStartOffset: p.tracker.logStartOffset, logEndOffset: leo };
+      return encodeFetchResponse(header, EMPTY);
+    }
     const now = this.o.clock.monotonic();
     f.leo = req.offset;
     if (req.offset >= leo) f.caughtUpAt = now;

@@ -20,16 +20,28 @@ import {
 } from "./format.ts";
 import type { FlushWork, GroupCommitter } from "./group-commit.ts";
 import { fsyncDir, type LogIo, writeFileAtomic } from "./io.ts";
-import { applyRetention, deleteRecordsBefore, truncateTo } from "./log-maintenance.ts";
+import {
+  applyRetention,
+  deleteRecordsBefore,
+  truncateFullyAndStartAt,
+  truncateTo,
+} from "./log-maintenance.ts";
 import { readLog } from "./log-read.ts";
 import { maxTimestamp, offsetForTimestamp } from "./log-timestamps.ts";
 import { OffsetTracker } from "./offsets.ts";
-import { checkBatch, setBaseOffset, setLogAppendTime, setPartitionLeaderEpoch } from "./record-batch.ts";
+import {
+  checkBatch,
+  isLogAppendTime,
+  setBaseOffset,
+  setLogAppendTime,
+  setPartitionLeaderEpoch,
+} from "./record-batch.ts";
 import { recoverPartition } from "./recovery.ts";
 import { type BatchRef, Segment } from "./segment.ts";
 import {
   type AppendInfo,
   type AppendOptions,
+  CleanupPolicy,
   type CompactionResult,
   Durability,
   type LogConfig,
@@ -105,6 +117,7 @@ export class FileLog implements PartitionLog {
       partition: opts.partition,
       io: opts.io,
       indexIntervalBytes: opts.config.indexIntervalBytes,
+      allowGaps: opts.config.cleanupPolicy !== CleanupPolicy.DELETE,
       logger: opts.logger,
       observer: opts.observer,
     });
@@ -170,34 +183,39 @@ export class FileLog implements PartitionLog {
     }
     const h = check.header;
     const logEnd = this.tracker.logEndOffset;
-    if (opts.assignOffsets === false && h.baseOffset !== logEnd) {
+    // A replicated batch keeps the leader's offsets (gaps allowed: compaction) and timestamps.
+    const replicated = opts.assignOffsets === false;
+    if (replicated && h.baseOffset < logEnd) {
       throw new EddyError(
         ErrorCode.INVALID_REQUEST,
-        `the batch starts at offset ${h.baseOffset} but the log ends at ${logEnd}; fetch from the log end first`,
+        `the batch starts at offset ${h.baseOffset}, below the log end ${logEnd}; fetch from the log end first`,
         { baseOffset: h.baseOffset, logEndOffset: logEnd },
       );
     }
+    const base = replicated ? h.baseOffset : logEnd;
     this.ensureUnclean();
     if (this.scratch.length < len)
       this.scratch = Buffer.allocUnsafeSlow(Math.max(len, this.scratch.length * 2));
     const buf = this.scratch;
     buf.set(batch);
-    setBaseOffset(buf, 0, logEnd);
+    if (!replicated) setBaseOffset(buf, 0, logEnd);
     if (opts.leaderEpoch !== undefined) setPartitionLeaderEpoch(buf, 0, opts.leaderEpoch);
     let maxTs = h.maxTimestamp;
     let logAppendTime = -1;
-    if (this.cfg.timestampType === "LogAppendTime") {
+    if (replicated) {
+      if (isLogAppendTime(h.attributes)) logAppendTime = maxTs;
+    } else if (this.cfg.timestampType === "LogAppendTime") {
       logAppendTime = this.clock.now();
       maxTs = logAppendTime;
       setLogAppendTime(buf, 0, logAppendTime);
     }
-    const lastOffset = logEnd + h.lastOffsetDelta;
-    const ref: BatchRef = { pos: 0, size: len, baseOffset: logEnd, lastOffset, maxTimestamp: maxTs };
+    const lastOffset = base + h.lastOffsetDelta;
+    const ref: BatchRef = { pos: 0, size: len, baseOffset: base, lastOffset, maxTimestamp: maxTs };
 
     let seg = this.active;
     let rolled = false;
     if (this.shouldRoll(seg, len, lastOffset, maxTs)) {
-      seg = this.roll(logEnd);
+      seg = this.roll(base);
       rolled = true;
     }
     try {
@@ -215,7 +233,7 @@ export class FileLog implements PartitionLog {
     this.observer?.onAppend?.(this.topic, this.partition, h.recordCount, len);
     this.committer.notify(this);
     return {
-      baseOffset: logEnd,
+      baseOffset: base,
       lastOffset,
       maxTimestamp: maxTs,
       logAppendTime,
@@ -444,6 +462,11 @@ export class FileLog implements PartitionLog {
   truncateTo(offset: number): Promise<void> {
     this.assertOpen();
     return this.exclusive(() => truncateTo(this, offset));
+  }
+
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    this.assertOpen();
+    return this.exclusive(() => truncateFullyAndStartAt(this, offset));
   }
 
   applyRetention(now: number): Promise<RetentionResult> {

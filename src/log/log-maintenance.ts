@@ -45,12 +45,7 @@ export async function truncateTo(log: FileLog, offset: number): Promise<void> {
     log.ensureUnclean();
     log.generation++;
     if (offset <= t.logStartOffset) {
-      const dropped = log.segments.splice(0, log.segments.length);
-      await log.dropSegments(dropped);
-      log.segments.push(Segment.create(log.dir, offset, log.io));
-      t.logStartOffset = offset;
-      t.logEndOffset = offset;
-      t.flushedOffset = offset;
+      await restartAt(log, offset);
     } else {
       const keep = log.segmentIndexFor(offset) + 1;
       const dropped = log.segments.splice(keep, log.segments.length - keep);
@@ -76,6 +71,44 @@ export async function truncateTo(log: FileLog, offset: number): Promise<void> {
   } catch (err) {
     throw toEddyError(err);
   }
+}
+
+/** Drop every segment and restart the log, empty, at `offset` (any offset: a follower behind the leader's start). */
+export async function truncateFullyAndStartAt(log: FileLog, offset: number): Promise<void> {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new EddyError(
+      ErrorCode.INVALID_REQUEST,
+      `cannot restart the log of ${log.topic}-${log.partition} at ${offset}: give an offset >= 0`,
+      { offset },
+    );
+  }
+  try {
+    log.ensureUnclean();
+    log.generation++;
+    await restartAt(log, offset);
+    log.tracker.clampToLogEnd();
+    log.saveLogStart();
+    log.releaseAfterTruncate();
+  } catch (err) {
+    throw toEddyError(err);
+  }
+}
+
+/**
+ * Delete every segment, then create one empty segment at `offset` (in this
+ * order: the new segment may reuse an old one's file name). A crash in
+ * between leaves either some old segments (still below the offset: the
+ * follower restarts again) or the new empty segment, whose base offset then
+ * wins over the old checkpointed log start on recovery.
+ */
+async function restartAt(log: FileLog, offset: number): Promise<void> {
+  const t = log.tracker;
+  const dropped = log.segments.splice(0, log.segments.length);
+  await log.dropSegments(dropped);
+  log.segments.push(Segment.create(log.dir, offset, log.io));
+  t.logStartOffset = offset;
+  t.logEndOffset = offset;
+  t.flushedOffset = offset;
 }
 
 export async function applyRetention(log: FileLog, now: number): Promise<RetentionResult> {

@@ -25,7 +25,7 @@ import {
   shouldRoll,
   validateBatch,
 } from "./memory-segments.ts";
-import { setBaseOffset, setLogAppendTime, setPartitionLeaderEpoch } from "./record-batch.ts";
+import { isLogAppendTime, setBaseOffset, setLogAppendTime, setPartitionLeaderEpoch } from "./record-batch.ts";
 import type {
   AppendInfo,
   AppendOptions,
@@ -104,18 +104,23 @@ export class MemoryPartitionLog implements PartitionLog {
     this.ensureOpen();
     const header = validateBatch(batch, this.cfg.maxMessageBytes);
     const end = this.data.logEndOffset;
-    if (opts.assignOffsets === false && header.baseOffset !== end) {
+    // A replicated batch keeps the leader's offsets (gaps allowed: compaction) and timestamps.
+    const replicated = opts.assignOffsets === false;
+    if (replicated && header.baseOffset < end) {
       throw new EddyError(
         ErrorCode.INVALID_REQUEST,
-        `batch starts at offset ${header.baseOffset} but the log ends at ${end}; truncate or fetch from ${end}`,
+        `batch starts at offset ${header.baseOffset}, below the log end ${end}; truncate or fetch from ${end}`,
         { baseOffset: header.baseOffset, logEndOffset: end },
       );
     }
+    const base = replicated ? header.baseOffset : end;
     const bytes = batch.slice();
-    setBaseOffset(bytes, 0, end);
+    if (!replicated) setBaseOffset(bytes, 0, end);
     if (opts.leaderEpoch !== undefined) setPartitionLeaderEpoch(bytes, 0, opts.leaderEpoch);
     let logAppendTime = -1;
-    if (this.cfg.timestampType === "LogAppendTime") {
+    if (replicated) {
+      if (isLogAppendTime(header.attributes)) logAppendTime = header.maxTimestamp;
+    } else if (this.cfg.timestampType === "LogAppendTime") {
       logAppendTime = this.clock.now();
       setLogAppendTime(bytes, 0, logAppendTime);
     }
@@ -123,9 +128,10 @@ export class MemoryPartitionLog implements PartitionLog {
     const segments = this.data.segments;
     let active = segments[segments.length - 1]!;
     if (shouldRoll(active, bytes.length, stored.maxTimestamp, this.cfg)) {
-      active = emptySegment(end);
+      active = emptySegment(base);
       segments.push(active);
-      this.logger?.debug("rolled segment", { topic: this.topic, partition: this.partition, baseOffset: end });
+      const at = { topic: this.topic, partition: this.partition, baseOffset: base };
+      this.logger?.debug("rolled segment", at);
     }
     active.batches.push(stored);
     active.size += bytes.length;
@@ -200,6 +206,18 @@ export class MemoryPartitionLog implements PartitionLog {
       active.size -= active.batches.pop()!.bytes.length;
     }
     data.logEndOffset = offset;
+  }
+
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    this.ensureOpen();
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new EddyError(
+        ErrorCode.INVALID_REQUEST,
+        `cannot restart the log of ${this.topic}-${this.partition} at ${offset}: give an offset >= 0`,
+        { offset },
+      );
+    }
+    Object.assign(this.data, emptyPartition(offset));
   }
 
   async applyRetention(now: number): Promise<RetentionResult> {

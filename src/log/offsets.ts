@@ -39,6 +39,15 @@ export class OffsetTracker {
     if (this.lastStableOffset > this.highWatermark) this.lastStableOffset = this.highWatermark;
   }
 
+  /** The log was dropped and restarted, empty, at `offset` (follower behind the leader's log start). */
+  resetTo(offset: number): void {
+    this.logStartOffset = offset;
+    this.logEndOffset = offset;
+    this.flushedOffset = offset;
+    this.highWatermark = offset;
+    this.lastStableOffset = offset;
+  }
+
   advanceLogStart(offset: number): boolean {
     if (offset <= this.logStartOffset) return false;
     this.logStartOffset = offset;

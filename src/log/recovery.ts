@@ -12,9 +12,10 @@
  *   every batch is verified (length, magic, CRC-32C, offsets increasing; in
  *   the last segment, which compaction never rewrites and truncation keeps
  *   gap-free, offsets contiguous from the segment's base, since baseOffset is
- *   not covered by the CRC) and
- *   the indexes rebuilt. The first bad batch and everything after it is cut
- *   off (reported through LogObserver.onRecoveryTruncate).
+ *   not covered by the CRC; only increasing for a compacted topic, whose
+ *   followers store the leader's gaps as they are) and the indexes rebuilt.
+ *   The first bad batch and everything after it is cut off (reported
+ *   through LogObserver.onRecoveryTruncate).
  * - Missing or damaged index files are rebuilt from the log.
  */
 import fs from "node:fs";
@@ -44,6 +45,12 @@ export interface RecoverOptions {
   partition: number;
   io: LogIo;
   indexIntervalBytes: number;
+  /**
+   * The log may hold offset gaps in its last segment too (a follower of a
+   * compacted topic stores the leader's batches as they are): verify offsets
+   * increasing there, not contiguous.
+   */
+  allowGaps?: boolean;
   logger: Logger;
   observer?: LogObserver | undefined;
 }
@@ -77,7 +84,8 @@ export function recoverPartition(opts: RecoverOptions): Recovered {
     segments.push(seg);
     const trusted = i < firstScan && openTrusted(seg, opts.indexIntervalBytes);
     if (!trusted) {
-      const stop = scanSegment(seg, opts, Math.max(expectNext, seg.baseOffset), i === bases.length - 1);
+      const last = i === bases.length - 1;
+      const stop = scanSegment(seg, opts, Math.max(expectNext, seg.baseOffset), last && !opts.allowGaps);
       if (stop) {
         report(opts, seg.logPath, stop.dropped, stop.reason);
         for (const later of bases.slice(i + 1)) {

@@ -101,8 +101,10 @@ export interface AppendOptions {
   leaderEpoch?: number;
   /**
    * true (default): the log assigns offsets (rewrites baseOffset to logEndOffset).
-   * false: the batch already carries its offsets (replication, recovery of a
-   * follower); its baseOffset must equal logEndOffset.
+   * false: a replicated batch, stored exactly as the leader stored it
+   * (offsets, timestamps, LogAppendTime included, and CRC kept). Its baseOffset
+   * must be >= logEndOffset: a compacted leader's batches skip offsets, so
+   * gaps are accepted; the log end becomes the batch's lastOffset + 1.
    */
   assignOffsets?: boolean;
   /** The caller has already verified the batch's CRC-32C (the broker checks every produced batch): skip it. */
@@ -199,6 +201,13 @@ export interface PartitionLog {
   deleteRecordsBefore(offset: number): Promise<number>;
   /** Drop everything at and above `offset` (follower truncation). */
   truncateTo(offset: number): Promise<void>;
+  /**
+   * Drop the whole log and restart it, empty, at `offset` (above or below the
+   * current offsets): logStart = logEnd = offset, durably. A follower whose
+   * log ends below the leader's log start (Kafka's truncateFullyAndStartAt).
+   * Throws INVALID_REQUEST for an offset that is not a safe integer >= 0.
+   */
+  truncateFullyAndStartAt(offset: number): Promise<void>;
   /** Apply time and size retention to sealed segments. */
   applyRetention(now: number): Promise<RetentionResult>;
   /** Compact sealed segments (cleanup.policy includes compact). */

@@ -64,6 +64,9 @@ class HeldLog implements PartitionLog {
   truncateTo(offset: number) {
     return this.inner.truncateTo(offset);
   }
+  truncateFullyAndStartAt(offset: number) {
+    return this.inner.truncateFullyAndStartAt(offset);
+  }
   applyRetention(now: number) {
     return this.inner.applyRetention(now);
   }

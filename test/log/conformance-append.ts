@@ -106,14 +106,14 @@ export function appendTests(h: () => Harness): void {
       expect(await values(log)).toEqual(["original"]);
     });
 
-    it("with assignOffsets=false accepts only a batch starting at the log end", async () => {
+    it("with assignOffsets=false accepts only a batch starting at or past the log end", async () => {
       const log = await h().open();
       await log.append(h().batch(["a", "b"]));
       const good = h().batch(["c", "d"], { baseOffset: 2 });
       const info = await log.append(good, { assignOffsets: false });
       expect([info.baseOffset, info.lastOffset]).toEqual([2, 3]);
       const before = shape(log);
-      for (const base of [1, 5, 0]) {
+      for (const base of [1, 3, 0]) {
         let threw = false;
         try {
           await log.append(h().batch(["x"], { baseOffset: base }), { assignOffsets: false });

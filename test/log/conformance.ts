@@ -47,8 +47,10 @@
  *   segments before and after; equal when the policy has no compact); the
  *   segment count survives a reopen. A policy without delete still removes
  *   sealed segments below logStart in applyRetention.
- * - assignOffsets=false with baseOffset != logEnd: an EddyError, log unchanged
- *   (the code is not pinned; the memory log uses INVALID_REQUEST).
+ * - assignOffsets=false with baseOffset < logEnd: an EddyError, log unchanged
+ *   (the code is not pinned; both logs use INVALID_REQUEST). A baseOffset past
+ *   the log end is a gap (a compacted leader's batches, replicated), accepted;
+ *   the batch is stored as it is (test/log/follower-append.test.ts).
  * - The memory log also rejects recordCount < 1 or lastOffsetDelta <
  *   recordCount - 1 with CORRUPT_RECORD (not pinned here).
  */
