@@ -130,6 +130,11 @@ describe("partition reassignment", () => {
     expect([kept, added]).toContain(after.leader);
     expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch);
     const leader = await c.leaderOf("m", 0);
+    // Produces still in flight when the load stopped settle first: everything in the log is committed.
+    await waitFor("the leader's log is all committed", () => {
+      const s = c.broker(leader).partitionState("m", 0);
+      return s.highWatermark === s.logEndOffset;
+    });
     const committed = await readAll(c.broker(leader), "m");
     const set = new Set(committed);
     expect(acked.length).toBeGreaterThan(100);
