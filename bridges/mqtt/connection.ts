@@ -14,6 +14,13 @@ import { dispatch } from "./handlers/index.ts";
 import type { MqttMessage } from "./message.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { parseFrame } from "./packet-parser.ts";
+import {
+  type PublishFlags,
+  publishFirstByte,
+  publishRemaining,
+  publishSize,
+  wire,
+} from "./publish-encoder.ts";
 import { parsePlainAck, parsePlainPublish, TopicMemo } from "./publish-parser.ts";
 import { MqttProtocolError, Reason } from "./reason-codes.ts";
 import type { Session, SessionLink } from "./session.ts";
@@ -286,6 +293,22 @@ export class Connection implements SessionLink {
     if (this.state !== ConnState.CONNECTED || this.ending) return true;
     if (bytes.length > this.clientMaxPacketSize) return false;
     this.queue.enqueue(bytes);
+    return true;
+  }
+
+  sendPlainPublish(msg: MqttMessage, f: PublishFlags): boolean {
+    if (this.state !== ConnState.CONNECTED || this.ending) return true;
+    const topic = wire(msg).topic;
+    const remaining = publishRemaining(topic, msg.payload, f.qos, f.v5);
+    if (publishSize(remaining) > this.clientMaxPacketSize) return false;
+    this.queue.enqueuePublish({
+      first: publishFirstByte(f),
+      remaining,
+      topic,
+      packetId: f.packetId,
+      v5: f.v5,
+      payload: msg.payload,
+    });
     return true;
   }
 

@@ -208,6 +208,11 @@ export class ProduceBatcher {
           await this.produceFallback(q, round, items, undefined);
           continue;
         }
+        if (q.partitions === 1) {
+          round.parts = 1;
+          await this.appendPart(q, round, 0, items);
+          continue;
+        }
         const parts = this.place(q, items);
         round.parts = parts.size;
         const appends: Array<Promise<void>> = [];
@@ -250,40 +255,15 @@ export class ProduceBatcher {
   private async appendPart(q: TopicQueue, round: Round, partition: number, items: Pending[]): Promise<void> {
     const now = this.clock.now();
     const buffer = this.buffers.pop() ?? new Uint8Array(BUFFER_SIZE);
-    const chunks = this.encodeChunks(q, items, now, buffer);
     let end = -1;
-    for (const chunk of chunks) {
-      if (chunk.bytes === null) continue;
-      this.onAppending?.(q.topic, partition);
-      try {
-        const res = await this.broker.appendBatch({
-          topic: q.topic,
-          partition,
-          batch: chunk.bytes,
-          acks: 0,
-          trusted: true,
-        });
-        end = res.lastOffset + 1;
-        this.onAppended?.({
-          topic: q.topic,
-          partition,
-          baseOffset: res.baseOffset,
-          logAppendTime: res.logAppendTime,
-          items: chunk.items,
-        });
-      } catch (err) {
-        this.onAppended?.({ topic: q.topic, partition, baseOffset: -1, logAppendTime: -1, items: [] });
-        if (isEddyError(err) && err.code === ErrorCode.NOT_LEADER) {
-          await this.produceFallback(q, null, chunk.items, partition);
-          continue;
-        }
-        if (
-          isEddyError(err) &&
-          (err.code === ErrorCode.TOPIC_NOT_FOUND || err.code === ErrorCode.PARTITION_NOT_FOUND)
-        ) {
-          q.partitions = 0;
-        }
-        for (const it of chunk.items) it.error = err;
+    // Usually the round fits one batch: no chunk list then.
+    const whole = encodeItems(items, 0, items.length, now, buffer);
+    if (whole.length <= q.maxBytes) end = await this.appendChunk(q, partition, whole, items);
+    else {
+      for (const chunk of this.encodeChunks(q, items, now, buffer)) {
+        if (chunk.bytes === null) continue;
+        const chunkEnd = await this.appendChunk(q, partition, chunk.bytes, chunk.items);
+        if (chunkEnd >= 0) end = chunkEnd;
       }
     }
     if (this.buffers.length < MAX_BUFFERS) this.buffers.push(buffer); // appendBatch copied what it kept
@@ -300,6 +280,45 @@ export class ProduceBatcher {
     waits.push({ end, round, items, deadline: this.clock.monotonic() + this.timeoutMs });
     this.waitCount++;
     this.armExpiry();
+  }
+
+  /**
+   * Append one encoded batch with acks=0 and tell onAppended. Returns the
+   * offset after it, or -1 when it went elsewhere (forwarded to the leader)
+   * or failed (the error is on its items).
+   */
+  private async appendChunk(
+    q: TopicQueue,
+    partition: number,
+    batch: Uint8Array,
+    items: Pending[],
+  ): Promise<number> {
+    this.onAppending?.(q.topic, partition);
+    try {
+      const res = await this.broker.appendBatch({ topic: q.topic, partition, batch, acks: 0, trusted: true });
+      this.onAppended?.({
+        topic: q.topic,
+        partition,
+        baseOffset: res.baseOffset,
+        logAppendTime: res.logAppendTime,
+        items,
+      });
+      return res.lastOffset + 1;
+    } catch (err) {
+      this.onAppended?.({ topic: q.topic, partition, baseOffset: -1, logAppendTime: -1, items: [] });
+      if (isEddyError(err) && err.code === ErrorCode.NOT_LEADER) {
+        await this.produceFallback(q, null, items, partition);
+        return -1;
+      }
+      if (
+        isEddyError(err) &&
+        (err.code === ErrorCode.TOPIC_NOT_FOUND || err.code === ErrorCode.PARTITION_NOT_FOUND)
+      ) {
+        q.partitions = 0;
+      }
+      for (const it of items) it.error = err;
+      return -1;
+    }
   }
 
   /** Encoded batches of at most max.message.bytes; a record too large alone gets RECORD_TOO_LARGE. */

@@ -98,12 +98,27 @@ export function encodePublish(msg: MqttMessage, f: PublishFlags): Uint8Array {
   return build(wire(msg).topic, msg.payload, f);
 }
 
+/** The Remaining Length of a PUBLISH without properties. */
+export function publishRemaining(topic: Uint8Array, payload: Uint8Array, qos: QoS, v5: boolean): number {
+  return 2 + topic.length + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
+}
+
+/** The whole length of a PUBLISH whose Remaining Length is `remaining`. */
+export function publishSize(remaining: number): number {
+  return 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
+}
+
+/** The fixed header's first byte of a PUBLISH. */
+export function publishFirstByte(f: { qos: QoS; retain: boolean; dup: boolean }): number {
+  return 0x30 | (f.dup ? 0x08 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
+}
+
 function build(topic: Uint8Array, payload: Uint8Array, f: PublishFlags): Uint8Array {
-  const remaining = 2 + topic.length + (f.qos > 0 ? 2 : 0) + (f.v5 ? 1 : 0) + payload.length;
+  const remaining = publishRemaining(topic, payload, f.qos, f.v5);
   let lenBytes = 1;
   for (let n = remaining; n >= 128; n = Math.floor(n / 128)) lenBytes++;
   const out = new Uint8Array(1 + lenBytes + remaining);
-  out[0] = 0x30 | (f.dup ? 0x08 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
+  out[0] = publishFirstByte(f);
   let pos = 1;
   let n = remaining;
   do {

@@ -16,7 +16,7 @@ import type { IPublishPacket } from "mqtt-packet";
 import type { Clock } from "../../src/util/clock.ts";
 import { type Cursor, type FollowerConsumer, LogFollower, type OfferResult } from "./log-follower.ts";
 import { type MqttMessage, type QoS, toUserProperties } from "./message.ts";
-import { encodePublish, encodeQos0 } from "./publish-encoder.ts";
+import { encodeQos0, type PublishFlags } from "./publish-encoder.ts";
 import type { MqttStats } from "./stats.ts";
 import type { SubscriptionTrie } from "./subscription-trie.ts";
 
@@ -50,6 +50,11 @@ export interface SessionLink {
   plainPublish(): boolean;
   /** Send an encoded PUBLISH; false when dropped (too large for the client). */
   sendEncoded(bytes: Uint8Array): boolean;
+  /**
+   * Send a PUBLISH without properties for `msg`, encoded straight into the
+   * link's output (no packet allocated); false when dropped (too large for the client).
+   */
+  sendPlainPublish(msg: MqttMessage, f: PublishFlags): boolean;
   sendPubrel(packetId: number): void;
 }
 
@@ -229,9 +234,8 @@ export class Session implements FollowerConsumer {
       return "taken";
     }
     const packetId = this.allocatePacketId();
-    const bytes = encodePublish(msg, { qos, retain: opts.retain, dup: false, packetId, v5 });
     // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
-    if (!link.sendEncoded(bytes)) {
+    if (!link.sendPlainPublish(msg, { qos, retain: opts.retain, dup: false, packetId, v5 })) {
       this.deps.stats.dropped.tooLarge++;
       return "skip";
     }
@@ -351,8 +355,8 @@ export class Session implements FollowerConsumer {
     // Onward delivery has started: an expired message is still completed, without an expiry property.
     const props = found === "expired" ? null : found;
     if (props === null && link.plainPublish()) {
-      const flags = { qos: entry.qos, retain, dup: true, packetId: entry.packetId };
-      link.sendEncoded(encodePublish(msg, { ...flags, v5: link.protocolVersion === 5 }));
+      const v5 = link.protocolVersion === 5;
+      link.sendPlainPublish(msg, { qos: entry.qos, retain, dup: true, packetId: entry.packetId, v5 });
       return;
     }
     const packet: IPublishPacket = {

@@ -93,6 +93,53 @@ export class WriteQueue {
     this.schedule();
   }
 
+  /**
+   * Queue a PUBLISH without properties (publish-encoder.ts's layout: fixed
+   * header, topic, packet id when QoS > 0, an empty Property Length for v5,
+   * payload), written straight into the staging buffer: a QoS 1/2 delivery
+   * allocates no packet of its own. `first` is the fixed header's first
+   * byte, `remaining` the Remaining Length (publish-encoder.ts's
+   * publishRemaining()).
+   */
+  enqueuePublish(p: {
+    first: number;
+    remaining: number;
+    topic: Uint8Array;
+    packetId: number;
+    v5: boolean;
+    payload: Uint8Array;
+  }): void {
+    if (this.closed) return;
+    this.stageRun();
+    const remaining = p.remaining;
+    const size = 5 + remaining; // at most 4 Remaining Length bytes
+    if (this.tail + size > this.buf.length) this.makeRoom(size);
+    const buf = this.buf;
+    let pos = this.tail;
+    buf[pos++] = p.first;
+    const topic = p.topic;
+    let n = remaining;
+    do {
+      let b = n & 0x7f;
+      n = Math.floor(n / 128);
+      if (n > 0) b |= 0x80;
+      buf[pos++] = b;
+    } while (n > 0);
+    buf[pos++] = topic.length >> 8;
+    buf[pos++] = topic.length & 0xff;
+    copy.call(topic, buf, pos);
+    pos += topic.length;
+    if ((p.first & 0x06) !== 0) {
+      buf[pos++] = p.packetId >> 8;
+      buf[pos++] = p.packetId & 0xff;
+    }
+    if (p.v5) buf[pos++] = 0;
+    copy.call(p.payload, buf, pos);
+    this.tail = pos + p.payload.length;
+    if (!this.blocked && this.pending >= this.highWater) this.blocked = true;
+    this.schedule();
+  }
+
   private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;

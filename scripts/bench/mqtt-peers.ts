@@ -11,6 +11,9 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Subprocess } from "bun";
+import { heapSize, heapStats } from "bun:jsc";
+import type { MqttListener } from "../../bridges/mqtt/index.ts";
+import type { BrokerApi } from "../../src/broker/index.ts";
 
 export interface Peer {
   name: string;
@@ -106,6 +109,7 @@ function peer(
 
 export async function startEddy(opts: {
   profileDir?: string;
+  heapProfileDir?: string;
   partitions?: number;
   maxInflight?: number;
   durability?: string;
@@ -122,6 +126,13 @@ export async function startEddy(opts: {
         "--cpu-prof-name=eddy-mqtt.cpuprofile",
       ]
     : [];
+  if (opts.heapProfileDir)
+    prof.push(
+      "--heap-prof",
+      "--heap-prof-md",
+      `--heap-prof-dir=${opts.heapProfileDir}`,
+      "--heap-prof-name=eddy-mqtt.heapprofile",
+    );
   const args = [
     ...(opts.maxInflight === undefined ? [] : ["--max-inflight", String(opts.maxInflight)]),
     ...(opts.durability === undefined ? [] : ["--durability", opts.durability]),
@@ -203,13 +214,34 @@ export async function serveEddy(opts: {
   const { systemClock } = await import("../../src/util/clock.ts");
   const { startMqttListener } = await import("../../bridges/mqtt/index.ts");
   const fsyncs: Array<[number, number]> = [];
+  const ioTimes = { write: [] as number[], fdatasync: [] as number[] };
   const broker = await createBroker({
     logStore: await createFileLogStore({
       dataDir: path.join(opts.dir, "data"),
       clock: systemClock,
       logger: silentLogger,
       ...(opts.trace
-        ? { observer: { onFsync: (ms: number, bytes: number) => void fsyncs.push([ms, bytes]) } }
+        ? {
+            observer: { onFsync: (ms: number, bytes: number) => void fsyncs.push([ms, bytes]) },
+            // The log's own write(2) and fdatasync(2) times (the fsync figures above add the event loop's).
+            io: {
+              write: (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => {
+                const t = performance.now();
+                const n = fs.writeSync(fd, buf, offset, length, position);
+                ioTimes.write.push(performance.now() - t);
+                return n;
+              },
+              fdatasync: (fd: number) =>
+                new Promise<void>((resolve, reject) => {
+                  const t = performance.now();
+                  fs.fdatasync(fd, (err) => {
+                    ioTimes.fdatasync.push(performance.now() - t);
+                    if (err) reject(err);
+                    else resolve();
+                  });
+                }),
+            },
+          }
         : {}),
     }),
     metadata: openMetadataStore({ path: path.join(opts.dir, "eddy.db") }),
@@ -231,16 +263,28 @@ export async function serveEddy(opts: {
   });
   if (opts.trace) {
     const lag = loopLag();
+    const stages = traceStages(listener.bridge, broker);
     process.on("SIGUSR1", () => {
       const label = fs.readFileSync(path.join(opts.dir, "trace-label"), "utf8");
-      const ms = fsyncs.map(([d]) => d).sort((a, b) => a - b);
-      const loop = lag();
+      if (label !== "-") {
+        const ms = fsyncs.map(([d]) => d).sort((a, b) => a - b);
+        const bytes = fsyncs.reduce((n, [, b]) => n + b, 0);
+        console.error(
+          `# eddy ${label}: loop lag ${lag.report()}; group-commit fsyncs n=${ms.length} p50=${q(ms, 50)} p99=${q(ms, 99)} max=${q(ms, 100)} ms, ${(bytes / Math.max(1, ms.length) / 1024).toFixed(1)} KiB each; log write(2) ${pcts(ioTimes.write)}, fdatasync callback ${pcts(ioTimes.fdatasync)}${stages()}`,
+        );
+        // EDDY_BENCH_HEAP_SNAPSHOTS=DIR: a V8-format heap snapshot after each workload (heap-<label>.heapsnapshot).
+        const snapDir = process.env.EDDY_BENCH_HEAP_SNAPSHOTS;
+        if (snapDir) {
+          Bun.gc(true);
+          fs.writeFileSync(path.join(snapDir, `heap-${label}.heapsnapshot`), Bun.generateHeapSnapshot("v8"));
+        }
+      }
+      // Whatever this report cost is not counted in the next workload's figures.
       fsyncs.length = 0;
-      if (label === "-") return; // reset only
-      const bytes = fsyncs.reduce((n, [, b]) => n + b, 0);
-      console.error(
-        `# eddy ${label}: loop lag ${loop}; group-commit fsyncs n=${ms.length} p50=${q(ms, 50)} p99=${q(ms, 99)} max=${q(ms, 100)} ms, ${(bytes / Math.max(1, ms.length) / 1024).toFixed(1)} KiB each`,
-      );
+      ioTimes.write.length = 0;
+      ioTimes.fdatasync.length = 0;
+      stages.reset();
+      lag.reset();
     });
   }
   const stop = async () => {
@@ -254,26 +298,155 @@ export async function serveEddy(opts: {
   process.on("SIGINT", () => void stop());
 }
 
+/** "p50/p99/max ms" of unsorted values. */
+function pcts(values: number[]): string {
+  const s = [...values].sort((a, b) => a - b);
+  return `p50/p99/max ${q(s, 50)}/${q(s, 99)}/${q(s, 100)} ms`;
+}
+
 /** Percentile of sorted values, 2 decimals. */
 function q(sorted: number[], p: number): string {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]?.toFixed(2) ?? "—";
 }
 
-/** Event-loop lateness of a 1 ms timer (trace mode); each call reports and resets. */
-function loopLag(): () => string {
-  const lates: number[] = [];
+/**
+ * Event-loop lateness of a 1 ms timer (trace mode), and garbage collections:
+ * a WeakRef to a fresh object is cleared by the next collection (eden or
+ * full), so the timer counts them; the JS heap size is the live size after
+ * the last collection. Each call reports and resets.
+ */
+function loopLag(): { report(): string; reset(): void } {
+  let lates: number[] = [];
   let last = performance.now();
+  let ref = new WeakRef({});
+  let collections = 0;
+  let t0 = performance.now();
+  let big: string[] = [];
+  let gcLates: number[] = [];
   const t = setInterval(() => {
     const now = performance.now();
-    lates.push(now - last - 1);
+    const late = now - last - 1;
+    lates.push(late);
     last = now;
+    const collected = ref.deref() === undefined;
+    if (collected) {
+      collections++;
+      ref = new WeakRef({});
+    }
+    if (collected) gcLates.push(late);
+    if (late > 20 && big.length < 20)
+      big.push(`${late.toFixed(0)}ms@${((now - t0) / 1000).toFixed(2)}s${collected ? "+gc" : ""}`);
   }, 1);
   t.unref?.();
-  return () => {
-    const s = lates.splice(0).sort((a, b) => a - b);
-    const over = (ms: number) => s.filter((x) => x > ms).length;
-    return `p50=${q(s, 50)} p99=${q(s, 99)} max=${q(s, 100)} ms (>2 ms ${over(2)}×, >5 ms ${over(5)}×)`;
+  return {
+    report() {
+      const s = [...lates].sort((a, b) => a - b);
+      const over = (ms: number) => s.filter((x) => x > ms).length;
+      const secs = (performance.now() - t0) / 1000;
+      const out = `p50=${q(s, 50)} p99=${q(s, 99)} max=${q(s, 100)} ms (>2 ms ${over(2)}×, >5 ms ${over(5)}×); ${(collections / secs).toFixed(1)} GC/s (ticks with a GC: ${pcts(gcLates)}, >2 ms ${gcLates.filter((x) => x > 2).length}×); heap ${(heapSize() / 2 ** 20).toFixed(1)} MiB (${heapObjects()})`;
+      return big.length > 0 ? `${out}; stalls > 20 ms: ${big.join(" ")}` : out;
+    },
+    reset() {
+      lates = [];
+      big = [];
+      gcLates = [];
+      collections = 0;
+      t0 = performance.now();
+      last = t0;
+    },
   };
+}
+
+/** The heap's extra (ArrayBuffer) memory and its most numerous object types. */
+function heapObjects(): string {
+  const h = heapStats();
+  const top = Object.entries(h.objectTypeCounts)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  return `extra ${(h.extraMemorySize / 2 ** 20).toFixed(1)} MiB, ${h.objectCount} objects: ${top}`;
+}
+
+/**
+ * Per-message stages of the inbound QoS 1 path (trace mode), measured from
+ * outside: stored (the publish handler called bridge.storeMessage) → append
+ * called → appended (appendBatch settled) → done (durable: the PUBACK is
+ * written in the same call). Assumes one stream partition (the default).
+ * Reports the p50/p99 of each step and, for the slowest 1 % of messages, the
+ * mean of each step.
+ */
+function traceStages(bridge: MqttListener["bridge"], broker: BrokerApi): (() => string) & { reset(): void } {
+  const N = 1 << 20;
+  const t = { stored: new Float64Array(N), call: new Float64Array(N), appended: new Float64Array(N) };
+  const done: number[] = [];
+  let next = 0; // messages stored
+  let placed = 0; // messages handed to appendBatch
+  const storeMessage = bridge.storeMessage.bind(bridge);
+  let mixed = false; // QoS 0 traffic in this window: not traced (the figures are for QoS 1 workloads)
+  bridge.storeMessage = (msg, cb) => {
+    if (msg.qos !== 1 || mixed) {
+      mixed = true;
+      storeMessage(msg, cb);
+      return;
+    }
+    const i = next++ & (N - 1);
+    t.stored[i] = performance.now();
+    storeMessage(msg, (err) => {
+      done.push(i, performance.now());
+      cb(err);
+    });
+  };
+  const appendBatch = broker.appendBatch.bind(broker);
+  broker.appendBatch = async (req) => {
+    const from = placed;
+    const n = new DataView(req.batch.buffer, req.batch.byteOffset).getInt32(57);
+    if (req.topic.startsWith("__") || mixed) return appendBatch(req);
+    placed += n;
+    const now = performance.now();
+    for (let k = from; k < from + n; k++) t.call[k & (N - 1)] = now;
+    const res = await appendBatch(req);
+    const at = performance.now();
+    for (let k = from; k < from + n; k++) t.appended[k & (N - 1)] = at;
+    return res;
+  };
+  const report = () => {
+    const steps: number[][] = [[], [], [], []];
+    for (let k = 0; k < done.length; k += 2) {
+      const i = done[k]!;
+      const end = done[k + 1]!;
+      steps[0]!.push(t.call[i]! - t.stored[i]!);
+      steps[1]!.push(t.appended[i]! - t.call[i]!);
+      steps[2]!.push(end - t.appended[i]!);
+      steps[3]!.push(end - t.stored[i]!);
+    }
+    if (steps[3]!.length === 0 || mixed) return "";
+    const total = steps[3]!;
+    const cut = [...total].sort((a, b) => a - b)[Math.floor(total.length * 0.99)]!;
+    const slow = (s: number[]) => {
+      let sum = 0;
+      let n = 0;
+      for (let k = 0; k < s.length; k++) {
+        if (total[k]! < cut) continue;
+        sum += s[k]!;
+        n++;
+      }
+      return (sum / Math.max(1, n)).toFixed(2);
+    };
+    const names = ["queued", "append", "durable", "total"];
+    const parts = steps.map((s, k) => {
+      const sorted = [...s].sort((a, b) => a - b);
+      return `${names[k]} ${q(sorted, 50)}/${q(sorted, 99)} (slow ${slow(s)})`;
+    });
+    return `\n# eddy stages (store → PUBACK written, p50/p99 ms, slowest 1 % mean): ${parts.join(", ")}`;
+  };
+  return Object.assign(report, {
+    reset() {
+      done.length = 0;
+      mixed = false;
+      next = placed;
+    },
+  });
 }
 
 /**

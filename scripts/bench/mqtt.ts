@@ -16,6 +16,7 @@
  * see it is not the bottleneck. Workloads are described in mqtt-scenarios.ts.
  * Prints each figure per server and Eddy's ratio to each peer.
  * `--profile DIR` writes a CPU profile of the Eddy process (.cpuprofile + .md);
+ * `--heap-profile DIR` a sampling heap profile of it (.heapprofile + .md, Bun's --heap-prof);
  * `--max-inflight N` sets Eddy's outbound in-flight window (default 100);
  * `--partitions N` the partitions of the stream topic `mqtt` (default 1);
  * `--durability fsync|write|memory` Eddy's default topic durability (default fsync);
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
     clients: { type: "string" },
     rate: { type: "string", default: "5000" },
     profile: { type: "string" },
+    "heap-profile": { type: "string" },
     "max-inflight": { type: "string" },
     durability: { type: "string" },
     "max-inbound-qos0": { type: "string" },
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     eddy: () =>
       startEddy({
         ...(args.profile === undefined ? {} : { profileDir: args.profile }),
+        ...(args["heap-profile"] === undefined ? {} : { heapProfileDir: args["heap-profile"] }),
         partitions: Number(args.partitions),
         ...(args["max-inflight"] === undefined ? {} : { maxInflight: Number(args["max-inflight"]) }),
         ...(args.durability === undefined ? {} : { durability: args.durability }),

@@ -111,9 +111,7 @@ export class Partition {
 
   /** Append one batch (offsets assigned by the log) and start tracking its durability. */
   append(batch: Uint8Array): Promise<AppendInfo> {
-    return this.enqueue(async () => {
-      return this.appendNow(batch);
-    });
+    return this.enqueue(() => this.appendNow(batch));
   }
 
   /**

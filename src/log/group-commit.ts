@@ -58,6 +58,17 @@ export interface GroupCommitOptions {
   checkpointIntervalMs?: number;
 }
 
+/** One log's part of a round: its flush work, the end of its previous work, and this one's. */
+interface RoundWork {
+  log: Flushable;
+  work: FlushWork;
+  prev: Promise<unknown> | undefined;
+  end: (err: unknown) => void;
+  ended: Promise<unknown>;
+}
+
+const noop = (): void => {};
+
 /** fdatasync rounds in flight at once. */
 const MAX_ROUNDS = 2;
 
@@ -184,44 +195,33 @@ export class GroupCommitter {
 
   private async round(logs: Flushable[]): Promise<void> {
     const start = this.opts.clock.monotonic();
-    const works: Array<{
-      log: Flushable;
-      work: FlushWork;
-      prev: Promise<unknown> | undefined;
-      end: (err: unknown) => void;
-      ended: Promise<unknown>;
-    }> = [];
+    // One entry per log with flush work (usually one log with one segment: no arrays of promises then).
+    const works: RoundWork[] = [];
     for (const log of logs) {
       const work = log.beginFlush();
       if (!work) continue;
       // A log's works end in the order they began (another round may hold an earlier one of the same log).
-      let end!: (err: unknown) => void;
-      const ended = new Promise<unknown>((r) => {
-        end = r;
+      const w: RoundWork = { log, work, prev: this.ending.get(log), end: noop, ended: null! };
+      w.ended = new Promise<unknown>((r) => {
+        w.end = r;
       });
-      works.push({ log, work, prev: this.ending.get(log), end, ended });
-      this.ending.set(log, ended);
+      works.push(w);
+      this.ending.set(log, w.ended);
     }
     if (works.length === 0) return;
     let bytes = 0;
-    const results = await Promise.all(
-      works.map(async ({ work }) => {
-        bytes += work.bytes;
-        try {
-          await Promise.all(work.segments.map((s) => this.syncSegment(s)));
-          return null;
-        } catch (err) {
-          return err ?? new Error("fdatasync failed");
-        }
-      }),
-    );
-    // After the earlier works of these logs; if one failed, the later one does not count either (it
-    // may not have covered the earlier one's segments).
-    const before = await Promise.all(works.map((w) => w.prev ?? null));
+    for (const w of works) bytes += w.work.bytes;
+    const results: unknown[] =
+      works.length === 1
+        ? [await this.syncWork(works[0]!.work)]
+        : await Promise.all(works.map((w) => this.syncWork(w.work)));
     const now = this.opts.clock.monotonic();
     for (let i = 0; i < works.length; i++) {
-      const { log, work, end, ended } = works[i]!;
-      const err = results[i] ?? before[i] ?? null;
+      const { log, work, prev, end, ended } = works[i]!;
+      // After the earlier work of this log; if it failed, this one does not count either (it may not
+      // have covered the earlier one's segments).
+      const before = prev === undefined ? null : await prev;
+      const err = results[i] ?? before ?? null;
       this.lastFlush.set(log, now);
       if (err) this.opts.logger.error("fdatasync failed; acknowledgements wait", { error: err });
       try {
@@ -234,14 +234,31 @@ export class GroupCommitter {
     this.opts.observer?.onFsync?.(now - start, bytes);
   }
 
+  /** fdatasync the work's segments: null when done, else the error. */
+  private async syncWork(work: FlushWork): Promise<unknown> {
+    try {
+      const segs = work.segments;
+      if (segs.length === 1) await this.syncSegment(segs[0]!);
+      else await Promise.all(segs.map((s) => this.syncSegment(s)));
+      return null;
+    } catch (err) {
+      return err ?? new Error("fdatasync failed");
+    }
+  }
+
   private syncSegment(seg: Segment): Promise<void> {
     if (seg.fd < 0) return Promise.resolve();
     const p = this.opts.io.fdatasync(seg.fd);
     // `syncing` covers every fdatasync of the segment in flight (closing waits for them all); it never rejects.
     const prev = seg.syncing;
-    const all: Promise<void> = Promise.allSettled(prev ? [prev, p] : [p]).then(() => {
-      if (seg.syncing === all) seg.syncing = null;
-    });
+    const all: Promise<void> = (prev === null ? p : Promise.allSettled([prev, p])).then(
+      () => {
+        if (seg.syncing === all) seg.syncing = null;
+      },
+      () => {
+        if (seg.syncing === all) seg.syncing = null;
+      },
+    );
     seg.syncing = all;
     return p;
   }
