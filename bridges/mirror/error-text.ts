@@ -24,3 +24,21 @@ function collectLeaves(err: unknown, out: Set<string>, depth: number): void {
   }
   for (const c of children) collectLeaves(c, out, depth + 1);
 }
+
+/** Central's error ids (Kafka error names) that mean another producer took over our transactional.id. */
+const FENCED_IDS = new Set(["PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH"]);
+
+/**
+ * Whether a client error (or any error it wraps) says this producer was
+ * fenced: a newer holder of its transactional.id initialised it.
+ */
+export function isFencedError(err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== "object" || depth >= 8) return false;
+  const e = err as { apiId?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof e.apiId === "string" && FENCED_IDS.has(e.apiId)) return true;
+  const children = [
+    ...(Array.isArray(e.errors) ? e.errors : []),
+    ...(e.cause === undefined ? [] : [e.cause]),
+  ];
+  return children.some((c) => isFencedError(c, depth + 1));
+}

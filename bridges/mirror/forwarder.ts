@@ -5,15 +5,25 @@
  * committed persist the new position in `__mirror_progress` and move the
  * retention floor up to it.
  *
- * Exactly-once across outages and restarts: a send whose outcome is unknown
- * (error, timeout, crash before the progress write) may have reached central.
- * Before sending again, the forwarder fences the link's older producers
- * (their open transaction is aborted, so an in-doubt send never becomes
- * visible) and reconciles: it scans the committed tail of the remote
+ * Exactly-once across outages, restarts and leadership changes: a send whose
+ * outcome is unknown (error, timeout, crash before the progress write) may
+ * have reached central. Before sending again, the forwarder fences every
+ * older holder of the partition's transactional.id (this process's replaced
+ * producer, an earlier run, or the partition's previous leader on an edge
+ * cluster: their open transaction is aborted and nothing they send later can
+ * commit) and reconciles: it scans the committed tail of the remote
  * partition(s) for the newest record carrying its own `eddy.mirror.src`
  * header and resumes after that record's `eddy.mirror.offset`. Records below
  * the persisted progress are never sent again; records above it are sent
- * only if central does not have them committed.
+ * only if central does not have them committed. A partition that central
+ * keeps rejecting fails only its own transactions: it retries alone, with
+ * backoff (`failedAttempts` in its status), and the others go on.
+ *
+ * Edge cluster: every record also carries the edge leader epoch it was sent
+ * under. If the scan finds a newer epoch than this node's, a newer leader has
+ * taken the partition over while this node still thinks it leads (cut off
+ * from the controller): the forwarder stands down (sends and fences nothing)
+ * until this node leads under a newer epoch, or the link stops it.
  *
  * If size retention deleted owed records anyway (the operator's disk cap),
  * the forwarder logs the exact skipped range, records it in its status and
@@ -27,23 +37,24 @@ import { type MirrorLinkConfig, PartitionMapping, StartPosition } from "./config
 import type { SendGate } from "./gate.ts";
 import { sleep } from "../../src/util/sleep.ts";
 import type { ProgressStore } from "./progress.ts";
-import {
-  HEADER_OFFSET,
-  HEADER_SOURCE,
-  HEADER_TOPIC_ID,
-  type RemoteCluster,
-  type RemoteMessage,
-} from "./remote.ts";
+import { toRemoteMessages } from "./messages.ts";
+import type { RemoteCluster, RemoteMessage } from "./remote.ts";
+import type { TxnChannel } from "./txn-channel.ts";
 import { type MirrorError, type MirrorPartitionStatus, MirrorState, type SkippedRange } from "./status.ts";
-import { errorText } from "./error-text.ts";
+import { errorText, isFencedError } from "./error-text.ts";
 
 const IDLE_POLL_MS = 500;
+/**
+ * Cluster mode: after another holder of the partition's transactional.id
+ * fenced us, wait this long before fencing back, so that a new leader's
+ * first transaction commits and our next scan sees its newer epoch (else two
+ * nodes that both think they lead keep aborting each other's transactions).
+ */
+const FENCED_YIELD_MS = 1_000;
+/** How long stop() waits for the last progress write. */
+const STOP_SAVE_WAIT_MS = 1_000;
 type Page = Awaited<ReturnType<BrokerApi["readRecords"]>>;
 const MAX_SKIPPED_KEPT = 10;
-// Shared header keys (Map keys are compared by identity, so each record's own headers never collide with them).
-const SRC_KEY = Buffer.from(HEADER_SOURCE);
-const OFF_KEY = Buffer.from(HEADER_OFFSET);
-const TID_KEY = Buffer.from(HEADER_TOPIC_ID);
 
 export interface ForwarderDeps {
   broker: BrokerApi;
@@ -59,6 +70,8 @@ export interface ForwarderDeps {
   onGone?: () => void;
   /** Cluster mode: does this node still lead the partition? Nothing is sent while it does not. */
   leads?: (() => boolean) | undefined;
+  /** The partition's transactional.id at central (`transactionalIdOf` in link.ts). */
+  transactionalId: string;
 }
 
 export interface ForwarderTarget {
@@ -98,6 +111,11 @@ export class PartitionForwarder {
   private readonly log: Logger;
   private readonly source: Buffer;
   private readonly owner: string;
+  private readonly channel: TxnChannel;
+  /** Failed attempts in a row (reconcile, produce, commit) since the last acknowledged send. */
+  private failedAttempts = 0;
+  /** Cluster mode: a newer edge leader epoch found at central; nothing is sent until this node leads under a newer one. */
+  private deposedBy: number | null = null;
 
   constructor(
     private readonly d: ForwarderDeps,
@@ -107,6 +125,7 @@ export class PartitionForwarder {
     this.source = Buffer.from(`${d.sourceId}/${target.topic}/${target.partition}`);
     this.owner = `mirror:${d.config.name}`;
     this.backoffMs = d.config.retry_backoff_ms;
+    this.channel = d.remote.channel(d.transactionalId);
   }
 
   /** Start forwarding; resolves once the retention floor is set (the central cluster need not answer). */
@@ -126,7 +145,10 @@ export class PartitionForwarder {
     this.abort.abort();
     await this.loop;
     await this.lastCommit;
-    await this.saving;
+    // A progress write the edge cannot complete (a cut-off node) is not waited for: it is only a
+    // lower bound of what central holds, and the next owner reconciles from central anyway.
+    await Promise.race([this.saving, sleep(STOP_SAVE_WAIT_MS)]);
+    await this.channel.close();
     if (opts.releaseFloor) this.releaseFloor();
   }
 
@@ -161,6 +183,7 @@ export class PartitionForwarder {
       skipped: [...this.skipped],
       lastError: this.lastError,
       lastSentAt: this.lastSentAt,
+      failedAttempts: this.failedAttempts,
     };
   }
 
@@ -185,11 +208,13 @@ export class PartitionForwarder {
       if (this.stopped) return;
       if (isGone(err)) {
         this.abort.abort();
+        void this.channel.close();
         this.releaseFloor();
         this.log.info("edge topic deleted; its mirror forwarder stopped", { mirroredOffset: this.next });
         this.d.onGone?.();
         return;
       }
+      void this.channel.close();
       this.fail(err, "mirror forwarder stopped on an unexpected error; restart the link");
     }
   }
@@ -222,7 +247,13 @@ export class PartitionForwarder {
   private async reconcile(): Promise<void> {
     const t = this.target;
     while (!this.stopped) {
-      this.d.broker.partitionState(t.topic, t.partition); // throws once the edge topic is deleted
+      const { leaderEpoch } = this.d.broker.partitionState(t.topic, t.partition); // throws once the edge topic is deleted
+      if (this.d.leads !== undefined && (!this.d.leads() || (this.deposedBy ?? -1) >= leaderEpoch)) {
+        // Led elsewhere (the link stops this forwarder), or a newer leader forwards it: fence nothing.
+        await sleep(IDLE_POLL_MS, this.abort.signal);
+        continue;
+      }
+      this.deposedBy = null;
       try {
         const need = this.sameMapping() ? t.partition + 1 : 1;
         const info = await this.d.remote.ensureTopic(t.remoteTopic, need);
@@ -231,9 +262,9 @@ export class PartitionForwarder {
             `central topic '${t.remoteTopic}' has ${info.partitions} partitions but partition ${t.partition} is mirrored with partition_mapping "same": add partitions on the central cluster or use "by-key"`,
           );
         }
-        // Fence older producers of this link before the scan: their open transaction is aborted, so
-        // what they sent and we never heard back about cannot become visible after it.
-        await this.d.remote.fence();
+        // Fence older holders of the partition's transactional.id before the scan: their open
+        // transaction is aborted, so what they sent and nobody heard back about cannot become visible.
+        await this.channel.fence();
         const found = await this.d.remote.lastMirrored({
           topic: t.remoteTopic,
           partitions: this.sameMapping() ? [t.partition] : range(info.partitions),
@@ -241,25 +272,50 @@ export class PartitionForwarder {
           edgeTopicId: t.topicId,
           scanLimit: this.d.config.reconcile_scan_records,
         });
-        if (found !== null && found + 1 > this.next) {
+        if (found?.epoch != null && this.d.leads !== undefined && found.epoch > leaderEpoch) {
+          await this.standDown(found.epoch, leaderEpoch);
+          continue;
+        }
+        if (found !== null && found.offset + 1 > this.committedPos) {
           this.log.info("central already has records this link had not recorded; resuming after them", {
-            from: this.next,
-            to: found + 1,
+            from: this.committedPos,
+            to: found.offset + 1,
           });
-          await this.advance(found + 1);
+          // Committed at central: go on from there; the position is saved in the background, in order.
+          this.committedPos = found.offset + 1;
+          this.sendPos = this.committedPos;
+          this.queueSave(this.committedPos);
         }
         if (this.state === MirrorState.DOWN) {
           this.log.info("central cluster reachable again; resuming", { mirroredOffset: this.next });
         }
         this.state = MirrorState.IDLE;
-        this.backoffMs = this.d.config.retry_backoff_ms;
-        return;
+        return; // the backoff resets on the next acknowledged send, not here (a poisoned partition backs off)
       } catch (err) {
         if (this.stopped) return;
         this.fail(err, "cannot reach the central cluster; retrying");
         await this.backoff();
       }
     }
+  }
+
+  /**
+   * Central holds records of this partition sent under a newer edge leader
+   * epoch: another node leads it now, although this one has not heard (cut
+   * off from the controller). Our fence just now may have aborted one open
+   * transaction of the new leader, which it recovers from by fencing us
+   * again; from here on we send and fence nothing until this node leads the
+   * partition under a newer epoch.
+   */
+  private async standDown(newer: number, ours: number): Promise<void> {
+    this.deposedBy = newer;
+    this.sendPos = this.committedPos;
+    // The new leader fences this producer again; should this node lead once more, it starts with a fresh one.
+    await this.channel.reset(this.channel.generation);
+    const message = `node with edge leader epoch ${newer} forwards this partition now (this node's epoch is ${ours}): standing down until this node leads it again`;
+    if (this.lastError?.message !== message) this.log.warn(message, { mirroredOffset: this.next });
+    this.state = MirrorState.DOWN;
+    this.lastError = { message, at: this.d.clock.now() };
   }
 
   /**
@@ -273,7 +329,16 @@ export class PartitionForwarder {
   private async step(): Promise<void> {
     const t = this.target;
     const c = this.d.config;
-    if (this.saveError !== null) throw this.saveError;
+    if (this.saveError !== null) {
+      // The edge could not store the position (a progress-topic leader change, a cut-off node):
+      // nothing is lost (central committed the records), so retry the write and go on.
+      const err = this.saveError;
+      this.saveError = null;
+      this.fail(err, "could not save the mirror position at the edge; retrying");
+      await this.backoff();
+      this.queueSave(this.committedPos);
+      return;
+    }
     if (this.commitError !== null) {
       const { err, generation } = this.commitError;
       await this.recover(err, generation);
@@ -299,7 +364,10 @@ export class PartitionForwarder {
       }
       await this.saving;
       this.owedTimestamp = null;
-      if (this.state !== MirrorState.DOWN) this.state = MirrorState.IDLE;
+      if (this.state !== MirrorState.DOWN) {
+        this.state = MirrorState.IDLE;
+        this.failedAttempts = 0;
+      }
       return;
     }
     let records = page.records;
@@ -328,7 +396,7 @@ export class PartitionForwarder {
     const { messages, bytes } = this.toMessages(records);
     const release = await this.d.gate.acquire(t.priority, bytes);
     // A backlog: the next chunk follows right after this one is produced (it may join the same transaction).
-    const ticket = this.d.remote.submit(messages, { more: nextOffset < highWatermark });
+    const ticket = this.channel.submit(messages, { more: nextOffset < highWatermark });
     const ahead = this.read(nextOffset, 0);
     ahead.catch(() => {}); // awaited (and its error seen) by the next step
     this.prefetch = ahead;
@@ -344,6 +412,7 @@ export class PartitionForwarder {
     this.sentBytes += bytes;
     this.lastSentAt = this.d.clock.now();
     this.lastError = null;
+    this.failedAttempts = 0;
     this.backoffMs = c.retry_backoff_ms;
     this.sendPos = nextOffset;
     this.lastCommit = ticket.committed.then(
@@ -373,12 +442,12 @@ export class PartitionForwarder {
   private async recover(err: unknown, generation: number): Promise<void> {
     await this.dropPrefetch();
     await this.lastCommit;
-    await this.saving;
     this.commitError = null;
     this.sendPos = this.committedPos;
     if (this.stopped) return;
     this.fail(err, "sending to the central cluster failed; will reconcile and retry");
-    await this.d.remote.reset(generation);
+    await this.channel.reset(generation);
+    if (this.d.leads !== undefined && isFencedError(err)) await sleep(FENCED_YIELD_MS, this.abort.signal);
     await this.backoff();
     await this.reconcile();
   }
@@ -456,42 +525,21 @@ export class PartitionForwarder {
 
   private toMessages(records: StoredRecord[]): { messages: RemoteMessage[]; bytes: number } {
     const t = this.target;
-    const partition = this.sameMapping() ? t.partition : undefined;
-    const tid = Buffer.from(t.topicId);
-    const fixed = SRC_KEY.length + this.source.length + OFF_KEY.length + TID_KEY.length + tid.length + 16;
-    let bytes = 0;
-    const messages = new Array<RemoteMessage>(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      const headers = new Map<Buffer, Buffer>();
-      for (const h of r.headers) {
-        // A Buffer per key keeps repeated header keys apart; null values stay null on the wire.
-        const key = Buffer.from(h.key);
-        const value = h.value === null ? null : asBuffer(h.value);
-        headers.set(key, value as Buffer);
-        bytes += key.length + (value?.length ?? 0);
-      }
-      const offset = Buffer.from(String(r.offset));
-      headers.set(SRC_KEY, this.source);
-      headers.set(OFF_KEY, offset);
-      headers.set(TID_KEY, tid);
-      bytes += fixed + offset.length + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-      const message: RemoteMessage = {
-        topic: t.remoteTopic,
-        key: r.key === null ? undefined : asBuffer(r.key),
-        value: r.value === null ? undefined : asBuffer(r.value),
-        headers,
-        timestamp: BigInt(r.timestamp),
-      };
-      if (partition !== undefined) message.partition = partition;
-      messages[i] = message;
-    }
-    return { messages, bytes };
+    return toRemoteMessages(records, {
+      remoteTopic: t.remoteTopic,
+      partition: this.sameMapping() ? t.partition : undefined,
+      source: this.source,
+      topicId: t.topicId,
+      // Cluster mode: the edge leader epoch this node sends under (a deposed leader sees a newer one at central).
+      epoch:
+        this.d.leads === undefined ? null : this.d.broker.partitionState(t.topic, t.partition).leaderEpoch,
+    });
   }
 
   private fail(err: unknown, what: string): void {
     const message = errorText(err);
     const repeated = this.state === MirrorState.DOWN && this.lastError?.message === message;
+    this.failedAttempts++;
     this.state = MirrorState.DOWN;
     this.lastError = { message, at: this.d.clock.now() };
     // Loud once per new failure; quiet while the same outage goes on.
@@ -510,10 +558,6 @@ function isGone(err: unknown): boolean {
   return (
     isEddyError(err) && (err.code === ErrorCode.TOPIC_NOT_FOUND || err.code === ErrorCode.PARTITION_NOT_FOUND)
   );
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function range(n: number): number[] {

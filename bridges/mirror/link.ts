@@ -6,9 +6,15 @@
  *
  * Cluster mode (the edge is an Eddy cluster): each node's link forwards only
  * the partitions this node leads. Every LEADERSHIP_POLL_MS it stops the
- * forwarders of partitions it no longer leads (their retention floor stays,
- * the safe side) and starts forwarders for partitions it now leads, after
- * re-reading `__mirror_progress` (what the previous leader's mirror saved).
+ * forwarders of partitions it no longer leads and starts forwarders for
+ * partitions it now leads, after re-reading `__mirror_progress` (what the
+ * previous leader's mirror saved). Each partition has its own
+ * transactional.id at central, the same on every node, so the new leader's
+ * forwarder fences the old one wherever it still runs. Retention floors: the
+ * leader's forwarder sets the floor of its replica; every other replica of a
+ * mirrored partition on this node gets the position from the replicated
+ * progress, refreshed at each poll (a follower may become leader and must
+ * still hold what the link owes).
  */
 import type { BrokerApi } from "../../src/broker/index.ts";
 import type { Logger } from "../../src/observability/logger.ts";
@@ -40,6 +46,10 @@ export class MirrorLink {
   private readonly matches: (topic: string) => boolean;
   private readonly downlink: Downlink | undefined;
   private readonly loopWarned = new Set<string>();
+  /** Mirrored edge topics as of the last discovery (cluster mode: follower floors). */
+  private selected: Array<{ name: string; partitions: number }> = [];
+  /** Cluster mode: `topic/partition` of the follower replicas this link holds a floor on. */
+  private readonly followerFloors = new Set<string>();
   private readonly log: Logger;
   private timer: ReturnType<typeof setInterval> | undefined;
   private leadershipTimer: ReturnType<typeof setInterval> | undefined;
@@ -48,12 +58,7 @@ export class MirrorLink {
 
   constructor(private readonly d: MirrorLinkDeps) {
     this.log = d.logger.child({ link: d.config.name });
-    this.remote = new RemoteCluster({
-      config: d.config,
-      logger: this.log,
-      clock: d.clock,
-      transactionalId: transactionalIdOf(d),
-    });
+    this.remote = new RemoteCluster({ config: d.config, logger: this.log, clock: d.clock });
     this.gate = new SendGate({
       maxInFlight: d.config.max_in_flight,
       bytesPerSec: d.config.bandwidth_bytes_per_sec,
@@ -75,6 +80,7 @@ export class MirrorLink {
   /** Resolves once every selected edge partition has its retention floor (central need not answer). */
   async start(): Promise<void> {
     await this.discoverUplink();
+    if (this.clustered()) await this.syncFollowerFloors();
     this.downlink?.start();
     this.timer = setInterval(() => void this.discover(), this.d.config.discovery_interval_ms);
     (this.timer as { unref?: () => void }).unref?.();
@@ -134,6 +140,11 @@ export class MirrorLink {
     ];
     this.gate.close(new Error(`mirror link '${this.d.config.name}' is closing`));
     await Promise.all(stopping);
+    for (const key of this.followerFloors) {
+      const at = key.lastIndexOf("/");
+      this.setFloor(key.slice(0, at), Number(key.slice(at + 1)), null);
+    }
+    this.followerFloors.clear();
     await this.remote.close();
   }
 
@@ -144,6 +155,7 @@ export class MirrorLink {
       const started: Promise<void>[] = [];
       const clustered = this.clustered();
       let refreshed = false;
+      const selected: Array<{ name: string; partitions: number }> = [];
       for (const topic of topics) {
         const remoteTopic = remoteTopicName(this.d.config, this.d.sourceId, topic.name);
         if (this.downlink?.mirrorsCentralTopic(remoteTopic)) {
@@ -160,6 +172,7 @@ export class MirrorLink {
           }
           continue;
         }
+        selected.push({ name: topic.name, partitions: topic.partitions });
         for (let partition = 0; partition < topic.partitions; partition++) {
           const key = `${topic.name}/${partition}`;
           if (this.closed || this.forwarders.has(key)) continue;
@@ -183,6 +196,7 @@ export class MirrorLink {
               sourceId: this.d.sourceId,
               onGone: () => this.forget(key, topic.name, partition),
               leads: clustered ? () => this.leads(topic.name, partition) : undefined,
+              transactionalId: transactionalIdOf(this.d, topic.name, partition),
             },
             {
               topic: topic.name,
@@ -193,9 +207,11 @@ export class MirrorLink {
             },
           );
           this.forwarders.set(key, forwarder);
+          this.followerFloors.delete(key); // the forwarder owns this replica's floor now
           started.push(forwarder.start());
         }
       }
+      this.selected = selected;
       await Promise.all(started);
     } catch (err) {
       if (!this.closed) this.log.warn("mirror topic discovery failed; will retry", { err });
@@ -228,6 +244,40 @@ export class MirrorLink {
       await f.stop();
     }
     await this.discoverUplink();
+    await this.syncFollowerFloors();
+  }
+
+  /**
+   * Cluster mode: every replica of a mirrored partition that this node does
+   * not forward holds the link's position from the replicated progress (the
+   * leader's mirror saves it; a deposed leader's floor moves on with it).
+   */
+  private async syncFollowerFloors(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.d.progress.refresh();
+    } catch (err) {
+      this.log.debug("could not re-read the mirror progress; follower floors stay", { err });
+      return;
+    }
+    for (const topic of this.selected) {
+      for (let partition = 0; partition < topic.partitions; partition++) {
+        const key = `${topic.name}/${partition}`;
+        if (this.closed || this.forwarders.has(key)) continue;
+        const position = this.d.progress.get(this.d.config.name, topic.name, partition);
+        if (position === undefined) continue;
+        if (this.setFloor(topic.name, partition, position)) this.followerFloors.add(key);
+      }
+    }
+  }
+
+  private setFloor(topic: string, partition: number, offset: number | null): boolean {
+    try {
+      this.d.broker.setRetentionFloor(topic, partition, `mirror:${this.d.config.name}`, offset);
+      return true;
+    } catch {
+      return false; // the topic is gone (or the broker closing): nothing to hold
+    }
   }
 
   /** The edge topic was deleted: drop the forwarder and its progress (a re-created topic starts afresh). */
@@ -240,10 +290,14 @@ export class MirrorLink {
 }
 
 /**
- * The link's transactional.id at central: one per link and edge (per node in
- * a cluster, where each node forwards the partitions it leads).
+ * A source partition's transactional.id at central: the same for every run
+ * and every node of an edge cluster, so whoever forwards the partition next
+ * fences whoever forwarded it before (README.md, "Decision").
  */
-export function transactionalIdOf(d: Pick<MirrorLinkDeps, "broker" | "config" | "sourceId">): string {
-  const base = `eddy-mirror/${d.sourceId}/${d.config.name}`;
-  return d.broker.clusterView?.() ? `${base}/${d.broker.nodeId}` : base;
+export function transactionalIdOf(
+  d: Pick<MirrorLinkDeps, "config" | "sourceId">,
+  topic: string,
+  partition: number,
+): string {
+  return `eddy-mirror/${d.sourceId}/${d.config.name}/${topic}/${partition}`;
 }

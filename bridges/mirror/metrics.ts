@@ -9,6 +9,10 @@
  * - eddy_mirror_downlink_records_total / _bytes_total{link,topic,partition}: mirrored down since start;
  * - eddy_mirror_downlink_skipped_records_total{link,topic,partition}: deleted by central
  *   retention before the edge got them;
+ * - eddy_mirror_partition_failed_attempts{link,topic,partition}: uplink attempts
+ *   (reconcile, produce, commit) that failed in a row since the partition's last
+ *   acknowledged send; a partition central keeps rejecting (say, a record over
+ *   its max.message.bytes) climbs here and retries alone, with backoff;
  * - eddy_mirror_last_error_timestamp_seconds{link,direction="up"|"down"}: when the
  *   error a direction currently reports happened (0: none; a partition clears its
  *   error on its next success; the message is in the HTTP API and `eddy mirror status`).
@@ -47,6 +51,11 @@ export function attachMirrorDownlinkMetrics(
     help: "Central records deleted by central retention before the downlink delivered them",
     labelNames: part,
   });
+  const failedAttempts = registry.gauge({
+    name: "eddy_mirror_partition_failed_attempts",
+    help: "Uplink attempts that failed in a row since the edge partition's last acknowledged send (it retries alone, with backoff; the link's other partitions go on)",
+    labelNames: part,
+  });
   const lastError = registry.gauge({
     name: "eddy_mirror_last_error_timestamp_seconds",
     help: "Time of the error a mirror link currently reports, by direction (up: edge to central, down: central to edge); 0 if none",
@@ -59,8 +68,11 @@ export function attachMirrorDownlinkMetrics(
     seen.set(key, now);
   };
   const collect = (): void => {
-    for (const g of [up, lag, lastError]) g.reset();
+    for (const g of [up, lag, failedAttempts, lastError]) g.reset();
     for (const l of read()) {
+      for (const p of l.partitions) {
+        failedAttempts.set({ link: l.name, topic: p.topic, partition: p.partition }, p.failedAttempts);
+      }
       const upErrors = l.partitions.map((p) => p.lastError?.at ?? 0);
       lastError.set({ link: l.name, direction: "up" }, Math.max(0, ...upErrors) / 1000);
       if (l.downlink === undefined) continue;

@@ -27,6 +27,8 @@ import { sleep } from "../../src/util/sleep.ts";
 export const PROGRESS_TOPIC = "__mirror_progress";
 const REPLICA_POLL_MS = 20;
 const REPLICA_WAIT_MS = 30_000;
+/** A progress write that the edge cannot complete (a cut-off node) fails after this; the forwarder retries it. */
+const WRITE_TIMEOUT_MS = 10_000;
 
 export function progressKey(link: string, topic: string, partition: number): string {
   return `${link}/${topic}/${partition}`;
@@ -96,6 +98,7 @@ export class ProgressStore {
       topic: PROGRESS_TOPIC,
       partition: 0,
       acks: -1,
+      timeoutMs: WRITE_TIMEOUT_MS,
       records: [{ key: this.encoder.encode(key), value: this.encoder.encode(value) }],
     });
     const now = this.offsets.get(key);
@@ -110,6 +113,7 @@ export class ProgressStore {
       topic: PROGRESS_TOPIC,
       partition: 0,
       acks: -1,
+      timeoutMs: WRITE_TIMEOUT_MS,
       records: [{ key: this.encoder.encode(key), value: null }],
     });
   }

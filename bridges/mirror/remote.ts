@@ -1,19 +1,19 @@
 /**
  * The central cluster as a link sees it, over @platformatic/kafka (see
- * README.md for the client choice): a transactional producer (acks=all,
- * transactional.id `eddy-mirror/{source.id}/{link}`, one per link; chunks
- * are grouped into transactions by TxnSender), topic preparation, and a
- * read_committed tail scan that finds what an earlier run of this link
- * already delivered (the dedupe step after an outage or a restart).
+ * README.md for the client choice): transactional producers (acks=all, one
+ * transactional.id per edge partition, `TxnChannel`; chunks are grouped into
+ * transactions by TxnSender), topic preparation, and a read_committed tail
+ * scan that finds what an earlier owner of the partition already delivered
+ * (the dedupe step after an outage, a restart or a leadership change).
  *
  * Every mirrored record carries two headers, `eddy.mirror.src`
  * (`{source.id}/{topic}/{partition}`) and `eddy.mirror.offset` (the edge
  * offset, decimal), and `eddy.mirror.topic_id` (the edge topic's id, so that
  * a deleted and re-created edge topic is not mistaken for the old one;
- * records without it match on the source alone). The producer is recreated
- * after a failed send (same transactional.id: the new one fences the old and
- * aborts its open transaction); callers pass the generation they sent with
- * so that one failure recreates it once.
+ * records without it match on the source alone). On an edge cluster each
+ * record also carries `eddy.mirror.epoch`, the edge partition's leader epoch
+ * of the node that sent it: a deposed leader that still reaches central sees
+ * a newer epoch in the scan and stands down (README.md, "Edge cluster").
  */
 import {
   Admin,
@@ -34,12 +34,14 @@ import {
   fetchPartitions,
   trackTopics,
 } from "./remote-fetch.ts";
-import { type SendTicket, TxnSender } from "./txn-sender.ts";
+import { TxnChannel } from "./txn-channel.ts";
+import { TxnSender } from "./txn-sender.ts";
 import { sleep } from "../../src/util/sleep.ts";
 
 export const HEADER_SOURCE = "eddy.mirror.src";
 export const HEADER_OFFSET = "eddy.mirror.offset";
 export const HEADER_TOPIC_ID = "eddy.mirror.topic_id";
+export const HEADER_EPOCH = "eddy.mirror.epoch";
 const SCAN_CHUNK_RECORDS = 500;
 /** A transaction is committed once it holds this many batches' worth of records, or is this old. */
 const TXN_MAX_BATCHES = 16;
@@ -55,32 +57,30 @@ export interface RemoteTopicInfo {
 export interface RemoteClusterOptions {
   config: MirrorLinkConfig;
   logger: Logger;
-  /** The link's transactional.id: `eddy-mirror/{source.id}/{link}` (plus `/{node}` in a cluster). */
-  transactionalId: string;
   clock: Clock;
 }
 
+/** What the tail scan found of one source: its newest edge offset, and the edge leader epoch that sent it (null: no epoch header). */
+export interface LastMirrored {
+  offset: number;
+  epoch: number | null;
+}
+
 export class RemoteCluster {
-  private producer: Producer<Buffer, Buffer, Buffer, Buffer>;
-  private sender: TxnSender;
+  private readonly channels = new Set<TxnChannel>();
   private readonly config: MirrorLinkConfig;
   private readonly logger: Logger;
-  private readonly transactionalId: string;
   private readonly clock: Clock;
   private readonly admin: Admin;
   private readonly reader: Consumer<Buffer, Buffer, Buffer, Buffer>;
   private downReader: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
-  private gen = 0;
   private readonly ready = new Map<string, Promise<RemoteTopicInfo>>();
 
   constructor(o: RemoteClusterOptions) {
     this.config = o.config;
     this.logger = o.logger;
-    this.transactionalId = o.transactionalId;
     this.clock = o.clock;
     const config = o.config;
-    this.producer = this.newProducer();
-    this.sender = this.newSender();
     this.admin = new Admin(this.baseOptions("admin"));
     this.reader = new Consumer({
       ...this.baseOptions("reader"),
@@ -88,44 +88,20 @@ export class RemoteCluster {
     });
   }
 
-  /** Bumped each time the producer is recreated. */
-  get generation(): number {
-    return this.gen;
-  }
-
   /**
-   * Produce a chunk (acks=all) in the link's current transaction; see
-   * TxnSender for `produced` / `committed`. One chunk per partition at a time
-   * keeps each partition in edge order.
+   * A transactional producer for one transactional.id (one per edge
+   * partition); closed by its owner, or by close().
    */
-  submit(messages: RemoteMessage[], opts: { more?: boolean } = {}): SendTicket {
-    return this.sender.submit(messages, opts);
-  }
-
-  /**
-   * Initialise the current producer (InitProducerId with the link's
-   * transactional.id): older producers of the link are fenced and their open
-   * transaction aborted. Reconcile calls it before scanning central.
-   */
-  async fence(): Promise<void> {
-    const sender = this.sender;
-    try {
-      await sender.fence();
-    } catch (err) {
-      await this.reset(sender.generation); // the next attempt starts with a fresh producer
-      throw err;
-    }
-  }
-
-  /** After a failed send: replace the producer (once per generation); the same transactional.id fences the old one. */
-  async reset(generation: number): Promise<void> {
-    if (generation !== this.gen) return;
-    this.gen++;
-    const old = this.producer;
-    this.sender.close(new Error("the mirror link replaced its producer after a failed send"));
-    this.producer = this.newProducer();
-    this.sender = this.newSender();
-    await old.close(true).catch((err: unknown) => this.logger.debug("closing old producer failed", { err }));
+  channel(transactionalId: string): TxnChannel {
+    const channel: TxnChannel = new TxnChannel({
+      transactionalId,
+      newProducer: (id) => this.newProducer(id),
+      newSender: (producer, generation) => this.newSender(producer, generation),
+      onCloseError: (err) => this.logger.debug("closing a producer failed", { err }),
+      onClosed: () => this.channels.delete(channel),
+    });
+    this.channels.add(channel);
+    return channel;
   }
 
   /**
@@ -149,7 +125,8 @@ export class RemoteCluster {
 
   /**
    * The highest edge offset of `source` found in the last `scanLimit`
-   * records of each of `partitions` of the remote topic, or null.
+   * records of each of `partitions` of the remote topic (with the edge epoch
+   * it was sent under), or null.
    */
   async lastMirrored(opts: {
     topic: string;
@@ -158,7 +135,7 @@ export class RemoteCluster {
     /** The edge topic's id: records carrying another id belong to an earlier topic of the same name. */
     edgeTopicId: string;
     scanLimit: number;
-  }): Promise<number | null> {
+  }): Promise<LastMirrored | null> {
     trackTopics(this.reader, [opts.topic]);
     const meta = await this.deadline(
       "metadata",
@@ -167,12 +144,12 @@ export class RemoteCluster {
     const info = meta.topics.get(opts.topic);
     if (!info) return null;
     const topicId = ZERO_UUID.test(info.id) ? opts.topic : info.id;
-    let best: number | null = null;
+    let best: LastMirrored | null = null;
     for (const partition of opts.partitions) {
       const leader = info.partitions[partition]?.leader;
       if (leader === undefined) continue;
       const found = await this.scanPartition({ ...opts, topicId, partition, leader });
-      if (found !== null && (best === null || found > best)) best = found;
+      if (found !== null && (best === null || found.offset > best.offset)) best = found;
     }
     return best;
   }
@@ -224,9 +201,8 @@ export class RemoteCluster {
   }
 
   async close(): Promise<void> {
-    this.sender.close(new Error("the mirror link is closing"));
     await Promise.allSettled([
-      this.producer.close(true),
+      ...[...this.channels].map((c) => c.close()),
       this.admin.close(),
       this.reader.close(true),
       ...(this.downReader ? [this.downReader.close(true)] : []),
@@ -240,7 +216,7 @@ export class RemoteCluster {
     source: string;
     edgeTopicId: string;
     scanLimit: number;
-  }): Promise<number | null> {
+  }): Promise<LastMirrored | null> {
     // Records between the last stable offset and the high watermark belong to open transactions (a
     // fenced producer's, being aborted, or another node's in a cluster): wait until they are decided,
     // up to twice the transaction timeout; read_committed sees only what lies below the LSO.
@@ -263,14 +239,16 @@ export class RemoteCluster {
     let chunk = SCAN_CHUNK_RECORDS;
     while (end > start && scanned < o.scanLimit) {
       const from = Math.max(start, end - Math.min(chunk, o.scanLimit - scanned));
-      let best: number | null = null;
+      let best: LastMirrored | null = null;
       let at = from;
       while (at < end) {
         const page = await this.fetchAt(o, at, 1024 * 1024);
         for (const r of page.records) {
           if (r.offset < at || r.offset >= end) continue;
           const ours = r.source === o.source && (r.topicId === null || r.topicId === o.edgeTopicId);
-          if (ours && (best === null || r.edgeOffset > best)) best = r.edgeOffset;
+          if (ours && (best === null || r.edgeOffset > best.offset)) {
+            best = { offset: r.edgeOffset, epoch: r.epoch };
+          }
         }
         if (page.nextOffset <= at) break; // nothing more below the LSO
         at = page.nextOffset;
@@ -307,7 +285,13 @@ export class RemoteCluster {
     lastStableOffset: number;
     highWatermark: number;
     nextOffset: number;
-    records: Array<{ offset: number; source: string | null; topicId: string | null; edgeOffset: number }>;
+    records: Array<{
+      offset: number;
+      source: string | null;
+      topicId: string | null;
+      edgeOffset: number;
+      epoch: number | null;
+    }>;
   }> {
     let response: FetchResponseLike;
     try {
@@ -358,18 +342,24 @@ export class RemoteCluster {
       source: string | null;
       topicId: string | null;
       edgeOffset: number;
+      epoch: number | null;
     }> = [];
     for (const r of decoded.records) {
       let source: string | null = null;
       let topicId: string | null = null;
       let edgeOffset = -1;
+      let epoch: number | null = null;
       for (const [k, v] of r.headers) {
         const key = k?.toString();
         if (key === HEADER_SOURCE) source = v?.toString() ?? null;
         else if (key === HEADER_TOPIC_ID) topicId = v?.toString() ?? null;
         else if (key === HEADER_OFFSET) edgeOffset = Number(v?.toString() ?? -1);
+        else if (key === HEADER_EPOCH) {
+          const e = Number(v?.toString());
+          epoch = Number.isSafeInteger(e) ? e : null;
+        }
       }
-      records.push({ offset: r.offset, source, topicId, edgeOffset });
+      records.push({ offset: r.offset, source, topicId, edgeOffset, epoch });
     }
     const highWatermark = Number(p.highWatermark);
     // Servers without transactions may answer -1: everything up to the high watermark is stable.
@@ -445,11 +435,11 @@ export class RemoteCluster {
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
-  private newProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
+  private newProducer(transactionalId: string): Producer<Buffer, Buffer, Buffer, Buffer> {
     return new Producer({
       ...this.baseOptions("producer"),
       idempotent: true,
-      transactionalId: this.transactionalId,
+      transactionalId,
       // Kafka treats -1/-1 as "new producer"; librdkafka's mock requires it.
       producerId: -1n,
       producerEpoch: -1,
@@ -459,10 +449,10 @@ export class RemoteCluster {
     });
   }
 
-  private newSender(): TxnSender {
+  private newSender(producer: Producer<Buffer, Buffer, Buffer, Buffer>, generation: number): TxnSender {
     return new TxnSender({
-      producer: this.producer,
-      generation: this.gen,
+      producer,
+      generation,
       deadline: (what, call) => this.deadline(what, call),
       maxRecords: TXN_MAX_BATCHES * this.config.batch.max_records,
       maxMs: TXN_MAX_MS,

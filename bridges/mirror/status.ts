@@ -56,6 +56,13 @@ export interface MirrorPartitionStatus {
   lastError: MirrorError | null;
   /** Wall-clock ms of the last acknowledged send, or null. */
   lastSentAt: number | null;
+  /**
+   * Failed attempts in a row (reconcile, produce, commit) since the last
+   * acknowledged send. Each partition has its own transactions, so one that
+   * central keeps rejecting (a record over its max.message.bytes, say) climbs
+   * here and retries with backoff while the link's other partitions go on.
+   */
+  failedAttempts: number;
 }
 
 /**
