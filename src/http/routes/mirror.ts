@@ -35,6 +35,12 @@ export const mirrorPartitionSchema = z.object({
   skipped: z.array(z.object({ from: z.number().int(), to: z.number().int(), at: z.number() })),
   lastError: mirrorError,
   lastSentAt: z.number().nullable(),
+  failedAttempts: z
+    .number()
+    .int()
+    .describe(
+      "Failed attempts in a row since the last acknowledged send (a partition central keeps rejecting retries alone)",
+    ),
 });
 
 export const mirrorLinkSchema = z.object({
