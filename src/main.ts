@@ -36,6 +36,7 @@ import { createBrokerMetrics } from "./observability/broker-metrics.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { systemClock } from "./util/clock.ts";
 import { CredentialStore } from "./util/credentials.ts";
+import { ScramUsers } from "./util/scram.ts";
 import { acquireDirLock } from "./util/lock-file.ts";
 import { VERSION } from "./version.ts";
 import { checkBridgeConfig, mqttMapping, startBridges } from "./main/bridges.ts";
@@ -313,7 +314,8 @@ async function startKafka(
   if ((k.tls_cert_file === "") !== (k.tls_key_file === "")) {
     throw new Error("kafka.tls_cert_file and kafka.tls_key_file must be set together (or neither)");
   }
-  // [auth.users] sign in over SASL too: plain-text passwords with every mechanism, hashed ones with PLAIN.
+  // [auth.users] sign in over SASL too: plain-text passwords with every mechanism, hashed ones with
+  // PLAIN, and with SCRAM when they have a stored scram_sha_256 / scram_sha_512.
   const users = new Map([...credentials.plaintextPasswords(), ...Object.entries(k.sasl.users)]);
   const verifyPlain =
     credentials.userCount > 0 ? (u: string, p: string) => credentials.verifyPassword(u, p) : undefined;
@@ -325,7 +327,10 @@ async function startKafka(
     logger: logger.child({ component: "kafka" }),
     clock: systemClock,
     tls: k.tls_cert_file ? { certFile: k.tls_cert_file, keyFile: k.tls_key_file } : null,
-    sasl: users.size > 0 || verifyPlain ? { mechanisms: k.sasl.mechanisms, users, verifyPlain } : null,
+    sasl:
+      users.size > 0 || verifyPlain
+        ? { mechanisms: k.sasl.mechanisms, users, verifyPlain, scram: new ScramUsers(config.auth.users) }
+        : null,
     maxFrameBytes: k.max_request_bytes,
     brokerConfigs: kafkaBrokerConfigs(config),
   });

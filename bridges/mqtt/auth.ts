@@ -39,7 +39,8 @@ export interface MqttAuth {
   canRead?(user: string | null, clientId: string, topic: string): boolean;
   /**
    * SCRAM credential of `user` for enhanced authentication; null = unknown
-   * user or no credential (only users with a plain-text password have one).
+   * user or no credential (a stored scram_sha_256/512 from `eddy passwd`, or one
+   * derived from a plain-text password; a password_hash alone cannot answer SCRAM).
    * Without this hook an Authentication Method gets CONNACK 0x8C.
    */
   scramCredential?(mechanism: ScramMechanism, user: string): ScramCredential | null;

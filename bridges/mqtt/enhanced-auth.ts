@@ -10,8 +10,14 @@
  *
  * - A method we do not offer (or no SCRAM credentials configured) is CONNACK
  *   0x8C Bad authentication method (connect.ts).
- * - A wrong proof, an unknown user or a user without a SCRAM credential is
- *   CONNACK 0x86; a client-first message we cannot parse is 0x87.
+ * - Credentials come from the `scramCredential` hook (src/config/mqtt-auth.ts):
+ *   a user's stored scram_sha_256 / scram_sha_512, or one derived from a
+ *   plain-text password. The SCRAM algorithm is src/util/scram.ts, shared
+ *   with the Kafka listener's SASL.
+ * - A wrong proof, an unknown user or a user without a SCRAM credential (only
+ *   a password_hash: the hook logs that the operator should add scram_sha_256
+ *   with `eddy passwd`) is CONNACK 0x86; a client-first message we cannot
+ *   parse is 0x87.
  * - The AUTH packets must carry the method of the CONNECT [MQTT-4.12.0-5];
  *   another reason code or method during the exchange is a protocol error.
  * - An exchange not finished within the connect timeout closes the connection.

@@ -5,16 +5,31 @@
  *
  *   [auth.users.alice]
  *   password_hash = "$argon2id$v=19$m=65536,t=2,p=1$..."   # eddy passwd
+ *   scram_sha_256 = "<salt>:4096:<StoredKey>:<ServerKey>"  # eddy passwd, for SCRAM
+ *   scram_sha_512 = "<salt>:4096:<StoredKey>:<ServerKey>"  # (base64 parts)
  *   [auth.users.bob]
  *   password = "plain text"          # works, but prefer password_hash
  *   [auth.tokens]
  *   ci = "sha256:9f86d08..."         # eddy passwd --token
+ *
+ * SCRAM (Kafka SASL SCRAM-SHA-256/512, MQTT 5 enhanced auth) needs either the
+ * plain password or a stored credential (salt, iterations, StoredKey,
+ * ServerKey, as Kafka's `kafka-configs --add-config 'SCRAM-SHA-256=[...]'`
+ * keeps them): a password hash cannot answer it. A stored credential next to
+ * a plain password must match it.
  *
  * From the environment or a flag the whole table is one JSON value:
  * EDDY_AUTH_USERS='{"alice":{"password_hash":"$argon2id$..."}}'.
  */
 import { z } from "zod";
 import { isPasswordHash, isTokenHash } from "../util/credentials.ts";
+import {
+  parseScramCredential,
+  SCRAM_CONFIG_KEYS,
+  SCRAM_MECHANISMS,
+  type ScramMechanism,
+  scramCredentialMatches,
+} from "../util/scram.ts";
 
 /** A JSON object given as a string (environment, flags) becomes that object. */
 const jsonTable = (v: unknown): unknown => {
@@ -31,6 +46,17 @@ const userName = z
   .min(1, { error: "expected a user name" })
   .refine((s) => !s.includes(":"), { error: "a user name cannot contain ':' (Basic auth splits on it)" });
 
+/** `scram_sha_256` / `scram_sha_512`: a stored SCRAM credential (src/util/scram.ts). */
+const scramCredential = (mechanism: ScramMechanism) =>
+  z
+    .string({
+      error: `expected the ${mechanism} credential as a string "<salt>:<iterations>:<StoredKey>:<ServerKey>"`,
+    })
+    .check((ctx) => {
+      const parsed = parseScramCredential(mechanism, ctx.value);
+      if (!parsed.ok) ctx.issues.push({ code: "custom", message: parsed.error, input: ctx.value });
+    });
+
 const userCredential = z
   .strictObject({
     password: z.string({ error: "expected the password as a string" }).min(1).optional(),
@@ -40,9 +66,32 @@ const userCredential = z
         error: "expected an argon2 or bcrypt hash ($argon2id$..., $2b$...): make one with `eddy passwd`",
       })
       .optional(),
+    /** SCRAM-SHA-256 (Kafka SASL, MQTT 5 enhanced auth) for users with a password_hash. */
+    scram_sha_256: scramCredential("SCRAM-SHA-256").optional(),
+    scram_sha_512: scramCredential("SCRAM-SHA-512").optional(),
   })
   .refine((u) => (u.password === undefined) !== (u.password_hash === undefined), {
-    error: "give exactly one of password_hash (preferred; `eddy passwd` makes one) or password",
+    error:
+      "give exactly one of password_hash (preferred; `eddy passwd` makes one) or password; scram_sha_256 and scram_sha_512 go alongside it",
+  })
+  .check((ctx) => {
+    // A stored credential next to a plain password must be that password's (else SCRAM and PLAIN disagree).
+    const u = ctx.value;
+    if (u.password === undefined) return;
+    for (const mechanism of SCRAM_MECHANISMS) {
+      const key = SCRAM_CONFIG_KEYS[mechanism];
+      const text = u[key];
+      if (text === undefined) continue;
+      const parsed = parseScramCredential(mechanism, text);
+      if (parsed.ok && !scramCredentialMatches(mechanism, parsed.credential, u.password)) {
+        ctx.issues.push({
+          code: "custom",
+          path: [key],
+          input: text,
+          message: `does not match this user's password: make it again with \`eddy passwd --user NAME\`, or remove it (a plain password needs no ${key})`,
+        });
+      }
+    }
   });
 
 export const authUsers = z.preprocess(

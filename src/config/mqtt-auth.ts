@@ -14,12 +14,15 @@
  *   listener's own address is checked at start-up (load.ts checkListeners);
  *   this also covers MQTT over WebSocket on an exposed HTTP listener.
  * - SCRAM-SHA-256/512 (MQTT 5 enhanced authentication): `mqttScramCredentials`
- *   derives credentials (random salt, 4096 iterations, once per listener) for
- *   users with a plain-text `password`, as the Kafka listener's SASL SCRAM does;
- *   users with only a `password_hash` cannot use SCRAM (CONNACK 0x86).
+ *   serves the stored scram_sha_256 / scram_sha_512 of [auth.users] (made by
+ *   `eddy passwd`), or derives credentials (random salt, 4096 iterations, once
+ *   per listener) for users with a plain-text `password`, as the Kafka
+ *   listener's SASL SCRAM does. Users with only a `password_hash` cannot use
+ *   SCRAM (CONNACK 0x86, and a warning in the log saying how to fix it).
  */
-import type { CredentialStore } from "../util/credentials.ts";
-import { deriveScramCredential, type ScramCredential, type ScramMechanism } from "../util/scram.ts";
+import type { Logger } from "../observability/logger.ts";
+import { CredentialStore } from "../util/credentials.ts";
+import { type ScramCredential, type ScramMechanism, type ScramUserEntry, ScramUsers } from "../util/scram.ts";
 import { isLoopbackHost } from "./listen.ts";
 
 export interface MqttConnectRequest {
@@ -64,21 +67,27 @@ export function isLoopbackAddress(address: string): boolean {
   return isLoopbackHost(address.replace(/^\[|\]$/g, ""));
 }
 
-/** SCRAM credentials of the users with a plain-text password, derived on first use. */
+/**
+ * The `scramCredential` hook of the MQTT bridge: stored scram_sha_256 /
+ * scram_sha_512 of [auth.users], else credentials derived from a plain-text
+ * password (ScramUsers). A user with only a password hash has none: the
+ * exchange fails with CONNACK 0x86 and `logger` tells the operator how to
+ * add one. Given a CredentialStore, only its plain-text users can use SCRAM.
+ */
 export function mqttScramCredentials(
-  credentials: CredentialStore,
+  source: CredentialStore | Readonly<Record<string, ScramUserEntry>>,
+  opts: { logger?: Logger } = {},
 ): (mechanism: ScramMechanism, user: string) => ScramCredential | null {
-  const passwords = credentials.plaintextPasswords();
-  const cache = new Map<string, ScramCredential>();
+  const users =
+    source instanceof CredentialStore
+      ? new ScramUsers(new Map([...source.plaintextPasswords()].map(([u, password]) => [u, { password }])))
+      : new ScramUsers(source);
   return (mechanism, user) => {
-    const password = passwords.get(user);
-    if (password === undefined) return null;
-    const key = `${mechanism}\u0000${user}`;
-    let c = cache.get(key);
-    if (c === undefined) {
-      c = deriveScramCredential(mechanism, password);
-      cache.set(key, c);
+    const credential = users.lookup(mechanism, user);
+    if (credential === null && opts.logger !== undefined) {
+      const hint = users.hint(mechanism, user);
+      if (hint !== null) opts.logger.warn(`mqtt: ${hint}`, { mechanism, user });
     }
-    return c;
+    return credential;
   };
 }

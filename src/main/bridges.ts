@@ -234,7 +234,7 @@ async function startMqtt(
       logger,
       clock,
       mapping: mqttMapping(config),
-      auth: mqttAuth(config, credentials),
+      auth: mqttAuth(config, credentials, logger),
       maxPacketSize: m.max_packet_bytes,
       maxConnections: m.max_connections,
       ...(m.max_session_expiry_ms >= 0
@@ -264,14 +264,15 @@ function windowSizes(bridge: MqttListener["bridge"]): { inflight: number; queued
   return { inflight, queued };
 }
 
-/** MQTT auth hooks: CONNECT from [auth.users], SCRAM for plain-text passwords, ACLs from [auth.acl]. */
-function mqttAuth(config: EddyConfig, credentials: CredentialStore): MqttAuth {
+/** MQTT auth hooks: CONNECT from [auth.users], SCRAM (stored or plain-text), ACLs from [auth.acl]. */
+function mqttAuth(config: EddyConfig, credentials: CredentialStore, logger: Logger): MqttAuth {
   const acl = compileAcl(config.auth.acl);
   return {
     authenticate: mqttAuthenticator({ credentials, allowAnonymous: config.auth.allow_anonymous })
       .authenticate,
-    ...(credentials.plaintextPasswords().size > 0
-      ? { scramCredential: mqttScramCredentials(credentials) }
+    // Offered whenever there are users, so a user without a SCRAM credential gets 0x86 and a log line.
+    ...(credentials.userCount > 0
+      ? { scramCredential: mqttScramCredentials(config.auth.users, { logger }) }
       : {}),
     ...(acl ? { canPublish: acl.canPublish, canSubscribe: acl.canSubscribe, canRead: acl.canRead } : {}),
   };

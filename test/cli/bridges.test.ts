@@ -38,6 +38,7 @@ const link: MirrorLinkView = {
       skipped: [],
       lastError: null,
       lastSentAt: 1,
+      failedAttempts: 0,
     },
   ],
 };

@@ -84,6 +84,7 @@ function mirrorLink(lag: number, skipped: number): MirrorLinkView {
         skipped: skipped ? [{ from: 10, to: 10 + skipped - 1, at: 1 }] : [],
         lastError: null,
         lastSentAt: Date.UTC(2026, 0, 1),
+        failedAttempts: 0,
       },
     ],
   };

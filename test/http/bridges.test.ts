@@ -62,6 +62,7 @@ function link(state: MirrorLinkView["state"], lag: number): MirrorLinkView {
         skipped: [],
         lastError: null,
         lastSentAt: null,
+        failedAttempts: 0,
       },
     ],
   };

@@ -21,6 +21,7 @@ import type { BrokerApi } from "../../broker/index.ts";
 import { ERROR_TABLE, toEddyError } from "../../broker/index.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { Clock } from "../../util/clock.ts";
+import type { ScramCredentialSource } from "../../util/scram.ts";
 import type { ApiCodec } from "../protocol/api.ts";
 import type { RequestHeader } from "../protocol/headers.ts";
 
@@ -34,9 +35,14 @@ export interface SaslSettings {
   users: ReadonlyMap<string, string>;
   /**
    * PLAIN only: checks users not in `users` (auth.users with a password_hash;
-   * src/util/credentials.ts). SCRAM needs the plain password, so those users cannot use it.
+   * src/util/credentials.ts). A hash cannot answer SCRAM: see `scram`.
    */
   verifyPlain?: (user: string, password: string) => Promise<boolean>;
+  /**
+   * SCRAM only: credentials of users not in `users` (auth.users with stored
+   * scram_sha_256 / scram_sha_512; src/util/scram.ts ScramUsers).
+   */
+  scram?: ScramCredentialSource;
 }
 
 /** Mutable per-connection state shared by the handlers of one connection. */
@@ -167,6 +173,8 @@ export const KafkaError = {
   UNKNOWN_TOPIC_ID: 100,
   INCONSISTENT_TOPIC_ID: 103,
   UNSUPPORTED_ENDPOINT_TYPE: 119,
+  NOT_CONTROLLER: 41,
+  NO_REASSIGNMENT_IN_PROGRESS: 85,
 } as const;
 
 /** Map anything thrown to a Kafka error code (ERROR_TABLE[code].kafka). */

@@ -2,84 +2,48 @@
  * SaslAuthenticate (key 36), versions 0-2 (KIP-152, KIP-368).
  *
  * Runs the mechanism chosen by SaslHandshake against the users of config
- * `kafka.sasl.users`:
+ * `kafka.sasl.users` and `[auth.users]`:
  * - PLAIN (RFC 4616): one message "authzid\0user\0password"; the authzid must
  *   be empty or the user.
- * - SCRAM-SHA-256 / SCRAM-SHA-512 (RFC 5802, RFC 7677, KIP-84): client-first
- *   → server-first (nonce, salt, 4096 iterations) → client-final with proof
- *   → server-final with the server signature. Salted passwords are derived
- *   once per listener with a random salt (passwords are kept in the config,
- *   not as SCRAM credentials). Channel binding is not supported ("n" or "y").
+ * - SCRAM-SHA-256 / SCRAM-SHA-512 (RFC 5802, RFC 7677, KIP-84) with
+ *   src/util/scram.ts (the one SCRAM implementation, shared with MQTT 5
+ *   enhanced auth): client-first → server-first (nonce, salt, iterations) →
+ *   client-final with proof → server-final with the server signature.
+ *   Credentials: for users with a plain-text password (SaslSettings.users),
+ *   derived once per listener with a random salt; for the others, the stored
+ *   scram_sha_256 / scram_sha_512 of [auth.users] (SaslSettings.scram). A user
+ *   with only a password hash fails, and the log tells the operator to add a
+ *   stored credential (`eddy passwd`). Channel binding is not supported.
  * Success sets the connection's principal, after which other requests are
  * served; failure answers SASL_AUTHENTICATION_FAILED with a message that does
  * not say whether the user exists. No re-authentication: session lifetime 0.
  * Without a preceding SaslHandshake: ILLEGAL_SASL_STATE.
  */
 import crypto from "node:crypto";
+import { isScramMechanism, type ScramCredentialSource, ScramServer, ScramUsers } from "../../util/scram.ts";
 import { SaslAuthenticate } from "../generated/index.ts";
 import type { SaslAuthenticateRequest } from "../generated/sasl-authenticate-request.ts";
 import type { SaslAuthenticateResponse } from "../generated/sasl-authenticate-response.ts";
 import { EMPTY_BYTES } from "../protocol/values.ts";
 import { type Handler, type HandlerContext, KafkaError, type SaslSettings } from "./context.ts";
 
-const ITERATIONS = 4096;
 const FAILED = "authentication failed: wrong user name or password, or a mechanism the user cannot use";
 
-interface ScramState {
-  stage: "final";
-  user: string;
-  clientFirstBare: string;
-  serverFirst: string;
-  /** The server's part of the combined nonce. */
-  serverNonce: string;
-}
+/** Plain-text users first (as PLAIN checks them), then stored credentials; one per SaslSettings. */
+const sources = new WeakMap<SaslSettings, ScramCredentialSource>();
 
-interface ScramCredential {
-  salt: Buffer;
-  storedKey: Buffer;
-  serverKey: Buffer;
-}
-
-const credentialCache = new WeakMap<SaslSettings, Map<string, ScramCredential>>();
-const FAKE_SALT = crypto.randomBytes(16);
-
-function hashOf(mechanism: string): "sha256" | "sha512" {
-  return mechanism === "SCRAM-SHA-512" ? "sha512" : "sha256";
-}
-
-function hmac(hash: string, key: Buffer, data: string | Buffer): Buffer {
-  return crypto.createHmac(hash, key).update(data).digest();
-}
-
-function credential(sasl: SaslSettings, mechanism: string, user: string): ScramCredential | null {
-  const password = sasl.users.get(user);
-  if (password === undefined) return null;
-  let cache = credentialCache.get(sasl);
-  if (cache === undefined) {
-    cache = new Map();
-    credentialCache.set(sasl, cache);
-  }
-  const key = `${mechanism}\0${user}`;
-  let c = cache.get(key);
-  if (c === undefined) {
-    const hash = hashOf(mechanism);
-    const salt = crypto.randomBytes(16);
-    const salted = crypto.pbkdf2Sync(
-      password.normalize("NFKC"),
-      salt,
-      ITERATIONS,
-      hash === "sha512" ? 64 : 32,
-      hash,
-    );
-    const clientKey = hmac(hash, salted, "Client Key");
-    c = {
-      salt,
-      storedKey: crypto.createHash(hash).update(clientKey).digest(),
-      serverKey: hmac(hash, salted, "Server Key"),
+function scramSource(sasl: SaslSettings): ScramCredentialSource {
+  let source = sources.get(sasl);
+  if (source === undefined) {
+    const plain = new ScramUsers(new Map([...sasl.users].map(([user, password]) => [user, { password }])));
+    source = {
+      lookup: (m, user) =>
+        sasl.users.has(user) ? plain.lookup(m, user) : (sasl.scram?.lookup(m, user) ?? null),
+      hint: (m, user) => (sasl.users.has(user) ? null : (sasl.scram?.hint(m, user) ?? null)),
     };
-    cache.set(key, c);
+    sources.set(sasl, source);
   }
-  return c;
+  return source;
 }
 
 function reply(
@@ -91,8 +55,13 @@ function reply(
 }
 
 function fail(ctx: HandlerContext, user: string | null): SaslAuthenticateResponse {
+  const mechanism = ctx.connection.saslMechanism;
   ctx.connection.saslExchange = null;
-  ctx.logger.warn("kafka: SASL authentication failed", { mechanism: ctx.connection.saslMechanism, user });
+  ctx.logger.warn("kafka: SASL authentication failed", { mechanism, user });
+  if (user !== null && ctx.sasl !== null && mechanism !== null && isScramMechanism(mechanism)) {
+    const hint = scramSource(ctx.sasl).hint(mechanism, user);
+    if (hint !== null) ctx.logger.warn(`kafka: ${hint}`, { mechanism, user });
+  }
   return reply(KafkaError.SASL_AUTHENTICATION_FAILED, FAILED);
 }
 
@@ -123,71 +92,22 @@ async function plain(
   return succeed(ctx, user);
 }
 
-/** Parse "k=v,k=v" SCRAM attributes (values may contain '='). */
-function attributes(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of text.split(",")) {
-    const i = part.indexOf("=");
-    if (i === 1) out.set(part[0]!, part.slice(2));
+/** One SCRAM message: client-first starts an exchange, client-final ends it. */
+function scram(ctx: HandlerContext, sasl: SaslSettings, bytes: Uint8Array): SaslAuthenticateResponse {
+  const mechanism = ctx.connection.saslMechanism;
+  if (mechanism === null || !isScramMechanism(mechanism)) return fail(ctx, null);
+  const msg = Buffer.from(bytes).toString("utf8");
+  const ongoing = ctx.connection.saslExchange;
+  if (ongoing instanceof ScramServer) {
+    const step = ongoing.final(msg);
+    return step.ok ? succeed(ctx, ongoing.user!, Buffer.from(step.message)) : fail(ctx, step.user);
   }
-  return out;
-}
-
-function scramName(raw: string): string {
-  return raw.replace(/=2C/g, ",").replace(/=3D/g, "=");
-}
-
-function scramFirst(
-  ctx: HandlerContext,
-  sasl: SaslSettings,
-  mechanism: string,
-  msg: string,
-): SaslAuthenticateResponse {
-  // gs2-header: "n,," or "y,," (optionally with a=authzid), then client-first-bare
-  const m = /^([ny]),(a=[^,]*)?,(.*)$/s.exec(msg);
-  if (!m) return fail(ctx, null);
-  const bare = m[3]!;
-  const attrs = attributes(bare);
-  const user = scramName(attrs.get("n") ?? "");
-  const clientNonce = attrs.get("r");
-  if (user === "" || !clientNonce) return fail(ctx, user || null);
-  const cred = credential(sasl, mechanism, user);
-  const serverNonce = crypto.randomBytes(18).toString("base64");
-  const nonce = clientNonce + serverNonce;
-  const salt = cred?.salt ?? FAKE_SALT;
-  const serverFirst = `r=${nonce},s=${salt.toString("base64")},i=${ITERATIONS}`;
-  const state: ScramState = { stage: "final", user, clientFirstBare: bare, serverFirst, serverNonce };
-  ctx.connection.saslExchange = state;
-  return reply(KafkaError.NONE, null, Buffer.from(serverFirst));
-}
-
-function scramFinal(
-  ctx: HandlerContext,
-  sasl: SaslSettings,
-  mechanism: string,
-  state: ScramState,
-  msg: string,
-): SaslAuthenticateResponse {
-  const i = msg.lastIndexOf(",p=");
-  if (i < 0) return fail(ctx, state.user);
-  const withoutProof = msg.slice(0, i);
-  const attrs = attributes(withoutProof);
-  // Kafka's ScramSaslServer only checks that the nonce ends with the server's part:
-  // librdkafka 2.0 repeats its client nonce in front of the combined one.
-  if (!attrs.get("r")?.endsWith(state.serverNonce)) return fail(ctx, state.user);
-  const cred = credential(sasl, mechanism, state.user);
-  if (cred === null) return fail(ctx, state.user);
-  const hash = hashOf(mechanism);
-  const authMessage = `${state.clientFirstBare},${state.serverFirst},${withoutProof}`;
-  const proof = Buffer.from(msg.slice(i + 3), "base64");
-  const signature = hmac(hash, cred.storedKey, authMessage);
-  if (proof.length !== signature.length) return fail(ctx, state.user);
-  const clientKey = Buffer.alloc(proof.length);
-  for (let k = 0; k < proof.length; k++) clientKey[k] = proof[k]! ^ signature[k]!;
-  const stored = crypto.createHash(hash).update(clientKey).digest();
-  if (!crypto.timingSafeEqual(stored, cred.storedKey)) return fail(ctx, state.user);
-  const serverSignature = hmac(hash, cred.serverKey, authMessage).toString("base64");
-  return succeed(ctx, state.user, Buffer.from(`v=${serverSignature}`));
+  const source = scramSource(sasl);
+  const server = new ScramServer(mechanism, (user) => source.lookup(mechanism, user));
+  const step = server.first(msg);
+  if (!step.ok) return fail(ctx, step.user);
+  ctx.connection.saslExchange = server;
+  return reply(KafkaError.NONE, null, Buffer.from(step.message));
 }
 
 export const handler: Handler<SaslAuthenticateRequest, SaslAuthenticateResponse> = {
@@ -201,10 +121,7 @@ export const handler: Handler<SaslAuthenticateRequest, SaslAuthenticateResponse>
       return reply(KafkaError.ILLEGAL_SASL_STATE, "send SaslHandshake first (once per connection)");
     }
     if (mechanism === "PLAIN") return plain(ctx, sasl, body.authBytes);
-    const msg = Buffer.from(body.authBytes).toString("utf8");
-    const state = ctx.connection.saslExchange as ScramState | null;
-    if (state === null) return scramFirst(ctx, sasl, mechanism, msg);
-    return scramFinal(ctx, sasl, mechanism, state, msg);
+    return scram(ctx, sasl, body.authBytes);
   },
   errorResponse: (_body, errorCode) => reply(errorCode, null),
 };
