@@ -38,6 +38,7 @@ export function describeProducers(p: Partition): ActiveProducer[] {
     lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
     lastTimestamp: e.lastTimestamp,
     currentTxnStartOffset: e.txnFirstOffset,
+    coordinatorEpoch: e.coordinatorEpoch,
   }));
 }
 

@@ -230,6 +230,12 @@ export interface PartitionState {
    * false on a follower replica). Optional: absent means true.
    */
   leads?: boolean;
+  /**
+   * Cluster mode: this node holds no replica of the partition and the
+   * offsets are the leader's, as last heard (src/cluster/remote-watch.ts).
+   * Absent means false.
+   */
+  remote?: boolean;
 }
 
 /** One producer's state on a partition (BrokerApi.describeProducers). */
@@ -242,6 +248,8 @@ export interface ActiveProducer {
   lastTimestamp: number;
   /** First offset of its open transaction on this partition, or -1. */
   currentTxnStartOffset: number;
+  /** Coordinator epoch of the last transaction marker written for it here, or -1 when none is known. */
+  coordinatorEpoch: number;
 }
 
 /** BrokerApi.endOffsetForLeaderEpoch's answer. */

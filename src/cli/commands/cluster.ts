@@ -8,12 +8,15 @@ const HELP = `Usage: eddy cluster [status] [options]
 The cluster as one running broker sees it (over its HTTP API, GET /v1/cluster):
 its nodes and their Kafka addresses, the controller (the metadata leader), and
 per partition the leader, leader epoch, replicas and in-sync replicas (ISR).
-Under-replicated partitions (ISR smaller than the replicas) and offline
-partitions (no leader) are listed at the end. A single node reports itself.
+Partition reassignments in progress (eddy reassign) follow, with the replicas
+being added and removed; then the under-replicated partitions (ISR smaller
+than the replicas) and offline partitions (no leader). A single node reports
+itself.
 
 Options:
   --json               print the API's JSON instead of tables
-  --under-replicated   list only under-replicated and offline partitions
+  --under-replicated   list only under-replicated and offline partitions (and
+                       how many reassignments are in progress)
 ${HTTP_CLIENT_HELP}
 
 Examples:
@@ -37,6 +40,19 @@ interface PartitionView {
   isr: number[];
 }
 
+/** A partition reassignment in progress (GET /v1/cluster `reassignments`). */
+export interface ReassignmentView {
+  topic: string;
+  partition: number;
+  originalReplicas: number[];
+  targetReplicas: number[];
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+  leader: number;
+  isr: number[];
+}
+
 /** The body of GET /v1/cluster (src/http/routes/cluster.ts). */
 export interface ClusterView {
   mode: "single" | "cluster";
@@ -46,6 +62,8 @@ export interface ClusterView {
   partitions: PartitionView[];
   underReplicated: PartitionView[];
   offline: PartitionView[];
+  /** Absent from brokers older than partition reassignment. */
+  reassignments?: ReassignmentView[];
 }
 
 export const clusterCommand: Command = {
@@ -77,6 +95,8 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
   ];
   const offline = new Set(view.offline.map(key));
   const under = new Set(view.underReplicated.map(key));
+  const reassignments = view.reassignments ?? [];
+  const moving = new Set(reassignments.map(key));
   const rows = (list: PartitionView[]) =>
     list.map((p) => [
       p.topic,
@@ -85,7 +105,8 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
       p.leaderEpoch,
       p.replicas.join(","),
       p.isr.join(","),
-      offline.has(key(p)) ? "offline" : under.has(key(p)) ? "under-replicated" : "ok",
+      (offline.has(key(p)) ? "offline" : under.has(key(p)) ? "under-replicated" : "ok") +
+        (moving.has(key(p)) ? " (reassigning)" : ""),
     ]);
   const headers = ["TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "STATUS"];
   if (!onlyProblems) {
@@ -100,6 +121,11 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
       ),
     );
     if (view.partitions.length > 0) out.push(table(headers, rows(view.partitions)));
+    if (reassignments.length > 0) {
+      out.push(`${reassignments.length} reassignment(s) in progress:\n`, formatReassignments(reassignments));
+    }
+  } else if (reassignments.length > 0) {
+    out.push(`${reassignments.length} reassignment(s) in progress (\`eddy cluster\` lists them).\n`);
   }
   const problems = view.partitions.filter((p) => offline.has(key(p)) || under.has(key(p)));
   if (problems.length === 0) {
@@ -113,6 +139,23 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
   return out.join("\n");
 }
 
-function key(p: PartitionView): string {
+/** The reassignments in progress: where each partition goes and what is still moving. */
+export function formatReassignments(list: readonly ReassignmentView[]): string {
+  return table(
+    ["TOPIC", "PARTITION", "REPLICAS", "TARGET", "ADDING", "REMOVING", "ISR", "LEADER"],
+    list.map((r) => [
+      r.topic,
+      r.partition,
+      r.replicas.join(","),
+      r.targetReplicas.join(","),
+      r.addingReplicas.join(",") || null,
+      r.removingReplicas.join(",") || null,
+      r.isr.join(","),
+      r.leader < 0 ? "none" : r.leader,
+    ]),
+  );
+}
+
+function key(p: { topic: string; partition: number }): string {
   return `${p.topic}\u0000${p.partition}`;
 }

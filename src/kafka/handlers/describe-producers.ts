@@ -8,8 +8,10 @@
  * UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER (cluster mode).
  * Used by kafka-transactions.sh `describe-producers` to find hanging
  * transactions.
- * Deviations: coordinator_epoch is always -1 (Eddy's markers carry no
- * coordinator epoch that a client could compare with).
+ * coordinator_epoch is the epoch of the transaction coordinator that wrote
+ * the producer's last marker on the partition (-1 before any marker; a
+ * single node's coordinator has epoch 0; in a cluster, the epoch of the
+ * __transaction_state partition leader that wrote it).
  * Spec: KIP-664; Kafka protocol guide "DescribeProducers API".
  */
 import { DescribeProducers } from "../generated/index.ts";
@@ -36,7 +38,7 @@ function describeOne(ctx: HandlerContext, topic: string, partitionIndex: number)
         producerEpoch: p.producerEpoch,
         lastSequence: p.lastSequence,
         lastTimestamp: p.lastTimestamp,
-        coordinatorEpoch: -1,
+        coordinatorEpoch: p.coordinatorEpoch,
         currentTxnStartOffset: p.currentTxnStartOffset,
       })),
     };

@@ -37,6 +37,8 @@ import { handler as offsetForLeaderEpoch } from "./offset-for-leader-epoch.ts";
 import { handler as describeProducers } from "./describe-producers.ts";
 import { handler as describeTransactions } from "./describe-transactions.ts";
 import { handler as listTransactions } from "./list-transactions.ts";
+import { handler as alterPartitionReassignments } from "./alter-partition-reassignments.ts";
+import { handler as listPartitionReassignments } from "./list-partition-reassignments.ts";
 import type { AdvertisedApi, AnyHandler } from "./context.ts";
 
 // biome-ignore format: one handler per line, so that each helper adds its own line
@@ -75,6 +77,8 @@ export const HANDLERS: readonly AnyHandler[] = [
   describeProducers,
   describeTransactions,
   listTransactions,
+  alterPartitionReassignments,
+  listPartitionReassignments,
 ];
 
 /** API key -> handler. */
