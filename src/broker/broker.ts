@@ -171,6 +171,8 @@ class EddyBroker implements Broker {
         topics: this.topics,
         ctx: () => this.ctx,
         groups: () => this.groups,
+        emitAppend: (event) => this.emitAppend(event),
+        hasListeners: () => this.listeners.size > 0,
       });
       this.coordinators = this.cluster.coordinators;
     }
@@ -243,7 +245,11 @@ class EddyBroker implements Broker {
 
   async describeTopic(name: string): Promise<TopicDescription> {
     this.guard();
-    return this.topics.describe(this.topics.require(name));
+    const state = this.topics.require(name);
+    // Cluster mode: partitions without a replica here report their leader's offsets.
+    if (this.cluster) await this.cluster.remote.prime(state.record.name);
+    const d = this.topics.describe(state);
+    return this.cluster ? this.cluster.describe(d) : d;
   }
 
   async listTopics(): Promise<TopicSummary[]> {
@@ -321,7 +327,7 @@ class EddyBroker implements Broker {
   partitionState(topic: string, partition: number): PartitionState {
     this.guard();
     const p = this.topics.partition(topic, partition);
-    return { ...p.state(), leads: p.leads };
+    return this.cluster?.remoteState(p) ?? { ...p.state(), leads: p.leads };
   }
 
   async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
@@ -494,6 +500,7 @@ class EddyBroker implements Broker {
         this.ctx.logger.error("error while closing the broker", { err });
       }
     };
+    this.cluster?.remote.close();
     await attempt(() => this.cluster?.node.stop());
     await attempt(() => this.housekeeping.stop());
     await attempt(() => txns.closeTransactions(this.ctx, this.txn));
@@ -522,8 +529,13 @@ class EddyBroker implements Broker {
     const highWatermark = p.tracker.highWatermark;
     this.ctx.waiters.notify(partitionKey(p.topic, p.id));
     this.ctx.observer.onHighWatermark(p.topic, p.id, highWatermark);
+    this.emitAppend({ topic: p.topic, partition: p.id, highWatermark }, false);
+  }
+
+  /** Tell onAppend listeners (and, for a partition without a replica here, waiters). */
+  private emitAppend(event: AppendEvent, wake = true): void {
+    if (wake) this.ctx.waiters.notify(partitionKey(event.topic, event.partition));
     if (this.listeners.size === 0) return;
-    const event: AppendEvent = { topic: p.topic, partition: p.id, highWatermark };
     for (const listener of [...this.listeners]) {
       try {
         listener(event);

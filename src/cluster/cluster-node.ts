@@ -219,7 +219,9 @@ export class ClusterNode {
       [
         PeerPath.RAFT,
         async (call: PeerCall) => {
-          this.driver?.receive(decodeMessage(call.body));
+          const m = decodeMessage(call.body);
+          this.controller?.observe(m);
+          this.driver?.receive(m);
           return null;
         },
       ],

@@ -10,7 +10,10 @@
  * - Replica assignment: data nodes only (witnesses never hold partitions),
  *   round-robin from a per-topic start so leaders spread across nodes.
  * - Liveness: a node is alive while it answers the Raft leader's heartbeats
- *   (RaftNode.peerContacts) within `nodeTimeoutMs`. When a partition's
+ *   (RaftNode.peerContacts) within `nodeTimeoutMs`; the node this one
+ *   followed before it took over is judged from its last word instead (see
+ *   `liveness` and `observe`: a controller+leader kill then costs one Raft
+ *   election, not an election plus a node timeout). When a partition's
  *   leader is not alive, the controller elects the first live replica of the
  *   ISR in replica order (no unclean election: never outside the ISR), drops
  *   dead nodes from the ISR (never emptying it) and bumps the leader epoch.
@@ -38,7 +41,7 @@ import type { Clock } from "../util/clock.ts";
 import { CommandType, encodeCommand, type MetadataCommand } from "./commands.ts";
 import { LOG_CLUSTER_ID_SETTING, type MetadataMachine } from "./metadata-machine.ts";
 import type { RaftDriver } from "./raft/driver.ts";
-import { Role, type Voter } from "./raft/types.ts";
+import { MessageType, type RaftMessage, Role, type Voter } from "./raft/types.ts";
 import {
   findReassignment,
   loadReassignments,
@@ -80,12 +83,35 @@ export interface ControllerOptions {
 /** How often a reassignment request is re-planned when a concurrent leader change made it stale. */
 const REASSIGN_ATTEMPTS = 5;
 
+/**
+ * Raft messages that show their sender can reach this node *and* hear it (or
+ * leads it): a leader's appends, snapshots and TimeoutNow, and the answers
+ * to this node's own appends, snapshots and (pre-)votes. A vote request does
+ * not count: a node that cannot hear the leader campaigns, so it would look
+ * alive while followers cannot reach it.
+ */
+const PROOF_OF_LIFE = new Set<string>([
+  MessageType.APPEND,
+  MessageType.SNAPSHOT,
+  MessageType.TIMEOUT_NOW,
+  MessageType.APPEND_RESP,
+  MessageType.SNAPSHOT_RESP,
+  MessageType.VOTE_RESP,
+  MessageType.PRE_VOTE_RESP,
+]);
+
 export class Controller {
   private readyTerm = -1;
   private readying: Promise<void> | null = null;
   private adminTail: Promise<unknown> = Promise.resolve();
   private readonly inFlight = new Set<string>();
   private lastRebalanceAt: number;
+  /** Per peer: the last proof-of-life Raft message from it (monotonic ms) and its term. */
+  private readonly heard = new Map<number, { at: number; term: number }>();
+  /** The leader this node followed last (sender of the last append/snapshot in a term not below ours). */
+  private lastLeader: number | null = null;
+  /** The Raft term this node last took over in, and the leader it followed before that. */
+  private takeover: { term: number; prevLeader: number | null } = { term: -1, prevLeader: null };
 
   constructor(private readonly o: ControllerOptions) {
     this.lastRebalanceAt = o.clock.monotonic();
@@ -157,11 +183,73 @@ export class Controller {
     }
   }
 
-  /** Ids of the nodes the controller considers alive now. */
+  /**
+   * Note a Raft message before the driver handles it (cluster-node.ts's
+   * Raft route): the liveness record this node keeps as a follower, for the
+   * day it takes over as controller.
+   */
+  observe(m: RaftMessage): void {
+    if (m.from === this.o.nodeId || !PROOF_OF_LIFE.has(m.type)) return;
+    // A sender behind our term is a deposed node that has not heard of the current one.
+    if (m.term < this.o.driver.status().term) return;
+    this.heard.set(m.from, { at: this.o.clock.monotonic(), term: m.term });
+    if (m.type === MessageType.APPEND || m.type === MessageType.SNAPSHOT) this.lastLeader = m.from;
+  }
+
+  /**
+   * Ids of the nodes the controller considers alive now.
+   *
+   * Raft's own signal (peerContacts) starts every peer's clock at the
+   * takeover, as if each had just answered. For the leader this node
+   * followed until the takeover (usually the node whose loss caused the
+   * election) that would add a full node timeout to every controller
+   * failover, although this node watched it go quiet: as a follower it got
+   * its heartbeats every heartbeatIntervalMs, and it campaigned only after
+   * hearing nothing for an election timeout (transfers aside). So until that
+   * node answers in the new term, its age counts from its last word to this
+   * node; every other peer, of which a follower sees nothing, keeps the grace
+   * from the takeover.
+   *
+   * Safety does not rest on this judgement: a live node wrongly judged dead
+   * loses its partition leaderships exactly as after a timeout. The new
+   * leader is an ISR member in a higher leader epoch, so it holds every
+   * committed record (the high watermark is the minimum ISR log end), and
+   * the deposed leader cannot commit acks=all writes any more: its high
+   * watermark needs every ISR member's fetches in its epoch, the followers
+   * now fetch from the new leader (a fetch in an old epoch is fenced), and
+   * only this controller changes the ISR, refusing changes from a stale
+   * leader epoch (plan "alter-isr"). Its uncommitted tail is truncated by
+   * leader epoch when it follows again. The cost of a wrong judgement is
+   * availability: a partition moves and comes back by preferred-leader
+   * rebalancing.
+   */
   liveness(): Set<number> {
     const alive = new Set([this.o.nodeId]);
-    for (const [id, age] of this.o.driver.node.peerContacts()) if (age < this.o.nodeTimeoutMs) alive.add(id);
+    const prev = this.previousLeader();
+    const now = this.o.clock.monotonic();
+    const term = this.o.driver.status().term;
+    for (const [id, raftAge] of this.o.driver.node.peerContacts()) {
+      let age = raftAge;
+      if (id === prev) {
+        const h = this.heard.get(id);
+        // Not heard in this term yet: its silence started before the takeover.
+        if (!h || h.term < term) age = Math.max(age, h ? now - h.at : Number.POSITIVE_INFINITY);
+      }
+      if (age < this.o.nodeTimeoutMs) alive.add(id);
+    }
     return alive;
+  }
+
+  /** While this node leads: the leader it followed before taking over in the current term (null if none known). */
+  private previousLeader(): number | null {
+    const { role, term } = this.o.driver.status();
+    if (role !== Role.LEADER) return null;
+    if (this.takeover.term !== term) {
+      this.takeover = { term, prevLeader: this.lastLeader };
+      // Later takeovers must not blame a leader from before this one.
+      this.lastLeader = null;
+    }
+    return this.takeover.prevLeader;
   }
 
   /**

@@ -12,6 +12,7 @@
  *   POST /peer/v1/ping         → {node} (src/util/peer-ping.ts; served by src/replication/peers.ts)
  *   POST /broker/v1/produce    a produce forwarded to the leader → {results} (produce-forwarder.ts)
  *   POST /broker/v1/read       records or a wait forwarded by a node without a replica (read-forwarder.ts)
+ *   POST /broker/v1/watch      a long-poll on partitions' offsets by a node without a replica (remote-watch.ts)
  */
 import { EddyError, ErrorCode } from "../errors.ts";
 
@@ -22,11 +23,18 @@ export const PeerPath = {
   EPOCH: "/replication/v1/epoch",
   PRODUCE: "/broker/v1/produce",
   READ: "/broker/v1/read",
+  WATCH: "/broker/v1/watch",
 } as const;
 
 export interface PeerCallOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Take a 2xx response body as the chunks it arrived in (pushed here; the
+   * call then resolves with null) instead of one joined copy. A carrier that
+   * ignores this resolves with the body as usual: callers handle both.
+   */
+  sink?: Uint8Array[];
 }
 
 /** Call `path` on node `peer`; resolves with the response body (null for none). Throws EddyError. */
@@ -44,7 +52,10 @@ export interface PeerCall {
   signal: AbortSignal;
 }
 
-export type PeerRouteHandler = (call: PeerCall) => Promise<Uint8Array | null>;
+/** A response body: bytes, or chunks the transport sends one after another without joining them. */
+export type PeerBody = Uint8Array | readonly Uint8Array[];
+
+export type PeerRouteHandler = (call: PeerCall) => Promise<PeerBody | null>;
 
 export interface ReplicaFetchRequest {
   topic: string;
@@ -102,6 +113,15 @@ export function encodeFetchResponse(header: ReplicaFetchHeader, records: Uint8Ar
   out.set(h, 4);
   out.set(records, 4 + h.length);
   return out;
+}
+
+/** The same bytes as encodeFetchResponse, as [length + header, records]: the log's bytes are not copied. */
+export function encodeFetchResponseChunks(header: ReplicaFetchHeader, records: Uint8Array): Uint8Array[] {
+  const h = enc.encode(JSON.stringify(header));
+  const head = new Uint8Array(4 + h.length);
+  new DataView(head.buffer).setUint32(0, h.length);
+  head.set(h, 4);
+  return records.length > 0 ? [head, records] : [head];
 }
 
 export function decodeFetchResponse(body: Uint8Array | null): {

@@ -80,12 +80,15 @@ export interface ReadForwarderOptions {
   ctx: () => BrokerContext;
   rpc: PeerRpc;
   local: LocalReads;
+  /** Told of every read forwarded from here (keeps the partition's remote watch alive). */
+  onRemoteRead?: (topic: string, partition: number) => void;
 }
 
 export class ReadForwarder {
   constructor(private readonly o: ReadForwarderOptions) {}
 
   async readRecords(p: Partition, req: ReadRecordsRequest): Promise<ReadRecordsResult> {
+    this.o.onRemoteRead?.(req.topic, req.partition);
     const call: ReadCall = {
       op: "records",
       topic: req.topic,
@@ -111,6 +114,7 @@ export class ReadForwarder {
       signal?: AbortSignal | undefined;
     },
   ): Promise<boolean> {
+    this.o.onRemoteRead?.(req.topic, req.partition);
     const call: ReadCall = {
       op: "wait",
       topic: req.topic,

@@ -9,7 +9,6 @@
  */
 import {
   type BatchHeader,
-  batchSizeAt,
   ControlRecordType,
   controlRecordType,
   decodeBatch,
@@ -22,8 +21,8 @@ import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Partition } from "../broker/partition.ts";
 import { loadProducerState, saveProducerSnapshot } from "../txn/producer-snapshot.ts";
+import { type ChunkReader, decodeFetchBody } from "./fetch-body.ts";
 import {
-  decodeFetchResponse,
   decodeJson,
   type EpochAnswer,
   type EpochQuery,
@@ -108,13 +107,16 @@ export async function runFetcher(
         maxWaitMs: d.o.fetchMaxWaitMs,
         maxBytes: d.o.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
       };
+      // The body's chunks as they arrived (no joined copy); a carrier without chunks gives the body.
+      const sink: Uint8Array[] = [];
       const body = await d.o.rpc(leader, PeerPath.FETCH, encodeJson(req), {
         timeoutMs: d.o.fetchMaxWaitMs + 5_000,
         signal,
+        sink,
       });
       if (signal.aborted) break;
-      const { header, records } = decodeFetchResponse(body);
-      if (records.length === 0 && header.logStartOffset > req.offset) {
+      const { header, batches: records } = decodeFetchBody(body ? [body] : sink);
+      if (records.remaining === 0 && header.logStartOffset > req.offset) {
         await restartAtLeaderStart(d, st, header.logStartOffset);
         continue;
       }
@@ -148,16 +150,13 @@ export async function runFetcher(
 async function appendFetched(
   d: FollowerDeps,
   st: ReplicaState,
-  records: Uint8Array,
+  records: ChunkReader,
   signal: AbortSignal,
 ): Promise<void> {
   const p = st.p;
-  let pos = 0;
-  while (pos < records.length && !signal.aborted) {
-    const size = batchSizeAt(records, pos);
-    const h = readBatchHeader(records, pos);
-    const batch = records.subarray(pos, pos + size);
-    pos += size;
+  for (let batch = records.nextBatch(); batch !== null && !signal.aborted; batch = records.nextBatch()) {
+    // The CRC is checked once, by the log's append.
+    const h = readBatchHeader(batch, 0);
     const leo = p.log.offsets().logEndOffset;
     if (h.baseOffset + h.lastOffsetDelta < leo) continue;
     const last = st.epochs.at(-1);

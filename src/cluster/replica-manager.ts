@@ -32,7 +32,7 @@ import {
   decodeJson,
   type EpochAnswer,
   type EpochQuery,
-  encodeFetchResponse,
+  encodeFetchResponseChunks,
   encodeJson,
   type PeerCall,
   type PeerRpc,
@@ -163,8 +163,8 @@ export class ReplicaManager {
     }
   }
 
-  /** Leader side of a follower's long-poll fetch. */
-  async handleFetch(call: PeerCall): Promise<Uint8Array> {
+  /** Leader side of a follower's long-poll fetch: [header, the log's bytes as read] (sent without joining). */
+  async handleFetch(call: PeerCall): Promise<Uint8Array[]> {
     const req = decodeJson<ReplicaFetchRequest>(call.body, "replica fetch request");
     const st = this.leaderState(req.topic, req.partition, req.epoch);
     const from = call.from;
@@ -187,7 +187,7 @@ export class ReplicaManager {
       // Below the log start (Kafka's OFFSET_OUT_OF_RANGE): no records; the header's log start is where the follower restarts.
       f.leo = req.offset;
       const header = { highWatermark: f.sentHw, logStartOffset: p.tracker.logStartOffset, logEndOffset: leo };
-      return encodeFetchResponse(header, EMPTY);
+      return encodeFetchResponseChunks(header, EMPTY);
     }
     const now = this.o.clock.monotonic();
     f.leo = req.offset;
@@ -212,7 +212,7 @@ export class ReplicaManager {
     f.leoAtLastResponse = end;
     f.lastResponseAt = this.o.clock.monotonic();
     f.sentHw = p.tracker.highWatermark;
-    return encodeFetchResponse(
+    return encodeFetchResponseChunks(
       { highWatermark: f.sentHw, logStartOffset: p.tracker.logStartOffset, logEndOffset: end },
       records,
     );

