@@ -58,7 +58,7 @@ export class Connection implements SessionLink {
   user: string | null = null;
   session: Session | null = null;
   will: { msg: MqttMessage; delay: number } | null = null;
-  /** Inbound QoS 1 publishes not yet acknowledged (Receive Maximum accounting). */
+  /** Inbound QoS 1/2 publishes being stored (Receive Maximum accounting; inboundStarted/inboundSettled). */
   inboundPending = 0;
   readonly inboundAliases = new Map<number, string>();
   private readonly outboundAliases = new Map<string, number>();
@@ -85,6 +85,8 @@ export class Connection implements SessionLink {
   /** QoS 0 publishes not yet durable (input pauses above options.maxInboundQos0). */
   private storing = 0;
   private inputPaused = false;
+  /** How often inbound flow control stopped reading the socket (metrics, tests). */
+  inputPauses = 0;
   /** The server decided to end the connection: ignore further input. */
   private ending = false;
 
@@ -229,21 +231,53 @@ export class Connection implements SessionLink {
    */
   qos0Started(): void {
     this.storing++;
-    if (this.storing >= this.deps.options.maxInboundQos0 && !this.inputPaused && this.socket.pause) {
-      this.inputPaused = true;
-      this.socket.pause();
-    }
+    this.pauseIfOver();
   }
 
   qos0Settled(): void {
     this.storing--;
-    if (this.inputPaused && this.storing <= this.deps.options.maxInboundQos0 >> 1) {
-      this.inputPaused = false;
-      if (this.state !== ConnState.CLOSED) {
-        this.socket.resume?.();
-        // What was read before the pause goes first (it may pause the socket again).
-        if (this.inboxHead < this.inbox.length) void this.drainInbox();
-      }
+    this.resumeIfUnder();
+  }
+
+  /**
+   * A QoS 1/2 publish is being stored (pair with inboundSettled()). MQTT 5
+   * clients keep to our Receive Maximum (handlers/publish.ts refuses more);
+   * MQTT 3.1.1 has none, so for it the same limit paces the input instead.
+   */
+  inboundStarted(): void {
+    this.inboundPending++;
+    this.pauseIfOver();
+  }
+
+  inboundSettled(): void {
+    this.inboundPending--;
+    this.resumeIfUnder();
+  }
+
+  /** 3.1.1 QoS 1/2 stores are paced by the Receive Maximum (v5 clients are held to it instead). */
+  private get pacedInbound(): number {
+    return this.protocolVersion === 5 ? 0 : this.inboundPending;
+  }
+
+  private pauseIfOver(): void {
+    const o = this.deps.options;
+    const over = this.storing >= o.maxInboundQos0 || this.pacedInbound >= o.receiveMaximum;
+    if (over && !this.inputPaused && this.socket.pause) {
+      this.inputPaused = true;
+      this.inputPauses++;
+      this.socket.pause();
+    }
+  }
+
+  private resumeIfUnder(): void {
+    const o = this.deps.options;
+    if (!this.inputPaused) return;
+    if (this.storing > o.maxInboundQos0 >> 1 || this.pacedInbound > o.receiveMaximum >> 1) return;
+    this.inputPaused = false;
+    if (this.state !== ConnState.CLOSED) {
+      this.socket.resume?.();
+      // What was read before the pause goes first (it may pause the socket again).
+      if (this.inboxHead < this.inbox.length) void this.drainInbox();
     }
   }
 

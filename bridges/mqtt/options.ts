@@ -21,7 +21,12 @@ export interface MqttBridgeOptions {
   maxPacketSize?: number;
   /** QoS 1/2 PUBLISHes a client may have unacknowledged towards us (v5 Receive Maximum). Default 100. */
   receiveMaximum?: number;
-  /** Upper bound on our outbound in-flight window per client (capped by the client's Receive Maximum). Default 100. */
+  /**
+   * Upper bound on our outbound QoS 1/2 in-flight window per client. A v5 client's Receive Maximum
+   * below 65535 is used as is (up to this bound); otherwise the window adapts to how fast the
+   * client acknowledges (inflight-window.ts: starts at 100, grows while PUBACKs come back quickly,
+   * halves when they lag), up to this bound. Default 1000.
+   */
   maxInflight?: number;
   /** Topic aliases a client may use towards us (v5). Default 64. */
   topicAliasMaximum?: number;
@@ -91,7 +96,7 @@ export function resolveOptions(o: MqttBridgeOptions): ResolvedOptions {
     port: o.port ?? 1883,
     maxPacketSize: o.maxPacketSize ?? 1024 * 1024,
     receiveMaximum: o.receiveMaximum ?? 100,
-    maxInflight: o.maxInflight ?? 100,
+    maxInflight: o.maxInflight ?? 1000,
     topicAliasMaximum: o.topicAliasMaximum ?? 64,
     serverKeepAlive: o.serverKeepAlive ?? null,
     maxSessionExpiry: o.maxSessionExpiry ?? null,

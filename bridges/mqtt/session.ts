@@ -9,11 +9,13 @@
  * one PUBLISH at the highest granted QoS, carrying every matching
  * Subscription Identifier [MQTT-3.3.4-3][MQTT-3.3.4-5]. QoS 1/2 messages hold a
  * packet id until PUBACK / PUBCOMP, and at most Receive Maximum of them are
- * unacknowledged [MQTT-3.3.4-9]; on reconnect they are resent with DUP set and
+ * unacknowledged [MQTT-3.3.4-9] (a client that announces none, or 65535, gets
+ * the adaptive window of inflight-window.ts, up to `maxInflight`); on reconnect they are resent with DUP set and
  * their original packet ids, PUBRELs resent after PUBREC [MQTT-4.4.0-1].
  */
 import type { IPublishPacket } from "mqtt-packet";
 import type { Clock } from "../../src/util/clock.ts";
+import { InflightWindow } from "./inflight-window.ts";
 import { type Cursor, type FollowerConsumer, LogFollower, type OfferResult } from "./log-follower.ts";
 import { type MqttMessage, type QoS, toUserProperties } from "./message.ts";
 import { encodeQos0, type PublishFlags } from "./publish-encoder.ts";
@@ -74,12 +76,15 @@ export interface Inflight extends DeliverySource {
   packet: IPublishPacket | null;
   msg?: MqttMessage;
   retain?: boolean;
+  /** When it was sent on the current connection (InflightWindow.now()); unset: not measured. */
+  sentAt?: number;
 }
 
 export interface SessionDeps {
   follower: ConstructorParameters<typeof LogFollower>[0];
   clock: Clock;
   stats: MqttStats;
+  /** Largest outbound in-flight window (the adaptive window's ceiling; caps the client's Receive Maximum). */
   maxInflight: number;
   /** Room opened (ack, reconnect, socket drained): wake this session's and its shared groups' followers. */
   onRoom(session: Session): void;
@@ -105,6 +110,8 @@ export class Session implements FollowerConsumer {
   will: { msg: MqttMessage; due: number } | null = null;
   /** ACL read check of the connected client (auth.ts canRead), set on CONNECT; null = no ACL. */
   readCheck: ((topic: string) => boolean) | null = null;
+  /** The adaptive in-flight window (clients that announce no Receive Maximum below 65535). */
+  readonly flow: InflightWindow;
   private nextPacketId = 1;
   /** Retained messages matched on SUBSCRIBE that waited for room in the window. */
   private readonly retainedBacklog: Array<{ msg: MqttMessage; sub: Subscription }> = [];
@@ -115,24 +122,34 @@ export class Session implements FollowerConsumer {
   ) {
     this.trie = deps.newTrie();
     this.follower = new LogFollower(deps.follower, this);
+    this.flow = new InflightWindow({ clock: deps.clock, max: deps.maxInflight });
   }
 
   get persistent(): boolean {
     return this.expiryInterval > 0;
   }
 
+  /** QoS 1/2 messages that may be unacknowledged now: the client's Receive Maximum, else the adaptive window. */
   get window(): number {
-    return Math.min(this.link?.clientReceiveMaximum ?? 0, this.deps.maxInflight);
+    const announced = this.link?.clientReceiveMaximum ?? 0;
+    return announced < 65535 ? Math.min(announced, this.deps.maxInflight) : this.flow.size;
+  }
+
+  /** Room for one more QoS 1/2 message (a full window marks the round window-limited). */
+  private hasRoom(): boolean {
+    if (this.inflight.size < this.window) return true;
+    this.flow.full();
+    return false;
   }
 
   canReceive(): boolean {
-    return this.link?.writable() === true && this.inflight.size < this.window;
+    return this.link?.writable() === true && this.hasRoom();
   }
 
   /** Could this session take one more message at `qos` right now? */
   canAccept(qos: QoS): boolean {
     if (this.link === null || !this.link.writable()) return false;
-    return qos === 0 || this.inflight.size < this.window;
+    return qos === 0 || this.hasRoom();
   }
 
   offer(msg: MqttMessage, offset: number, cursor: Cursor): OfferResult {
@@ -206,7 +223,14 @@ export class Session implements FollowerConsumer {
       return "taken";
     }
     packet.messageId = this.allocatePacketId();
-    const entry: Inflight = { ...opts.source, packetId: packet.messageId, qos, state: "publish", packet };
+    const entry: Inflight = {
+      ...opts.source,
+      packetId: packet.messageId,
+      qos,
+      state: "publish",
+      packet,
+      sentAt: this.flow.now(),
+    };
     // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
     if (!link.sendPublish(packet)) {
       this.deps.stats.dropped.tooLarge++;
@@ -248,6 +272,7 @@ export class Session implements FollowerConsumer {
       packet: null,
       msg,
       retain: opts.retain,
+      sentAt: this.flow.now(),
     };
     this.inflight.set(packetId, entry);
     opts.source.cursor?.outstanding.add(opts.source.offset);
@@ -259,6 +284,7 @@ export class Session implements FollowerConsumer {
   onPuback(packetId: number): void {
     const entry = this.inflight.get(packetId);
     if (entry?.qos !== 1) return;
+    if (entry.sentAt !== undefined) this.flow.acked(entry.sentAt);
     this.complete(entry);
   }
 
@@ -266,6 +292,10 @@ export class Session implements FollowerConsumer {
   onPubrec(packetId: number, reasonCode: number | undefined): boolean {
     const entry = this.inflight.get(packetId);
     if (entry?.qos !== 2) return false;
+    if (entry.state === "publish" && entry.sentAt !== undefined) {
+      this.flow.acked(entry.sentAt);
+      delete entry.sentAt;
+    }
     if ((reasonCode ?? 0) >= 0x80) {
       this.complete(entry);
       return true;
@@ -327,6 +357,7 @@ export class Session implements FollowerConsumer {
   attach(link: SessionLink): void {
     this.link = link;
     this.disconnectedAt = null;
+    this.flow.reset();
     for (const entry of this.inflight.values()) this.resend(link, entry);
     this.drainRetained();
     this.deps.onRoom(this);
@@ -339,7 +370,9 @@ export class Session implements FollowerConsumer {
    * message (read back from the log); their properties are rebuilt for this link.
    */
   private resend(link: SessionLink, entry: Inflight): void {
+    entry.sentAt = this.flow.now();
     if (entry.state === "pubrel") {
+      delete entry.sentAt;
       link.sendPubrel(entry.packetId);
       return;
     }

@@ -1,11 +1,21 @@
 /**
  * MQTT over WebSocket (MQTT 5.0 section 6): binary frames carry the MQTT byte
  * stream (a packet may span frames, a frame may hold several packets). The
- * HTTP listener (wired by the lead) upgrades `GET /mqtt` with
- * `mqttWebSocketUpgrade` — subprotocol "mqtt" [MQTT-6.0.0-3] — and passes
- * websocket events for such sockets to these handlers. A ServerWebSocket
- * buffers what it cannot send (send() = -1), so backpressure is read from
- * getBufferedAmount() and released on drain.
+ * HTTP listener (src/main/bridges.ts → src/http/server.ts) upgrades `GET /mqtt`
+ * with `mqttWebSocketUpgrade` — subprotocol "mqtt" [MQTT-6.0.0-3] — and passes
+ * websocket events for such sockets to these handlers.
+ *
+ * The transport difference with TCP is confined to the RawSocket adapter
+ * below; flow control is the Connection's, the same as over TCP:
+ * - outbound: a ServerWebSocket buffers what it cannot send (send() = -1),
+ *   so the write queue counts getBufferedAmount() as queued bytes: above
+ *   `writeHighWaterBytes` the connection takes no deliveries (QoS 0 readers
+ *   stay behind at their log cursor) until Bun's drain brings it back under;
+ * - inbound: pause() / resume() stop and restart reading the socket while too
+ *   many QoS 0 publishes are not yet durable (`maxInboundQos0`).
+ * send() = 0 means Bun dropped the frame (past its backpressureLimit, 16 MiB by
+ * default, which the bound above keeps us far from): the MQTT byte stream would
+ * have a hole, so the connection is closed.
  */
 import type { ServerWebSocket } from "bun";
 import type { MqttBridge } from "./bridge.ts";
@@ -44,9 +54,15 @@ export function createWebSocketHandlers(deps: {
     open(ws) {
       const conn = new Connection(
         {
-          write: (data, offset, length) =>
-            ws.send(data.subarray(offset, offset + length)) === 0 ? -1 : length,
+          write: (data, offset, length) => {
+            // -1: queued by Bun (backpressure, counted by buffered()); > 0: written.
+            if (ws.send(data.subarray(offset, offset + length)) !== 0) return length;
+            ws.close(1011, "send buffer overflow");
+            return -1;
+          },
           buffered: () => ws.getBufferedAmount(),
+          pause: () => ws.pause(),
+          resume: () => ws.resume(),
         },
         {
           bridge: deps.bridge,

@@ -117,6 +117,33 @@ describe("flows", () => {
     expect(seen).toContain(0x93);
   });
 
+  it("MQTT 3.1.1 has no Receive Maximum: more unacknowledged QoS 1 publishes than ours are paced, not refused", async () => {
+    server = await startServer({ receiveMaximum: 4 });
+    const { raw } = await rawSession(server.listener.port, "eager", 4);
+    const count = 200;
+    for (let id = 1; id <= count; id++) {
+      raw.send({
+        cmd: "publish",
+        topic: "paced",
+        payload: Buffer.from(`m${id}`),
+        qos: 1,
+        dup: false,
+        retain: false,
+        messageId: id,
+      });
+    }
+    const acked: number[] = [];
+    while (acked.length < count) {
+      const p = await raw.next();
+      if (p === null) throw new Error(`connection closed after ${acked.length} PUBACKs`);
+      if (p.cmd === "puback") acked.push(p.messageId!);
+    }
+    expect(acked).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(server.listener.bridge.connections.get("eager")!.inputPauses).toBeGreaterThan(0);
+    const stored = await server.broker.readRecords({ topic: "mqtt", partition: 0, offset: 0, maxRecords: 1000 });
+    expect(stored.records.map((r) => new TextDecoder().decode(r.value!))).toEqual(acked.map((id) => `m${id}`));
+  });
+
   it("closing the listener sends v5 clients DISCONNECT 0x8B and publishes no wills", async () => {
     server = await startServer();
     const watcher = await server.connect({ protocolVersion: 4 });

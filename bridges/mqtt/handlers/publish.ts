@@ -114,13 +114,18 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): undefin
       return undefined;
     }
   }
-  if (conn.inboundPending + session.inboundQos2.size >= options.receiveMaximum) {
+  // [MQTT-3.3.4-9] a v5 client must not exceed our Receive Maximum; 3.1.1 has none: its
+  // input is paced instead (Connection.inboundStarted pauses reading at the same limit).
+  if (
+    conn.protocolVersion === 5 &&
+    conn.inboundPending + session.inboundQos2.size >= options.receiveMaximum
+  ) {
     throw new MqttProtocolError(Reason.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded");
   }
   if (packet.qos === 1 && !invalidPayload && allowed) {
-    conn.inboundPending++;
+    conn.inboundStarted();
     bridge.storeMessage(msg, (err) => {
-      conn.inboundPending--;
+      conn.inboundSettled();
       answer(conn, "puback", id, err === null ? Reason.SUCCESS : failureReason(conn, err));
     });
     return undefined;
@@ -134,9 +139,9 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): undefin
           (err) => failureReason(conn, err),
         );
   if (packet.qos === 1) {
-    conn.inboundPending++;
+    conn.inboundStarted();
     void stored.then((code) => {
-      conn.inboundPending--;
+      conn.inboundSettled();
       answer(conn, "puback", id, code);
     });
     return undefined;
