@@ -68,17 +68,20 @@ export function createCoordinator(opts: {
   cluster?: { coordinators: ClusterCoordinators; rpc: PeerRpc } | undefined;
 }): TransactionCoordinator {
   const { topics, clock } = opts;
+  const common = {
+    metadata: opts.metadata,
+    clock,
+    logger: opts.logger,
+    checkIntervalMs: opts.checkIntervalMs,
+    maxTimeoutMs: opts.maxTimeoutMs,
+    requirePartition: (tp: { topic: string; partition: number }) => {
+      topics.partition(tp.topic, tp.partition);
+    },
+  };
   const cl = opts.cluster;
   if (cl) {
     const coordinator = new TransactionCoordinator({
-      metadata: opts.metadata,
-      clock,
-      logger: opts.logger,
-      checkIntervalMs: opts.checkIntervalMs,
-      maxTimeoutMs: opts.maxTimeoutMs,
-      requirePartition: (tp) => {
-        topics.partition(tp.topic, tp.partition);
-      },
+      ...common,
       writeMarker: async (tp, m) => {
         // Throws NOT_COORDINATOR once this node knows it no longer coordinates the id.
         const coordinatorEpoch = cl.coordinators.txnLog.coordinatorEpoch(m.transactionalId);
@@ -115,14 +118,7 @@ export function createCoordinator(opts: {
     return coordinator;
   }
   return new TransactionCoordinator({
-    metadata: opts.metadata,
-    clock,
-    logger: opts.logger,
-    checkIntervalMs: opts.checkIntervalMs,
-    maxTimeoutMs: opts.maxTimeoutMs,
-    requirePartition: (tp) => {
-      topics.partition(tp.topic, tp.partition);
-    },
+    ...common,
     writeMarker: async (tp, m) => {
       const p = topics.partition(tp.topic, tp.partition);
       const marker = markerFields(tp, m, SINGLE_NODE_COORDINATOR_EPOCH);

@@ -6,7 +6,6 @@
 import type {
   Acks,
   CliBackend,
-  ConsumedRecord,
   CreateTopicSpec,
   ProducedOffset,
   ProduceRecord,
@@ -16,6 +15,7 @@ import type {
   ResetResult,
   TopicDescription,
 } from "./backend.ts";
+import { recordFromBase64 } from "../util/base64-record.ts";
 import { ApiError, type HttpClient, seg } from "./client.ts";
 import { mergeLoops, type ReadLoop } from "./reader-loops.ts";
 
@@ -278,7 +278,7 @@ export class Api implements CliBackend {
           throw err;
         }
         if (signal.aborted) return;
-        const records = res.records.filter((r) => r.offset >= next).map(decodeRecord);
+        const records = res.records.filter((r) => r.offset >= next).map(recordFromBase64);
         const last = records[records.length - 1];
         if (last !== undefined) {
           next = last.offset + 1;
@@ -298,19 +298,6 @@ export class Api implements CliBackend {
   }
 
   async close(): Promise<void> {}
-}
-
-const b64 = (s: string | null): Uint8Array | null =>
-  s === null ? null : new Uint8Array(Buffer.from(s, "base64"));
-
-function decodeRecord(r: RecordJson): ConsumedRecord {
-  return {
-    offset: r.offset,
-    timestamp: r.timestamp,
-    key: b64(r.key),
-    value: b64(r.value),
-    headers: r.headers.map((h) => ({ key: h.key, value: b64(h.value) })),
-  };
 }
 
 function normaliseConfigs(r: unknown): ConfigEntryJson[] {

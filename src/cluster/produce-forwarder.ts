@@ -42,26 +42,18 @@ import { partitionKey } from "../broker/waiters.ts";
 import { EddyError, ErrorCode } from "../errors.ts";
 import { readBatchHeader } from "../log/record-batch.ts";
 import { crc32c } from "../util/crc32c.ts";
-import { sleep } from "../util/sleep.ts";
+import { currentPartition, isRetriableForward, pauseBeforeRetry } from "./forward-retry.ts";
 import { decodeJson, encodeJson, type PeerCall, PeerPath, type PeerRpc } from "./peer-protocol.ts";
 
 /** Largest forwarded request body (the peer server accepts 1 MiB; room for the header). */
 export const FORWARD_MAX_BODY_BYTES = 1024 * 1024 - 16 * 1024;
 /** produce() plans forwarded partitions' batches no larger than this. */
 export const FORWARD_MAX_BATCH_BYTES = FORWARD_MAX_BODY_BYTES;
-const RETRY_BACKOFF_MS = 50;
 /** How often an in-flight forward checks whether the metadata names another leader. */
 const LEADER_WATCH_MS = 50;
 /** Read-your-writes wait for this node's own high watermark (best effort). */
 const LOCAL_CATCH_UP_MAX_MS = 2_000;
 const INT32_MAX = 2147483647;
-const RETRIABLE = new Set<string>([
-  ErrorCode.NOT_LEADER,
-  ErrorCode.FENCED_LEADER_EPOCH,
-  ErrorCode.SHUTTING_DOWN,
-  ErrorCode.TIMEOUT,
-  ErrorCode.UNKNOWN,
-]);
 
 export interface ForwardRequest {
   topic: string;
@@ -282,10 +274,10 @@ export class ProduceForwarder {
         const body = await this.call(ctx, p, leader, encodeForward(header, batches), left);
         return decodeJson<{ results: AppendBatchResult[] }>(body, "forwarded produce response").results;
       } catch (err) {
-        if (!(err instanceof EddyError) || !RETRIABLE.has(err.code)) throw err;
+        if (!isRetriableForward(err)) throw err;
         lastError = err;
       }
-      await sleep(Math.min(RETRY_BACKOFF_MS, Math.max(0, deadline - ctx.clock.monotonic())));
+      await pauseBeforeRetry(deadline - ctx.clock.monotonic());
     }
   }
 
@@ -300,7 +292,7 @@ export class ProduceForwarder {
     const epoch = p.leaderEpoch;
     const ac = new AbortController();
     const watch = setInterval(() => {
-      const now = ctx.topics.get(p.topic)?.partitions[p.id];
+      const now = currentPartition(ctx, p.topic, p.id);
       if (!now || now.leads || now.assignment?.leader !== leader || now.leaderEpoch !== epoch) {
         ac.abort(
           new EddyError(ErrorCode.NOT_LEADER, `${p.topic}-${p.id} changed leader while forwarding: retry`),
@@ -322,7 +314,7 @@ export class ProduceForwarder {
     const until = Math.min(deadline, ctx.clock.monotonic() + LOCAL_CATCH_UP_MAX_MS);
     const key = partitionKey(req.topic, req.partition);
     for (;;) {
-      const p = ctx.topics.get(req.topic)?.partitions[req.partition];
+      const p = currentPartition(ctx, req.topic, req.partition);
       if (!p || p.leads || !p.assignment?.isr.includes(this.o.nodeId)) return;
       if (p.tracker.highWatermark >= end || ctx.closing()) return;
       const left = until - ctx.clock.monotonic();

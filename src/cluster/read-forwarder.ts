@@ -13,24 +13,24 @@
  */
 import type { BrokerContext } from "../broker/context.ts";
 import type { Partition } from "../broker/partition.ts";
-import type { BrokerApi, IsolationLevel, StoredRecord } from "../broker/types.ts";
+import type { BrokerApi, IsolationLevel } from "../broker/types.ts";
 import { EddyError, ErrorCode } from "../errors.ts";
-import { sleep } from "../util/sleep.ts";
+import { type Base64Record, recordFromBase64, recordToBase64 } from "../util/base64-record.ts";
+import { currentPartition, isRetriableForward, pauseBeforeRetry } from "./forward-retry.ts";
 import { decodeJson, encodeJson, type PeerCall, PeerPath, type PeerRpc } from "./peer-protocol.ts";
 
 type ReadRecordsRequest = Parameters<BrokerApi["readRecords"]>[0];
 type ReadRecordsResult = Awaited<ReturnType<BrokerApi["readRecords"]>>;
+type WaitRequest = {
+  topic: string;
+  partition: number;
+  offset: number;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+};
 
 /** Extra time a forwarded read may take beyond its own wait (transport, a replica to try after another). */
 const READ_GRACE_MS = 5_000;
-const RETRY_BACKOFF_MS = 50;
-const RETRIABLE = new Set<string>([
-  ErrorCode.NOT_LEADER,
-  ErrorCode.FENCED_LEADER_EPOCH,
-  ErrorCode.SHUTTING_DOWN,
-  ErrorCode.TIMEOUT,
-  ErrorCode.UNKNOWN,
-]);
 
 type ReadCall =
   | {
@@ -45,19 +45,8 @@ type ReadCall =
     }
   | { op: "wait"; topic: string; partition: number; offset: number; timeoutMs: number };
 
-interface WireHeader {
-  key: string;
-  value: string | null;
-}
-interface WireRecord {
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  value: string | null;
-  headers: WireHeader[];
-}
 interface WireRead {
-  records: WireRecord[];
+  records: Base64Record[];
   nextOffset: number;
   highWatermark: number;
   logStartOffset: number;
@@ -66,13 +55,7 @@ interface WireRead {
 /** The local (non-forwarding) read operations the route serves with. */
 export interface LocalReads {
   readRecords(req: ReadRecordsRequest): Promise<ReadRecordsResult>;
-  waitForData(req: {
-    topic: string;
-    partition: number;
-    offset: number;
-    timeoutMs: number;
-    signal?: AbortSignal | undefined;
-  }): Promise<boolean>;
+  waitForData(req: WaitRequest): Promise<boolean>;
 }
 
 export interface ReadForwarderOptions {
@@ -101,19 +84,10 @@ export class ReadForwarder {
     };
     const body = await this.call(p, call, req.maxWaitMs ?? 0, req.signal);
     const wire = decodeJson<WireRead>(body, "forwarded read response");
-    return { ...wire, records: wire.records.map(fromWire) };
+    return { ...wire, records: wire.records.map(recordFromBase64) };
   }
 
-  async waitForData(
-    p: Partition,
-    req: {
-      topic: string;
-      partition: number;
-      offset: number;
-      timeoutMs: number;
-      signal?: AbortSignal | undefined;
-    },
-  ): Promise<boolean> {
+  async waitForData(p: Partition, req: WaitRequest): Promise<boolean> {
     this.o.onRemoteRead?.(req.topic, req.partition);
     const call: ReadCall = {
       op: "wait",
@@ -143,7 +117,7 @@ export class ReadForwarder {
             return encodeJson({ ok });
           }
           const res = await this.o.local.readRecords({ ...c, signal: peer.signal });
-          const wire: WireRead = { ...res, records: res.records.map(toWire) };
+          const wire: WireRead = { ...res, records: res.records.map(recordToBase64) };
           return encodeJson(wire);
         },
       ],
@@ -166,7 +140,7 @@ export class ReadForwarder {
         try {
           return await this.o.rpc(peer, PeerPath.READ, encodeJson(call), { timeoutMs: left, signal });
         } catch (err) {
-          if (!(err instanceof EddyError) || !RETRIABLE.has(err.code)) throw err;
+          if (!isRetriableForward(err)) throw err;
           lastError = err;
         }
       }
@@ -181,33 +155,9 @@ export class ReadForwarder {
           )
         );
       }
-      await sleep(Math.min(RETRY_BACKOFF_MS, left), signal);
-      // The assignment may have changed meanwhile (the partition object is replaced on reconcile).
-      p = ctx.topics.get(call.topic)?.partitions[call.partition] ?? p;
+      await pauseBeforeRetry(left, signal);
+      // The assignment may have changed meanwhile.
+      p = currentPartition(ctx, call.topic, call.partition) ?? p;
     }
   }
-}
-
-const b64 = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString("base64"));
-const unb64 = (s: string | null): Uint8Array | null =>
-  s === null ? null : new Uint8Array(Buffer.from(s, "base64"));
-
-function toWire(r: StoredRecord): WireRecord {
-  return {
-    offset: r.offset,
-    timestamp: r.timestamp,
-    key: b64(r.key),
-    value: b64(r.value),
-    headers: r.headers.map((h) => ({ key: h.key, value: b64(h.value) })),
-  };
-}
-
-function fromWire(r: WireRecord): StoredRecord {
-  return {
-    offset: r.offset,
-    timestamp: r.timestamp,
-    key: unb64(r.key),
-    value: unb64(r.value),
-    headers: r.headers.map((h) => ({ key: h.key, value: unb64(h.value) })),
-  };
 }

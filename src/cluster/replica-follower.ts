@@ -7,19 +7,12 @@
  * producer state, take the leader's high watermark and log start offset.
  * Any disagreement (out of range, a batch not at the log end) truncates again.
  */
-import {
-  type BatchHeader,
-  ControlRecordType,
-  controlRecordType,
-  decodeBatch,
-  isControl,
-  isTransactional,
-  readBatchHeader,
-} from "../log/record-batch.ts";
+import { type BatchHeader, readBatchHeader } from "../log/record-batch.ts";
 import type { LeaderEpochEntry, MetadataStore } from "../metadata/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Partition } from "../broker/partition.ts";
+import { applyLoggedBatch } from "../txn/logged-batch.ts";
 import { loadProducerState, saveProducerSnapshot } from "../txn/producer-snapshot.ts";
 import { type ChunkReader, decodeFetchBody } from "./fetch-body.ts";
 import {
@@ -164,45 +157,15 @@ async function appendFetched(
       st.epochs.push({ epoch: h.partitionLeaderEpoch, startOffset: h.baseOffset });
       saveEpochs(d, st);
     }
-    const info = await p.appendReplicated(batch);
-    trackProducer(d, p, h, batch, info.baseOffset);
+    await p.appendReplicated(batch); // offsets kept: the batch's own
+    trackProducer(d, p, h, batch);
   }
 }
 
 /** Keep idempotent/transactional producer state on followers too, so a new leader deduplicates retries. */
-function trackProducer(
-  d: FollowerDeps,
-  p: Partition,
-  h: BatchHeader,
-  batch: Uint8Array,
-  baseOffset: number,
-): void {
-  if (h.producerId < 0) return;
-  const now = d.o.clock.now();
+function trackProducer(d: FollowerDeps, p: Partition, h: BatchHeader, batch: Uint8Array): void {
   try {
-    if (isControl(h.attributes)) {
-      const type = controlRecordType(decodeBatch(batch, 0).records[0]?.key ?? null);
-      if (type !== ControlRecordType.COMMIT && type !== ControlRecordType.ABORT) return;
-      p.producers.onMarker({
-        producerId: h.producerId,
-        producerEpoch: h.producerEpoch,
-        commit: type === ControlRecordType.COMMIT,
-        offset: baseOffset,
-        timestamp: now,
-      });
-    } else {
-      p.producers.onData(
-        {
-          producerId: h.producerId,
-          producerEpoch: h.producerEpoch,
-          baseSequence: h.baseSequence,
-          lastOffsetDelta: h.lastOffsetDelta,
-          transactional: isTransactional(h.attributes),
-        },
-        baseOffset,
-        now,
-      );
-    }
+    applyLoggedBatch(p.producers, { header: h, bytes: batch, pos: 0, now: d.o.clock.now() });
   } catch (err) {
     d.o.logger.warn("follower producer state not updated", { topic: p.topic, partition: p.id, err });
   }

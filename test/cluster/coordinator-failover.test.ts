@@ -24,30 +24,13 @@ import type { TransactionRecord } from "../../src/metadata/types.ts";
 import { codeOf } from "../broker/helpers.ts";
 import { producerBatch } from "../txn/helpers.ts";
 import { TestCluster, waitFor } from "./cluster-harness.ts";
+import { groupCoordinator, txnCoordinator, whenLoaded } from "./coordinators.ts";
 
 let cluster: TestCluster | null = null;
 afterEach(async () => {
   await cluster?.stop();
   cluster = null;
 });
-
-/** The group coordinator as every live node agrees it to be. */
-async function groupCoordinator(c: TestCluster, group: string, notId = -1): Promise<number> {
-  let found = -1;
-  await waitFor(`a coordinator for ${group}`, async () => {
-    const ids = new Set<number>();
-    for (const n of c.live()) {
-      const loc = await n.broker.findCoordinator!("group", group);
-      if (!loc || loc.error !== null) return false;
-      ids.add(loc.nodeId);
-    }
-    const [id] = [...ids];
-    if (ids.size !== 1 || id === undefined || id === notId || !c.nodes.get(id)?.alive) return false;
-    found = id;
-    return true;
-  });
-  return found;
-}
 
 /** Simple (generation -1) commit on `broker`, retried while the coordinator loads. */
 async function commitWhenLoaded(broker: Broker, group: string, offsets: Array<[string, number, number]>) {
@@ -219,40 +202,6 @@ describe("group coordinator failover", () => {
     expect(await c.broker(next).listGroups()).not.toContain(group);
   }, 60_000);
 });
-
-/** The transaction coordinator as every live node agrees it to be. */
-async function txnCoordinator(c: TestCluster, id: string, notId = -1): Promise<number> {
-  let found = -1;
-  await waitFor(`a transaction coordinator for ${id}`, async () => {
-    const ids = new Set<number>();
-    for (const n of c.live()) {
-      const loc = await n.broker.findCoordinator!("transaction", id);
-      if (!loc || loc.error !== null) return false;
-      ids.add(loc.nodeId);
-    }
-    const [x] = [...ids];
-    if (ids.size !== 1 || x === undefined || x === notId || !c.nodes.get(x)?.alive) return false;
-    found = x;
-    return true;
-  });
-  return found;
-}
-
-/** Retry a transactional call while its coordinator loads. */
-async function whenLoaded<T extends { error: ErrorCode | null }>(
-  what: string,
-  call: () => Promise<T>,
-): Promise<T> {
-  let last: T | undefined;
-  await waitFor(what, async () => {
-    last = await call();
-    return (
-      last.error !== ErrorCode.COORDINATOR_LOAD_IN_PROGRESS &&
-      last.error !== ErrorCode.COORDINATOR_NOT_AVAILABLE
-    );
-  });
-  return last!;
-}
 
 async function committedValues(c: TestCluster, topic: string): Promise<string[]> {
   const leader = await c.leaderOf(topic, 0);

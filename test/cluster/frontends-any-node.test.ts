@@ -8,8 +8,8 @@
  * to each other.
  */
 import { afterEach, describe, expect, it } from "bun:test";
-import mqtt from "mqtt";
-import { type MqttListener, startMqttListener } from "../../bridges/mqtt/index.ts";
+import type mqtt from "mqtt";
+import type { MqttListener } from "../../bridges/mqtt/index.ts";
 import { createHttpApp } from "../../src/http/app.ts";
 import { type AppendEvent, encodeBatch, ErrorCode, isEddyError } from "../../src/broker/index.ts";
 import type { ProduceRequest } from "../../src/kafka/generated/produce-request.ts";
@@ -18,6 +18,7 @@ import { handler as produceHandler } from "../../src/kafka/handlers/produce.ts";
 import type { RequestHeader } from "../../src/kafka/protocol/headers.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { codeOf, dec, enc } from "../broker/helpers.ts";
+import { mqttOnNodes, topicOnAll } from "./any-node.ts";
 import { TestCluster, waitFor } from "./cluster-harness.ts";
 
 let cluster: TestCluster | null = null;
@@ -31,15 +32,6 @@ afterEach(async () => {
 });
 
 const values = (rs: Array<{ value: Uint8Array | null }>) => rs.map((r) => dec(r.value));
-
-async function topicOnAll(c: TestCluster, name: string, partitions: number, replicationFactor: number) {
-  await c.broker(1).createTopic({ name, partitions, replicationFactor });
-  await waitFor(`every node applied ${name}`, async () => {
-    for (const n of c.live())
-      if ((await n.broker.describeTopic(name)).partitions.length !== partitions) return false;
-    return true;
-  });
-}
 
 describe("frontends on any node", () => {
   it("forwards a follower's produce to the leader (acks=all) and serves it from every replica", async () => {
@@ -259,21 +251,7 @@ describe("frontends on any node", () => {
     for (const t of ["mqtt", "__mqtt_retained", "__mqtt_sessions"]) await topicOnAll(c, t, 1, 3);
     const leader = await c.leaderOf("mqtt", 0);
     const [pubNode, subNode] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
-    const ports = new Map<number, number>();
-    for (const id of [pubNode, subNode]) {
-      const l = await startMqttListener({ broker: c.broker(id), port: 0, sweepIntervalMs: 100 });
-      listeners.push(l);
-      ports.set(id, l.port);
-    }
-    const connect = async (id: number, clientId: string) => {
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.get(id)}`, {
-        clientId,
-        reconnectPeriod: 0,
-        connectTimeout: 5_000,
-      });
-      clients.push(client);
-      return client;
-    };
+    const connect = await mqttOnNodes(c, [pubNode, subNode], { listeners, clients });
     const sub = await connect(subNode, "sub");
     const got: string[] = [];
     sub.on("message", (topic, payload) => got.push(`${topic}=${payload.toString()}`));

@@ -6,8 +6,8 @@
  * across a leader change.
  */
 import { afterEach, describe, expect, it } from "bun:test";
-import mqtt from "mqtt";
-import { type MqttListener, startMqttListener } from "../../bridges/mqtt/index.ts";
+import type mqtt from "mqtt";
+import type { MqttListener } from "../../bridges/mqtt/index.ts";
 import { AbsentLog } from "../../src/broker/absent-log.ts";
 import type { BrokerContext } from "../../src/broker/context.ts";
 import type { AppendEvent } from "../../src/broker/index.ts";
@@ -20,6 +20,7 @@ import { silentLogger } from "../../src/observability/logger.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { ManualTimers } from "../../src/util/timers.ts";
 import { dec, enc } from "../broker/helpers.ts";
+import { mqttOnNodes, topicOnAll } from "./any-node.ts";
 import { TestCluster, waitFor } from "./cluster-harness.ts";
 
 let cluster: TestCluster | null = null;
@@ -31,17 +32,6 @@ afterEach(async () => {
   await cluster?.stop();
   cluster = null;
 });
-
-async function topicOnAll(c: TestCluster, name: string, partitions: number, replicationFactor: number) {
-  await c.broker(1).createTopic({ name, partitions, replicationFactor });
-  await waitFor(`every node applied ${name}`, async () => {
-    for (const n of c.live()) {
-      const d = await n.broker.describeTopic(name);
-      if (d.partitions.length !== partitions || d.partitions.some((p) => p.leader < 0)) return false;
-    }
-    return true;
-  });
-}
 
 /** Node ids holding no replica of topic-partition. */
 async function without(c: TestCluster, topic: string, partition: number): Promise<number[]> {
@@ -57,7 +47,7 @@ describe("partitions without a replica here", () => {
   it("report the leader's offsets and fire onAppend when records are produced on the leader", async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
-    await topicOnAll(c, "rf1", 2, 1);
+    await topicOnAll(c, "rf1", 2, 1, { leaders: true });
     const owner = await c.leaderOf("rf1", 0);
     const away = (await without(c, "rf1", 0))[0]!;
     const b = c.broker(away);
@@ -125,26 +115,12 @@ describe("partitions without a replica here", () => {
   it("deliver to an MQTT subscriber on a node without a replica, in order, across a leader change", async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
-    for (const t of ["__mqtt_retained", "__mqtt_sessions"]) await topicOnAll(c, t, 1, 3);
-    await topicOnAll(c, "mqtt", 1, 2);
+    for (const t of ["__mqtt_retained", "__mqtt_sessions"]) await topicOnAll(c, t, 1, 3, { leaders: true });
+    await topicOnAll(c, "mqtt", 1, 2, { leaders: true });
     const leader = await c.leaderOf("mqtt", 0);
     const subNode = (await without(c, "mqtt", 0))[0]!;
     const pubNode = [1, 2, 3].find((id) => id !== leader && id !== subNode)!;
-    const ports = new Map<number, number>();
-    for (const id of [pubNode, subNode]) {
-      const l = await startMqttListener({ broker: c.broker(id), port: 0, sweepIntervalMs: 100 });
-      listeners.push(l);
-      ports.set(id, l.port);
-    }
-    const connect = async (id: number, clientId: string) => {
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.get(id)}`, {
-        clientId,
-        reconnectPeriod: 0,
-        connectTimeout: 5_000,
-      });
-      clients.push(client);
-      return client;
-    };
+    const connect = await mqttOnNodes(c, [pubNode, subNode], { listeners, clients });
     // Records from before the subscription are not delivered ("latest" is the leader's end).
     await c.broker(leader).produce({ topic: "mqtt", acks: -1, records: [{ value: enc("old") }] });
     const sub = await connect(subNode, "sub");

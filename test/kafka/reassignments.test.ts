@@ -308,6 +308,7 @@ describe("eddy cluster text", () => {
         addingReplicas: [3],
         removingReplicas: [2],
         leader: 1,
+        leaderEpoch: 3,
         isr: [1, 2],
       },
     ],

@@ -7,46 +7,19 @@
  * only a password hash fails, and the log tells the operator what to add.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { SaslSettings } from "../../src/kafka/handlers/context.ts";
 import { Metadata, SaslAuthenticate, SaslHandshake } from "../../src/kafka/generated/index.ts";
-import { loadConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { CredentialStore, hashPassword } from "../../src/util/credentials.ts";
-import {
-  deriveScramCredential,
-  formatScramCredential,
-  ScramClient,
-  type ScramMechanism,
-  ScramUsers,
-} from "../../src/util/scram.ts";
+import { ScramClient, type ScramMechanism, ScramUsers } from "../../src/util/scram.ts";
+import { storedScramConfig } from "../helpers/stored-scram.ts";
 import { createKafkaHarness, type KafkaHarness } from "./server-harness.ts";
 import { metadataBody } from "./server-requests.ts";
 
 let h: KafkaHarness;
-let dir: string;
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  const hash = await hashPassword("wonder land", { memoryCost: 1024, timeCost: 1 });
-  const stored = (m: ScramMechanism) =>
-    formatScramCredential(deriveScramCredential(m, "wonder land", { iterations: 8192 }));
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-sasl-stored-"));
-  const file = path.join(dir, "eddy.toml");
-  fs.writeFileSync(
-    file,
-    `[auth.users.alice]
-password_hash = "${hash}"
-scram_sha_256 = "${stored("SCRAM-SHA-256")}"
-scram_sha_512 = "${stored("SCRAM-SHA-512")}"
-[auth.users.carol]
-password_hash = "${hash}"
-`,
-  );
-  const { config } = loadConfig({ configFile: file, env: {} });
-  const credentials = new CredentialStore({ users: config.auth.users, tokens: config.auth.tokens });
+  const { config, credentials } = await storedScramConfig("wonder land", { iterations: 8192 });
   const sasl: SaslSettings = {
     mechanisms: config.kafka.sasl.mechanisms,
     users: new Map([...credentials.plaintextPasswords(), ...Object.entries(config.kafka.sasl.users)]),
@@ -62,7 +35,6 @@ password_hash = "${hash}"
 
 afterAll(async () => {
   await h.close();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function kcat(

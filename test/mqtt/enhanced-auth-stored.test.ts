@@ -6,49 +6,25 @@
  * packets drive the exchange; a user with only a password hash gets CONNACK
  * 0x86 and the log tells the operator what to add.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import mqtt, { type MqttClient } from "mqtt";
+import { afterEach, beforeAll, describe, expect, it } from "bun:test";
+import type { MqttClient } from "mqtt";
 import type { IAuthPacket, IConnackPacket, Packet } from "mqtt-packet";
 import type { MqttAuth } from "../../bridges/mqtt/auth.ts";
-import { loadConfig } from "../../src/config/load.ts";
 import { mqttAuthenticator, mqttScramCredentials } from "../../src/config/mqtt-auth.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { CredentialStore, hashPassword } from "../../src/util/credentials.ts";
-import {
-  deriveScramCredential,
-  formatScramCredential,
-  ScramClient,
-  type ScramMechanism,
-} from "../../src/util/scram.ts";
+import { ScramClient } from "../../src/util/scram.ts";
+import { storedScramConfig } from "../helpers/stored-scram.ts";
 import { startServer, type TestServer } from "./harness.ts";
+import { authText, scramConnector, sendScramAuth } from "./scram-connect.ts";
 import { rawConnect } from "./raw-client.ts";
 
 let server: TestServer | undefined;
-let dir: string;
 let auth: MqttAuth;
 const clients: MqttClient[] = [];
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  const hash = await hashPassword("s3cret", { memoryCost: 1024, timeCost: 1 });
-  const stored = (m: ScramMechanism) => formatScramCredential(deriveScramCredential(m, "s3cret"));
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-mqtt-scram-"));
-  const file = path.join(dir, "eddy.toml");
-  fs.writeFileSync(
-    file,
-    `[auth.users.alice]
-password_hash = "${hash}"
-scram_sha_256 = "${stored("SCRAM-SHA-256")}"
-scram_sha_512 = "${stored("SCRAM-SHA-512")}"
-[auth.users.carol]
-password_hash = "${hash}"
-`,
-  );
-  const { config } = loadConfig({ configFile: file, env: {} });
-  const credentials = new CredentialStore({ users: config.auth.users, tokens: config.auth.tokens });
+  const { config, credentials } = await storedScramConfig("s3cret");
   expect(credentials.plaintextPasswords().size).toBe(0);
   auth = {
     authenticate: mqttAuthenticator({ credentials, allowAnonymous: false }).authenticate,
@@ -64,40 +40,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const text = (b: Buffer | undefined) => (b ? b.toString("utf8") : "");
-
-/** MQTT.js with handleAuth answering the server-first AUTH. */
-function scramConnect(
-  url: string,
-  mechanism: ScramMechanism,
-  user: string,
-  password: string,
-): Promise<{ client: MqttClient; connack: IConnackPacket; scram: ScramClient }> {
-  const scram = new ScramClient(mechanism, user, password);
-  const client = mqtt.connect(url, {
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    properties: { authenticationMethod: mechanism, authenticationData: Buffer.from(scram.first()) },
-  });
-  clients.push(client);
-  client.handleAuth = (packet: IAuthPacket, cb) => {
-    cb(undefined, {
-      cmd: "auth",
-      reasonCode: 0x18,
-      properties: {
-        authenticationMethod: mechanism,
-        authenticationData: Buffer.from(scram.final(text(packet.properties?.authenticationData))),
-      },
-    });
-  };
-  return new Promise((resolve, reject) => {
-    client.once("connect", (connack) => resolve({ client, connack, scram }));
-    client.once("error", reject);
-  });
-}
+const scramConnect = scramConnector(clients);
 
 describe("SCRAM over AUTH with stored credentials", () => {
   for (const mechanism of ["SCRAM-SHA-256", "SCRAM-SHA-512"] as const) {
@@ -106,7 +49,7 @@ describe("SCRAM over AUTH with stored credentials", () => {
       const { client, connack, scram } = await scramConnect(server.url, mechanism, "alice", "s3cret");
       expect(connack.reasonCode).toBe(0);
       expect(connack.properties?.authenticationMethod).toBe(mechanism);
-      expect(scram.verify(text(connack.properties?.authenticationData))).toBe(true);
+      expect(scram.verify(authText(connack.properties?.authenticationData))).toBe(true);
       expect(server.listener.bridge.connections.values().next().value?.user).toBe("alice");
       await client.subscribeAsync("t/#", { qos: 1 });
       await client.publishAsync("t/1", "hi", { qos: 1 });
@@ -157,39 +100,21 @@ describe("SCRAM over AUTH with stored credentials", () => {
     const serverFirst = (await raw.next()) as IAuthPacket;
     expect(serverFirst.cmd).toBe("auth");
     expect(serverFirst.reasonCode).toBe(0x18);
-    expect(text(serverFirst.properties?.authenticationData)).toEndWith(",i=4096");
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x18,
-      properties: {
-        authenticationMethod: mechanism,
-        authenticationData: Buffer.from(scram.final(text(serverFirst.properties?.authenticationData))),
-      },
-    });
+    expect(authText(serverFirst.properties?.authenticationData)).toEndWith(",i=4096");
+    sendScramAuth(raw, mechanism, 0x18, scram.final(authText(serverFirst.properties?.authenticationData)));
     const connack = (await raw.next()) as IConnackPacket;
     expect(connack.reasonCode).toBe(0);
-    expect(scram.verify(text(connack.properties?.authenticationData))).toBe(true);
+    expect(scram.verify(authText(connack.properties?.authenticationData))).toBe(true);
 
     const re = new ScramClient(mechanism, "alice", "s3cret");
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x19,
-      properties: { authenticationMethod: mechanism, authenticationData: Buffer.from(re.first()) },
-    });
+    sendScramAuth(raw, mechanism, 0x19, re.first());
     const sf = (await raw.next()) as IAuthPacket;
     expect(sf.reasonCode).toBe(0x18);
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x18,
-      properties: {
-        authenticationMethod: mechanism,
-        authenticationData: Buffer.from(re.final(text(sf.properties?.authenticationData))),
-      },
-    });
+    sendScramAuth(raw, mechanism, 0x18, re.final(authText(sf.properties?.authenticationData)));
     const done = (await raw.next()) as IAuthPacket;
     expect(done.cmd).toBe("auth");
     expect(done.reasonCode).toBe(0);
-    expect(re.verify(text(done.properties?.authenticationData))).toBe(true);
+    expect(re.verify(authText(done.properties?.authenticationData))).toBe(true);
     raw.end();
   });
 });

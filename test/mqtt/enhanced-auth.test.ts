@@ -5,14 +5,15 @@
  * redirection (section 4.11).
  */
 import { afterEach, describe, expect, it } from "bun:test";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import type { IAuthPacket, IConnackPacket, IDisconnectPacket, Packet } from "mqtt-packet";
 import type { MqttAuth } from "../../bridges/mqtt/auth.ts";
 import { mqttAuthenticator, mqttScramCredentials } from "../../src/config/mqtt-auth.ts";
 import { CredentialStore } from "../../src/util/credentials.ts";
-import { ScramClient, type ScramMechanism } from "../../src/util/scram.ts";
+import { ScramClient } from "../../src/util/scram.ts";
 import { SESSIONS_TOPIC } from "../../bridges/mqtt/index.ts";
 import { openBroker, startServer, type TestServer } from "./harness.ts";
+import { authText, scramConnector, sendScramAuth } from "./scram-connect.ts";
 import { type RawClient, rawConnect } from "./raw-client.ts";
 
 let server: TestServer | undefined;
@@ -31,43 +32,7 @@ const auth: MqttAuth = {
   authenticate: mqttAuthenticator({ credentials, allowAnonymous: false }).authenticate,
   scramCredential: mqttScramCredentials(credentials),
 };
-const text = (b: Buffer | undefined) => (b ? b.toString("utf8") : "");
-
-/** Connect with MQTT.js, answering the server-first AUTH with the client-final message. */
-function scramConnect(
-  url: string,
-  mechanism: ScramMechanism,
-  user: string,
-  password: string,
-  extra: IClientOptions = {},
-): Promise<{ client: MqttClient; connack: IConnackPacket; scram: ScramClient }> {
-  const scram = new ScramClient(mechanism, user, password);
-  const client = mqtt.connect(url, {
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    ...extra,
-    properties: {
-      authenticationMethod: mechanism,
-      authenticationData: Buffer.from(scram.first()),
-    },
-  });
-  clients.push(client);
-  client.handleAuth = (packet: IAuthPacket, cb) => {
-    cb(undefined, {
-      cmd: "auth",
-      reasonCode: 0x18,
-      properties: {
-        authenticationMethod: mechanism,
-        authenticationData: Buffer.from(scram.final(text(packet.properties?.authenticationData))),
-      },
-    });
-  };
-  return new Promise((resolve, reject) => {
-    client.once("connect", (connack) => resolve({ client, connack, scram }));
-    client.once("error", reject);
-  });
-}
+const scramConnect = scramConnector(clients);
 
 /** A raw v5 connection that sent CONNECT with `props`; returns the first answer. */
 async function rawScram(
@@ -94,7 +59,7 @@ describe("SCRAM over AUTH", () => {
       expect(connack.reasonCode).toBe(0);
       // The CONNACK carries the method and the server-final message [MQTT-4.12.0-5].
       expect(connack.properties?.authenticationMethod).toBe(mechanism);
-      expect(scram.verify(text(connack.properties?.authenticationData))).toBe(true);
+      expect(scram.verify(authText(connack.properties?.authenticationData))).toBe(true);
       expect(server.listener.bridge.connections.values().next().value?.user).toBe("alice");
       await client.subscribeAsync("t/#", { qos: 1 });
       await client.publishAsync("t/1", "hi", { qos: 1 });
@@ -165,55 +130,29 @@ describe("SCRAM over AUTH", () => {
       authenticationMethod: mechanism,
       authenticationData: Buffer.from(scram.first()),
     });
-    const final = scram.final(text((first as IAuthPacket).properties?.authenticationData));
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x18,
-      properties: { authenticationMethod: mechanism, authenticationData: Buffer.from(final) },
-    });
+    const final = scram.final(authText((first as IAuthPacket).properties?.authenticationData));
+    sendScramAuth(raw, mechanism, 0x18, final);
     const connack = (await raw.next()) as IConnackPacket;
     expect(connack.reasonCode).toBe(0);
 
     const re = new ScramClient(mechanism, "alice", "s3cret");
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x19,
-      properties: { authenticationMethod: mechanism, authenticationData: Buffer.from(re.first()) },
-    });
+    sendScramAuth(raw, mechanism, 0x19, re.first());
     const serverFirst = (await raw.next()) as IAuthPacket;
     expect(serverFirst.reasonCode).toBe(0x18);
     // Other packets keep flowing during re-authentication.
     raw.send({ cmd: "pingreq" });
     expect((await raw.next())?.cmd).toBe("pingresp");
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x18,
-      properties: {
-        authenticationMethod: mechanism,
-        authenticationData: Buffer.from(re.final(text(serverFirst.properties?.authenticationData))),
-      },
-    });
+    sendScramAuth(raw, mechanism, 0x18, re.final(authText(serverFirst.properties?.authenticationData)));
     const done = (await raw.next()) as IAuthPacket;
     expect(done.cmd).toBe("auth");
     expect(done.reasonCode).toBe(0);
-    expect(re.verify(text(done.properties?.authenticationData))).toBe(true);
+    expect(re.verify(authText(done.properties?.authenticationData))).toBe(true);
 
     // Re-authenticating as another user fails: DISCONNECT 0x87.
     const other = new ScramClient(mechanism, "bob", "hunter2");
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x19,
-      properties: { authenticationMethod: mechanism, authenticationData: Buffer.from(other.first()) },
-    });
+    sendScramAuth(raw, mechanism, 0x19, other.first());
     const sf = (await raw.next()) as IAuthPacket;
-    raw.send({
-      cmd: "auth",
-      reasonCode: 0x18,
-      properties: {
-        authenticationMethod: mechanism,
-        authenticationData: Buffer.from(other.final(text(sf.properties?.authenticationData))),
-      },
-    });
+    sendScramAuth(raw, mechanism, 0x18, other.final(authText(sf.properties?.authenticationData)));
     const disconnect = (await raw.next()) as IDisconnectPacket;
     expect(disconnect.cmd).toBe("disconnect");
     expect(disconnect.reasonCode).toBe(0x87);

@@ -140,8 +140,15 @@ describe("flows", () => {
     }
     expect(acked).toEqual(Array.from({ length: count }, (_, i) => i + 1));
     expect(server.listener.bridge.connections.get("eager")!.inputPauses).toBeGreaterThan(0);
-    const stored = await server.broker.readRecords({ topic: "mqtt", partition: 0, offset: 0, maxRecords: 1000 });
-    expect(stored.records.map((r) => new TextDecoder().decode(r.value!))).toEqual(acked.map((id) => `m${id}`));
+    const stored = await server.broker.readRecords({
+      topic: "mqtt",
+      partition: 0,
+      offset: 0,
+      maxRecords: 1000,
+    });
+    expect(stored.records.map((r) => new TextDecoder().decode(r.value!))).toEqual(
+      acked.map((id) => `m${id}`),
+    );
   });
 
   it("closing the listener sends v5 clients DISCONNECT 0x8B and publishes no wills", async () => {

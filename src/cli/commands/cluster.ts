@@ -1,6 +1,7 @@
 /** `eddy cluster` — nodes, controller, partition leaders and ISR of a running broker, over its HTTP API. */
 import { parseCommandArgs } from "../args.ts";
 import { table } from "../format.ts";
+import { formatReassignments, partitionKey, type ReassignmentView } from "../reassignments.ts";
 import { type Command, connectHttp, HTTP_CLIENT_HELP, HTTP_CLIENT_OPTIONS } from "./command.ts";
 
 const HELP = `Usage: eddy cluster [status] [options]
@@ -37,19 +38,6 @@ interface PartitionView {
   leader: number;
   leaderEpoch: number;
   replicas: number[];
-  isr: number[];
-}
-
-/** A partition reassignment in progress (GET /v1/cluster `reassignments`). */
-export interface ReassignmentView {
-  topic: string;
-  partition: number;
-  originalReplicas: number[];
-  targetReplicas: number[];
-  replicas: number[];
-  addingReplicas: number[];
-  removingReplicas: number[];
-  leader: number;
   isr: number[];
 }
 
@@ -93,10 +81,10 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
   const out: string[] = [
     `${view.mode === "cluster" ? "Cluster" : "Single node"}: ${view.nodes.length} node(s), controller ${controller}, answered by node ${view.nodeId}\n`,
   ];
-  const offline = new Set(view.offline.map(key));
-  const under = new Set(view.underReplicated.map(key));
+  const offline = new Set(view.offline.map(partitionKey));
+  const under = new Set(view.underReplicated.map(partitionKey));
   const reassignments = view.reassignments ?? [];
-  const moving = new Set(reassignments.map(key));
+  const moving = new Set(reassignments.map(partitionKey));
   const rows = (list: PartitionView[]) =>
     list.map((p) => [
       p.topic,
@@ -105,8 +93,8 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
       p.leaderEpoch,
       p.replicas.join(","),
       p.isr.join(","),
-      (offline.has(key(p)) ? "offline" : under.has(key(p)) ? "under-replicated" : "ok") +
-        (moving.has(key(p)) ? " (reassigning)" : ""),
+      (offline.has(partitionKey(p)) ? "offline" : under.has(partitionKey(p)) ? "under-replicated" : "ok") +
+        (moving.has(partitionKey(p)) ? " (reassigning)" : ""),
     ]);
   const headers = ["TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "STATUS"];
   if (!onlyProblems) {
@@ -127,7 +115,7 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
   } else if (reassignments.length > 0) {
     out.push(`${reassignments.length} reassignment(s) in progress (\`eddy cluster\` lists them).\n`);
   }
-  const problems = view.partitions.filter((p) => offline.has(key(p)) || under.has(key(p)));
+  const problems = view.partitions.filter((p) => offline.has(partitionKey(p)) || under.has(partitionKey(p)));
   if (problems.length === 0) {
     out.push(`No under-replicated or offline partitions (${view.partitions.length} partition(s)).\n`);
   } else {
@@ -137,25 +125,4 @@ export function formatCluster(view: ClusterView, onlyProblems = false): string {
     );
   }
   return out.join("\n");
-}
-
-/** The reassignments in progress: where each partition goes and what is still moving. */
-export function formatReassignments(list: readonly ReassignmentView[]): string {
-  return table(
-    ["TOPIC", "PARTITION", "REPLICAS", "TARGET", "ADDING", "REMOVING", "ISR", "LEADER"],
-    list.map((r) => [
-      r.topic,
-      r.partition,
-      r.replicas.join(","),
-      r.targetReplicas.join(","),
-      r.addingReplicas.join(",") || null,
-      r.removingReplicas.join(",") || null,
-      r.isr.join(","),
-      r.leader < 0 ? "none" : r.leader,
-    ]),
-  );
-}
-
-function key(p: { topic: string; partition: number }): string {
-  return `${p.topic}\u0000${p.partition}`;
 }

@@ -8,6 +8,7 @@ import { type Args, parseCommandArgs } from "../args.ts";
 import type { HttpClient } from "../client.ts";
 import { table } from "../format.ts";
 import { type Ctx, sleep } from "../io.ts";
+import { formatReassignments, partitionKey, type ReassignmentView } from "../reassignments.ts";
 import { type Command, connectHttp, HTTP_CLIENT_HELP, HTTP_CLIENT_OPTIONS } from "./command.ts";
 import { type PlanMove, PlanError, planAddNode, planRemoveNode } from "./reassign-plan.ts";
 
@@ -70,20 +71,6 @@ const OPTIONS = {
   json: { type: "boolean" },
   "poll-ms": { type: "string" },
 } as const;
-
-/** A reassignment in progress (GET /v1/cluster/reassignments). */
-export interface ReassignmentView {
-  topic: string;
-  partition: number;
-  originalReplicas: number[];
-  targetReplicas: number[];
-  replicas: number[];
-  addingReplicas: number[];
-  removingReplicas: number[];
-  leader: number;
-  leaderEpoch: number;
-  isr: number[];
-}
 
 /** The parts of GET /v1/cluster a plan needs. */
 interface ClusterBody {
@@ -217,7 +204,7 @@ async function execute(args: Args, ctx: Ctx, http: HttpClient, moves: PlanMove[]
     await ctx.out("Accepted; follow it with: eddy reassign --verify\n");
     return 0;
   }
-  const wanted = new Set(moves.map(key));
+  const wanted = new Set(moves.map(partitionKey));
   const deadline = timeoutS === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutS * 1000;
   let last = "";
   for (;;) {
@@ -226,7 +213,7 @@ async function execute(args: Args, ctx: Ctx, http: HttpClient, moves: PlanMove[]
       "/v1/cluster/reassignments",
       { signal: ctx.signal },
     );
-    const left = reassignments.filter((r) => wanted.has(key(r)));
+    const left = reassignments.filter((r) => wanted.has(partitionKey(r)));
     if (left.length === 0) {
       await ctx.out(`Reassignment complete: ${moves.length} partition(s) moved.\n`);
       return 0;
@@ -273,19 +260,7 @@ async function verify(args: Args, ctx: Ctx, http: HttpClient): Promise<number> {
     return 0;
   }
   await ctx.out(
-    `${reassignments.length} reassignment(s) in progress:\n\n${table(
-      ["TOPIC", "PARTITION", "REPLICAS", "TARGET", "ADDING", "REMOVING", "ISR", "LEADER"],
-      reassignments.map((r) => [
-        r.topic,
-        r.partition,
-        r.replicas.join(","),
-        r.targetReplicas.join(","),
-        r.addingReplicas.join(",") || "-",
-        r.removingReplicas.join(",") || "-",
-        r.isr.join(","),
-        r.leader < 0 ? "none" : r.leader,
-      ]),
-    )}`,
+    `${reassignments.length} reassignment(s) in progress:\n\n${formatReassignments(reassignments)}`,
   );
   return 0;
 }
@@ -306,8 +281,4 @@ async function cancel(args: Args, ctx: Ctx, http: HttpClient): Promise<number> {
     `Cancelled ${cancelled.length} reassignment(s): ${cancelled.map((c) => `${c.topic}-${c.partition}`).join(", ")} (back to their original replicas).\n`,
   );
   return 0;
-}
-
-function key(p: { topic: string; partition: number }): string {
-  return `${p.topic}\u0000${p.partition}`;
 }
