@@ -18,6 +18,7 @@ import { EddyError, ErrorCode } from "../errors.ts";
 import { OffsetTracker } from "../log/offsets.ts";
 import { encodeEndTxnMarker, readBatchHeader } from "../log/record-batch.ts";
 import { type AppendInfo, Durability, type LogConfig, type PartitionLog } from "../log/types.ts";
+import { appendEach } from "../log/replicated-append.ts";
 import type { Logger } from "../observability/logger.ts";
 import { SNAPSHOT_EVERY_BYTES, SNAPSHOT_EVERY_CHANGES } from "../txn/producer-snapshot.ts";
 import { type ProducerBatch, ProducerStateManager } from "../txn/producer-state.ts";
@@ -251,6 +252,51 @@ export class Partition {
       this.refresh();
       this.trackDurability(info.lastOffset + 1);
       return info;
+    });
+  }
+
+  /**
+   * Cluster mode, follower: append a fetch response's batches (ascending, as
+   * the leader stored them) in one queue step, under appendReplicated's rules
+   * for each (the empty-log exception applies to the first), with one log
+   * write per segment, then one offset/high-watermark update. `onAppended(n)`
+   * runs inside the step for the first n batches, once they are written and
+   * before the LSO is recomputed (the follower's producer state). A refused
+   * batch stops the run: the batches before it stay appended and accounted,
+   * then its error is thrown.
+   */
+  appendReplicatedBatches(
+    batches: readonly Uint8Array[],
+    opts: { onAppended?: (count: number) => void } = {},
+  ): Promise<{ count: number; size: number }> {
+    return this.enqueue(async () => {
+      const first = batches[0];
+      if (first === undefined) return { count: 0, size: 0 };
+      const { logStartOffset: start, logEndOffset: end } = this.log.offsets();
+      const h = readBatchHeader(first, 0);
+      const straddles =
+        start === end && h.baseOffset < end && h.baseOffset >= 0 && h.baseOffset + h.lastOffsetDelta >= end;
+      if (straddles) {
+        await this.log.truncateFullyAndStartAt(h.baseOffset);
+        this.tracker.resetTo(h.baseOffset);
+        this.durableTarget = h.baseOffset;
+      }
+      const r = this.log.appendReplicated
+        ? await this.log.appendReplicated(batches)
+        : await appendEach(this.log, batches);
+      if (straddles && r.count > 0) await this.log.deleteRecordsBefore(start);
+      if (r.count > 0) {
+        try {
+          opts.onAppended?.(r.count);
+        } catch (err) {
+          this.logger.error("producer state update failed after append", { topic: this.topic, err });
+        }
+        this.bytesSinceSnapshot += r.size;
+        this.refresh();
+        this.trackDurability(this.tracker.logEndOffset);
+      }
+      if (r.error) throw r.error;
+      return { count: r.count, size: r.size };
     });
   }
 

@@ -140,6 +140,12 @@ export async function runFetcher(
   }
 }
 
+/**
+ * Append a fetch response's batches in one queue step (Partition.
+ * appendReplicatedBatches: one log write per segment, one offset update).
+ * Batches wholly below the log end are skipped; a new leader epoch is added
+ * to the cache (and saved) before the run is written, as before each batch.
+ */
 async function appendFetched(
   d: FollowerDeps,
   st: ReplicaState,
@@ -147,25 +153,50 @@ async function appendFetched(
   signal: AbortSignal,
 ): Promise<void> {
   const p = st.p;
-  for (let batch = records.nextBatch(); batch !== null && !signal.aborted; batch = records.nextBatch()) {
+  if (signal.aborted) return;
+  const batches: Uint8Array[] = [];
+  const headers: BatchHeader[] = [];
+  let end = p.log.offsets().logEndOffset;
+  let epochsChanged = false;
+  for (let batch = records.nextBatch(); batch !== null; batch = records.nextBatch()) {
     // The CRC is checked once, by the log's append.
     const h = readBatchHeader(batch, 0);
-    const leo = p.log.offsets().logEndOffset;
-    if (h.baseOffset + h.lastOffsetDelta < leo) continue;
+    if (h.baseOffset + h.lastOffsetDelta < end) continue;
     const last = st.epochs.at(-1);
     if (h.partitionLeaderEpoch >= 0 && (!last || h.partitionLeaderEpoch > last.epoch)) {
       st.epochs.push({ epoch: h.partitionLeaderEpoch, startOffset: h.baseOffset });
+      epochsChanged = true;
+    }
+    batches.push(batch);
+    headers.push(h);
+    end = h.baseOffset + h.lastOffsetDelta + 1;
+  }
+  if (epochsChanged) saveEpochs(d, st);
+  if (batches.length === 0 || signal.aborted) return;
+  // Offsets kept: the batches' own. Producer state follows each written batch inside the same step.
+  try {
+    await p.appendReplicatedBatches(batches, {
+      onAppended: (count) => {
+        const now = d.o.clock.now();
+        for (let i = 0; i < count; i++) trackProducer(d, p, headers[i]!, batches[i]!, now);
+      },
+    });
+  } catch (err) {
+    // A refused batch ended the run: forget epochs that start at or past what was written.
+    const leo = p.log.offsets().logEndOffset;
+    const kept = st.epochs.filter((e) => e.startOffset < leo);
+    if (kept.length !== st.epochs.length) {
+      st.epochs = kept;
       saveEpochs(d, st);
     }
-    await p.appendReplicated(batch); // offsets kept: the batch's own
-    trackProducer(d, p, h, batch);
+    throw err;
   }
 }
 
 /** Keep idempotent/transactional producer state on followers too, so a new leader deduplicates retries. */
-function trackProducer(d: FollowerDeps, p: Partition, h: BatchHeader, batch: Uint8Array): void {
+function trackProducer(d: FollowerDeps, p: Partition, h: BatchHeader, batch: Uint8Array, now: number): void {
   try {
-    applyLoggedBatch(p.producers, { header: h, bytes: batch, pos: 0, now: d.o.clock.now() });
+    applyLoggedBatch(p.producers, { header: h, bytes: batch, pos: 0, now });
   } catch (err) {
     d.o.logger.warn("follower producer state not updated", { topic: p.topic, partition: p.id, err });
   }

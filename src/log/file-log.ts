@@ -37,6 +37,7 @@ import {
   setPartitionLeaderEpoch,
 } from "./record-batch.ts";
 import { recoverPartition } from "./recovery.ts";
+import { appendReplicatedRun } from "./file-replicated.ts";
 import { type BatchRef, Segment } from "./segment.ts";
 import {
   type AppendInfo,
@@ -50,6 +51,7 @@ import {
   type PartitionLog,
   type ReadOptions,
   type ReadResult,
+  type ReplicatedAppendResult,
   type RetentionResult,
   type TimestampLookup,
 } from "./types.ts";
@@ -225,11 +227,7 @@ export class FileLog implements PartitionLog {
       throw toEddyError(err);
     }
     this.tracker.logEndOffset = lastOffset + 1;
-    this.unflushed += len;
-    if (!seg.unsynced) {
-      seg.unsynced = true;
-      this.pendingSync.push(seg);
-    }
+    this.noteWritten(seg, len);
     this.observer?.onAppend?.(this.topic, this.partition, h.recordCount, len);
     this.committer.notify(this);
     return {
@@ -242,14 +240,45 @@ export class FileLog implements PartitionLog {
     };
   }
 
-  private shouldRoll(seg: Segment, len: number, lastOffset: number, maxTs: number): boolean {
-    if (seg.size === 0) return false;
+  /** Kafka's roll rule for a batch after `pending` bytes (first one's maxTimestamp `pendingFirstTs`) not yet written to `seg`. */
+  shouldRoll(
+    seg: Segment,
+    len: number,
+    lastOffset: number,
+    maxTs: number,
+    pending = 0,
+    pendingFirstTs = -1,
+  ): boolean {
+    const size = seg.size + pending;
+    if (size === 0) return false;
+    const first = seg.size > 0 ? seg.firstBatchTimestamp : pendingFirstTs;
     return (
-      seg.size + len > this.cfg.segmentBytes ||
-      maxTs - seg.firstBatchTimestamp > this.cfg.segmentMs ||
+      size + len > this.cfg.segmentBytes ||
+      maxTs - first > this.cfg.segmentMs ||
       lastOffset - seg.baseOffset > 0xffffffff ||
-      seg.size + len > 0xffffffff
+      size + len > 0xffffffff
     );
+  }
+
+  /** PartitionLog.appendReplicated: a follower's run, one write per segment (file-replicated.ts). */
+  async appendReplicated(batches: readonly Uint8Array[]): Promise<ReplicatedAppendResult> {
+    this.assertOpen();
+    return appendReplicatedRun(this, batches);
+  }
+
+  /** Account for bytes just written to `seg` (file-replicated.ts): fsync pending, unflushed bytes. */
+  noteWritten(seg: Segment, len: number): void {
+    this.unflushed += len;
+    if (!seg.unsynced) {
+      seg.unsynced = true;
+      this.pendingSync.push(seg);
+    }
+  }
+
+  /** After a replicated run (file-replicated.ts): count it and wake the group-commit loop. */
+  noteAppended(records: number, bytes: number): void {
+    this.observer?.onAppend?.(this.topic, this.partition, records, bytes);
+    this.committer.notify(this);
   }
 
   /** Seal the active segment and start a new one at `baseOffset`. */
@@ -271,7 +300,7 @@ export class FileLog implements PartitionLog {
   }
 
   /** Undo a roll whose first write failed. */
-  private unroll(): void {
+  unroll(): void {
     const seg = this.segments.pop()!;
     fs.closeSync(seg.fd);
     seg.fd = -1;

@@ -25,6 +25,7 @@ import {
   shouldRoll,
   validateBatch,
 } from "./memory-segments.ts";
+import { appendEach } from "./replicated-append.ts";
 import { isLogAppendTime, setBaseOffset, setLogAppendTime, setPartitionLeaderEpoch } from "./record-batch.ts";
 import type {
   AppendInfo,
@@ -37,6 +38,7 @@ import type {
   PartitionLog,
   ReadOptions,
   ReadResult,
+  ReplicatedAppendResult,
   RetentionResult,
   TimestampLookup,
 } from "./types.ts";
@@ -145,6 +147,11 @@ export class MemoryPartitionLog implements PartitionLog {
       recordCount: stored.recordCount,
       size: bytes.length,
     };
+  }
+
+  /** PartitionLog.appendReplicated: each batch as append(assignOffsets: false); a refused one ends the run. */
+  appendReplicated(batches: readonly Uint8Array[]): Promise<ReplicatedAppendResult> {
+    return appendEach(this, batches);
   }
 
   async waitDurable(_offset: number): Promise<void> {}

@@ -117,6 +117,30 @@ export class Segment {
     this.size = pos + len;
   }
 
+  /**
+   * Append a run of whole batches, buf[0, len), with one write; `refs` give
+   * each batch with its pos relative to the run (set to its file position
+   * here). On failure the file is cut back and the segment is unchanged.
+   */
+  appendRun(buf: Uint8Array, len: number, refs: readonly BatchRef[], indexIntervalBytes: number): void {
+    const pos = this.size;
+    try {
+      writeFully(this.io, this.fd, buf, 0, len, pos);
+    } catch (err) {
+      try {
+        fs.ftruncateSync(this.fd, pos);
+      } catch {
+        // the size we track is still right; recovery cuts any tail on the next open
+      }
+      throw err;
+    }
+    for (const ref of refs) {
+      ref.pos += pos;
+      this.noteBatch(ref, indexIntervalBytes);
+    }
+    this.size = pos + len;
+  }
+
   /** Account for a batch at ref.pos (append, or recovery/rebuild walking the file). */
   noteBatch(ref: BatchRef, indexIntervalBytes: number): void {
     if (this.bytesSinceIndex > indexIntervalBytes) {

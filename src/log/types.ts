@@ -111,6 +111,14 @@ export interface AppendOptions {
   crcVerified?: boolean;
 }
 
+/** What PartitionLog.appendReplicated wrote: batches[0, count) and their bytes. */
+export interface ReplicatedAppendResult {
+  count: number;
+  size: number;
+  /** Why batches[count] was refused (an EddyError); null when every batch was written. */
+  error: Error | null;
+}
+
 export interface AppendInfo {
   baseOffset: number;
   lastOffset: number;
@@ -181,6 +189,15 @@ export interface PartitionLog {
    * STORAGE_FULL / STORAGE_ERROR; a failed append leaves the log unchanged.
    */
   append(batch: Uint8Array, opts?: AppendOptions): Promise<AppendInfo>;
+  /**
+   * A follower's run of the leader's batches, each under the assignOffsets:
+   * false rules of `append` (validated with its CRC, baseOffset at or past the
+   * log end, gaps allowed, offsets, timestamps and leader epochs kept), written
+   * with as few writes as segment rolls allow. A refused batch stops the run:
+   * the batches before it stay written and the refusal comes back as `error`.
+   * Optional: without it, callers append the batches one by one.
+   */
+  appendReplicated?(batches: readonly Uint8Array[]): Promise<ReplicatedAppendResult>;
   /**
    * Resolve once every offset below `offset` is durable under the log's
    * durability policy (fsync: fdatasync'd by the group-commit loop; write and
