@@ -43,10 +43,19 @@ async function mqttTopic(id: number): Promise<TopicView["partitions"][0] & { rf:
 /** Waits until `ids` agree on a leader of mqtt/0 (not `notLeader`) with an ISR of `isrSize`. */
 async function settled(ids: number[], isrSize: number, notLeader = -1): Promise<number> {
   let leader = -1;
+  let seen = "";
   await waitFor(
     "the nodes agree on the mqtt topic's leader and ISR",
     async () => {
-      const all = await Promise.all(ids.map(mqttTopic));
+      const all = await Promise.all(
+        ids.map((id) =>
+          mqttTopic(id).catch((err: unknown) => {
+            seen = `node ${id}: ${String(err)}`;
+            throw err;
+          }),
+        ),
+      );
+      seen = JSON.stringify(all.map(({ leader, isr }) => ({ leader, isr })));
       leader = all[0]!.leader;
       return (
         leader > 0 &&
@@ -54,8 +63,13 @@ async function settled(ids: number[], isrSize: number, notLeader = -1): Promise<
         all.every((p) => p.leader === leader && p.isr.length === isrSize)
       );
     },
-    20_000,
-  );
+    45_000,
+  ).catch((err: unknown) => {
+    const exited = [...cluster.procs]
+      .filter(([, p]) => p.exitCode !== null)
+      .map(([id, p]) => `${id}: ${p.exitCode}`);
+    throw new Error(`${String(err)}; last seen: ${seen}; exited nodes: ${exited.join(", ") || "none"}`);
+  });
   return leader;
 }
 
