@@ -237,17 +237,9 @@ export class Partition {
    */
   appendReplicated(batch: Uint8Array): Promise<AppendInfo> {
     return this.enqueue(async () => {
-      const { logStartOffset: start, logEndOffset: end } = this.log.offsets();
-      const h = readBatchHeader(batch, 0);
-      const straddles =
-        start === end && h.baseOffset < end && h.baseOffset >= 0 && h.baseOffset + h.lastOffsetDelta >= end;
-      if (straddles) {
-        await this.log.truncateFullyAndStartAt(h.baseOffset);
-        this.tracker.resetTo(h.baseOffset);
-        this.durableTarget = h.baseOffset;
-      }
+      const start = await this.restartIfStraddled(batch);
       const info = await this.log.append(batch, { assignOffsets: false });
-      if (straddles) await this.log.deleteRecordsBefore(start);
+      if (start !== null) await this.log.deleteRecordsBefore(start);
       this.bytesSinceSnapshot += info.size;
       this.refresh();
       this.trackDurability(info.lastOffset + 1);
@@ -272,19 +264,11 @@ export class Partition {
     return this.enqueue(async () => {
       const first = batches[0];
       if (first === undefined) return { count: 0, size: 0 };
-      const { logStartOffset: start, logEndOffset: end } = this.log.offsets();
-      const h = readBatchHeader(first, 0);
-      const straddles =
-        start === end && h.baseOffset < end && h.baseOffset >= 0 && h.baseOffset + h.lastOffsetDelta >= end;
-      if (straddles) {
-        await this.log.truncateFullyAndStartAt(h.baseOffset);
-        this.tracker.resetTo(h.baseOffset);
-        this.durableTarget = h.baseOffset;
-      }
+      const start = await this.restartIfStraddled(first);
       const r = this.log.appendReplicated
         ? await this.log.appendReplicated(batches)
         : await appendEach(this.log, batches);
-      if (straddles && r.count > 0) await this.log.deleteRecordsBefore(start);
+      if (start !== null && r.count > 0) await this.log.deleteRecordsBefore(start);
       if (r.count > 0) {
         try {
           opts.onAppended?.(r.count);
@@ -298,6 +282,24 @@ export class Partition {
       if (r.error) throw r.error;
       return { count: r.count, size: r.size };
     });
+  }
+
+  /**
+   * The empty-log exception of appendReplicated: when the log is empty and its
+   * start lies inside the leader's `batch`, restart the log at the batch's base
+   * offset and return the old start (to delete below once the batch is in);
+   * otherwise null. Runs inside the partition's queue.
+   */
+  private async restartIfStraddled(batch: Uint8Array): Promise<number | null> {
+    const { logStartOffset: start, logEndOffset: end } = this.log.offsets();
+    const h = readBatchHeader(batch, 0);
+    const straddles =
+      start === end && h.baseOffset < end && h.baseOffset >= 0 && h.baseOffset + h.lastOffsetDelta >= end;
+    if (!straddles) return null;
+    await this.log.truncateFullyAndStartAt(h.baseOffset);
+    this.tracker.resetTo(h.baseOffset);
+    this.durableTarget = h.baseOffset;
+    return start;
   }
 
   /** Cluster mode, follower: drop everything at and above `offset` (divergent tail after a failover). */

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import { EddyError, ErrorCode, toEddyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../util/clock.ts";
+import { checkOneBatch } from "./batch-check.ts";
 import { compactLog } from "./file-compaction.ts";
 import {
   CHECKPOINT_FILE,
@@ -29,13 +30,7 @@ import {
 import { readLog } from "./log-read.ts";
 import { maxTimestamp, offsetForTimestamp } from "./log-timestamps.ts";
 import { OffsetTracker } from "./offsets.ts";
-import {
-  checkBatch,
-  isLogAppendTime,
-  setBaseOffset,
-  setLogAppendTime,
-  setPartitionLeaderEpoch,
-} from "./record-batch.ts";
+import { isLogAppendTime, setBaseOffset, setLogAppendTime, setPartitionLeaderEpoch } from "./record-batch.ts";
 import { recoverPartition } from "./recovery.ts";
 import { appendReplicatedRun } from "./file-replicated.ts";
 import { type BatchRef, Segment } from "./segment.ts";
@@ -165,25 +160,11 @@ export class FileLog implements PartitionLog {
   async append(batch: Uint8Array, opts: AppendOptions = {}): Promise<AppendInfo> {
     this.assertOpen();
     const len = batch.length;
-    if (len > this.cfg.maxMessageBytes) {
-      throw new EddyError(
-        ErrorCode.BATCH_TOO_LARGE,
-        `the batch has ${len} bytes, more than the topic's max.message.bytes (${this.cfg.maxMessageBytes}); send smaller batches or raise max.message.bytes`,
-        { size: len, max: this.cfg.maxMessageBytes },
-      );
-    }
-    const check = checkBatch(batch, 0, len, opts.crcVerified !== true);
-    if (!check.ok) {
-      const code = check.reason === "magic" ? ErrorCode.UNSUPPORTED_FORMAT : ErrorCode.CORRUPT_RECORD;
-      throw new EddyError(code, `rejected record batch: ${check.message}`, { reason: check.reason });
-    }
-    if (check.size !== len) {
-      throw new EddyError(
-        ErrorCode.CORRUPT_RECORD,
-        `rejected record batch: ${len - check.size} bytes follow the batch; append exactly one batch`,
-      );
-    }
-    const h = check.header;
+    const h = checkOneBatch(batch, {
+      maxMessageBytes: this.cfg.maxMessageBytes,
+      verifyCrc: opts.crcVerified !== true,
+      tooLargeHint: "send smaller batches or raise max.message.bytes",
+    });
     const logEnd = this.tracker.logEndOffset;
     // A replicated batch keeps the leader's offsets (gaps allowed: compaction) and timestamps.
     const replicated = opts.assignOffsets === false;

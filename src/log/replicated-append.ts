@@ -5,7 +5,8 @@
  * written synchronously, so logs never share it at the same time).
  */
 import { EddyError, ErrorCode } from "../errors.ts";
-import { type BatchHeader, checkBatch } from "./record-batch.ts";
+import { checkOneBatch } from "./batch-check.ts";
+import type { BatchHeader } from "./record-batch.ts";
 import type { PartitionLog, ReplicatedAppendResult } from "./types.ts";
 
 /**
@@ -19,26 +20,10 @@ export function checkReplicatedBatch(
   logEnd: number,
   maxMessageBytes: number,
 ): BatchHeader {
-  const len = batch.length;
-  if (len > maxMessageBytes) {
-    throw new EddyError(
-      ErrorCode.BATCH_TOO_LARGE,
-      `the batch has ${len} bytes, more than the topic's max.message.bytes (${maxMessageBytes}); raise max.message.bytes to match the leader's`,
-      { size: len, max: maxMessageBytes },
-    );
-  }
-  const check = checkBatch(batch, 0, len);
-  if (!check.ok) {
-    const code = check.reason === "magic" ? ErrorCode.UNSUPPORTED_FORMAT : ErrorCode.CORRUPT_RECORD;
-    throw new EddyError(code, `rejected record batch: ${check.message}`, { reason: check.reason });
-  }
-  if (check.size !== len) {
-    throw new EddyError(
-      ErrorCode.CORRUPT_RECORD,
-      `rejected record batch: ${len - check.size} bytes follow the batch; append exactly one batch`,
-    );
-  }
-  const h = check.header;
+  const h = checkOneBatch(batch, {
+    maxMessageBytes,
+    tooLargeHint: "raise max.message.bytes to match the leader's",
+  });
   if (h.baseOffset < logEnd) {
     throw new EddyError(
       ErrorCode.INVALID_REQUEST,
